@@ -1,0 +1,52 @@
+# shoplake: `make demo` and `make test` each do all of their own set-up.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+LAKE   ?= lake
+DEMO_START ?= 2026-10-01
+DEMO_DAYS  ?= 30
+
+.PHONY: setup demo test lint format bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## setup: virtual environment with shoplake and its development tools
+setup: $(STAMP)
+
+## postgres: make sure PostgreSQL server binaries exist (tests start their own server)
+postgres:
+	@scripts/ensure_postgres.sh
+
+## demo: generate a month of raw data with bad input mixed in, then ingest it
+demo: setup
+	rm -rf $(LAKE)
+	$(BIN)/shoplake generate --lake $(LAKE) --start $(DEMO_START) --days $(DEMO_DAYS) --faults
+	$(BIN)/shoplake ingest --lake $(LAKE)
+	@echo "Lake written to $(LAKE)/ (silver/, quarantine/, _state/runs/)."
+
+## lint: ruff (lint + format check)
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+## test: lint, then the whole test suite (starts PostgreSQL itself)
+test: setup postgres lint
+	$(BIN)/pytest
+
+## format: apply ruff's formatter and autofixes
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## bench: ingest benchmark (bare DuckDB COPY vs shoplake vs PySpark local mode)
+bench: setup
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python scripts/bench_ingest.py
+
+clean:
+	rm -rf $(VENV) $(LAKE) .pytest_cache .ruff_cache

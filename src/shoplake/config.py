@@ -1,0 +1,55 @@
+"""Configuration: defaults, then a config file, then SHOPLAKE_* environment variables,
+then command-line flags (applied by the CLI).
+
+The config file is ``shoplake.toml`` in the working directory, or the file named by
+``SHOPLAKE_CONFIG``; keys live under a ``[shoplake]`` table. Secrets (database passwords,
+cloud credentials) never belong in it: put them in the environment (a DSN may name a
+password file or rely on PGPASSWORD).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from shoplake.errors import ShoplakeError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+CONFIG_FILE = "shoplake.toml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    lake: str = "./lake"
+    postgres_dsn: str | None = None
+    products_table: str = "public.products"
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    values: dict[str, str] = {}
+    path = Path(env.get("SHOPLAKE_CONFIG", CONFIG_FILE))
+    if path.is_file():
+        try:
+            data = tomllib.loads(path.read_text("utf-8")).get("shoplake", {})
+        except tomllib.TOMLDecodeError as exc:
+            raise ShoplakeError(f"{path}: not valid TOML ({exc})", "fix or remove the file") from exc
+        known = {f.name for f in fields(Settings)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ShoplakeError(
+                f"{path}: unknown settings {', '.join(unknown)}",
+                f"known settings are {', '.join(sorted(known))}",
+            )
+        values.update({k: str(v) for k, v in data.items()})
+    for f in fields(Settings):
+        env_value = env.get(f"SHOPLAKE_{f.name.upper()}")
+        if env_value:
+            values[f.name] = env_value
+    return Settings(**values)
