@@ -39,7 +39,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         try:
             data = tomllib.loads(path.read_text("utf-8")).get("shoplake", {})
         except tomllib.TOMLDecodeError as exc:
-            raise ShoplakeError(f"{path}: not valid TOML ({exc})", "fix or remove the file") from exc
+            raise ShoplakeError(
+                f"{path}: not valid TOML ({exc})", "fix or remove the file"
+            ) from exc
         known = {f.name for f in fields(Settings)}
         unknown = sorted(set(data) - known)
         if unknown:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from functools import cache
 from importlib import resources
@@ -78,6 +78,7 @@ class Field:
     minimum: int | None = None  # for INTEGER and AMOUNT
     source: str | None = None  # raw name (CSV header) or dotted JSON path; default = name
     description: str = ""
+    null_as: str | None = None  # SQL literal stored in silver when the value is absent
 
     @property
     def raw_name(self) -> str:
@@ -86,6 +87,30 @@ class Field:
     @property
     def silver_type(self) -> str:
         return SILVER_TYPES[self.kind]
+
+
+@dataclass(frozen=True)
+class RowRule:
+    """A check across fields: the record is quarantined when ``violated_when`` holds.
+
+    ``violated_when`` is a SQL condition over the typed silver columns.
+    """
+
+    field: str
+    violated_when: str
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A silver column computed by ingest from the typed columns (SQL expression)."""
+
+    name: str
+    silver_type: str
+    sql: str
+    inputs: tuple[str, ...]
+    description: str
 
 
 class Format(str, Enum):
@@ -107,6 +132,20 @@ class Dataset:
     version_field: str | None = None  # mutable entities: newest updated_at wins downstream
     hourly: bool = False  # raw landing path has an HH level
     json_array_key: str | None = None  # for Format.JSON: the key holding the record array
+    rules: tuple[RowRule, ...] = ()  # checks across fields, on typed values
+    derived: tuple[Derived, ...] = ()  # columns computed by ingest, not delivered
+
+    @property
+    def partition_fixed_by_key(self) -> bool:
+        """True when a key can only ever live in one partition (its key fixes the date).
+
+        Then de-duplication needs to look only at the partitions a batch touches; other
+        datasets also look up their keys in every partition (a re-sent record may carry a
+        corrected business timestamp).
+        """
+        return self.business_ts in self.key or any(
+            d.name in self.key and self.business_ts in d.inputs for d in self.derived
+        )
 
     @property
     def extensions(self) -> tuple[str, ...]:
@@ -128,14 +167,9 @@ class Dataset:
     def silver_columns(self) -> tuple[tuple[str, str], ...]:
         """(column, type) of the silver table, data columns first, then lineage."""
         cols = [(f.name, f.silver_type) for f in self.fields]
-        cols += [(c, t) for c, t, _ in self.derived_columns]
+        cols += [(d.name, d.silver_type) for d in self.derived]
         cols += [(c, t) for c, t, _ in LINEAGE_COLUMNS]
         return tuple(cols)
-
-    @property
-    def derived_columns(self) -> tuple[tuple[str, str, str], ...]:
-        """(column, type, description) computed by ingest, not delivered."""
-        return DERIVED_COLUMNS.get(self.name, ())
 
 
 #: Columns ingest adds to every silver row: where it came from and when it was ingested.
@@ -189,9 +223,18 @@ SALES = Dataset(
             "discount_amount",
             Kind.AMOUNT,
             minimum=0,
+            null_as="0",
             description="Discount on the line; null in raw means 0.",
         ),
         _f("sold_at", Kind.TIMESTAMP, True, description="When the line was sold (UTC)."),
+    ),
+    rules=(
+        RowRule(
+            field="discount_amount",
+            violated_when="discount_amount > quantity * unit_price",
+            reason="out_of_range",
+            detail="discount_amount is greater than quantity * unit_price",
+        ),
     ),
 )
 
@@ -268,6 +311,14 @@ PRODUCTS = Dataset(
     ),
 )
 
+#: DuckDB expression for click_id over columns event_time (TIMESTAMP, UTC), user_id,
+#: session_id, action and page_url. Must stay equal to :func:`click_id`.
+CLICK_ID_SQL = (
+    "md5(concat_ws(chr(31), strftime(event_time, '%Y-%m-%dT%H:%M:%S.%fZ'), "
+    "user_id, session_id, action, coalesce(page_url, '')))"
+)
+
+
 CLICKSTREAM = Dataset(
     name="clickstream",
     format=Format.NDJSON,
@@ -285,15 +336,30 @@ CLICKSTREAM = Dataset(
         _f("ip", Kind.TEXT, description="Client IP (personal data)."),
         _f("attributes", Kind.JSON, description="Free-form event attributes (JSON object)."),
     ),
-)
-
-DERIVED_COLUMNS: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "clickstream": (
-        ("click_id", "VARCHAR", "Deterministic event id: see shoplake.contract.click_id."),
-        ("product_id", "VARCHAR", "attributes.product_id, when present."),
-        ("order_id", "VARCHAR", "attributes.order_id, when present (purchase events)."),
+    derived=(
+        Derived(
+            "click_id",
+            "VARCHAR",
+            CLICK_ID_SQL,
+            ("event_time", "user_id", "session_id", "action", "page_url"),
+            "Deterministic event id: md5 of UTC event time, user, session, action, page.",
+        ),
+        Derived(
+            "product_id",
+            "VARCHAR",
+            "json_extract_string(attributes, '$.product_id')",
+            ("attributes",),
+            "attributes.product_id, when present (product views, cart events).",
+        ),
+        Derived(
+            "order_id",
+            "VARCHAR",
+            "json_extract_string(attributes, '$.order_id')",
+            ("attributes",),
+            "attributes.order_id, when present (purchase events).",
+        ),
     ),
-}
+)
 
 DATASETS: dict[str, Dataset] = {
     d.name: d for d in (ORDERS, SALES, PAYMENTS, CUSTOMERS, PRODUCTS, CLICKSTREAM)
@@ -312,14 +378,6 @@ def click_id(
     """
     parts = (event_time_utc_iso, user_id, session_id, action, page_url or "")
     return hashlib.md5("\x1f".join(parts).encode()).hexdigest()
-
-
-#: DuckDB expression for click_id over columns event_time (TIMESTAMP, UTC), user_id,
-#: session_id, action and page_url. Must stay equal to :func:`click_id`.
-CLICK_ID_SQL = (
-    "md5(concat_ws(chr(31), strftime(event_time, '%Y-%m-%dT%H:%M:%S.%fZ'), "
-    "user_id, session_id, action, coalesce(page_url, '')))"
-)
 
 
 def format_utc(ts) -> str:
@@ -350,12 +408,3 @@ def countries() -> dict[str, Country]:
         )
         for r in rows
     }
-
-
-@dataclass
-class ContractViolation:
-    """A reason a record or file is quarantined."""
-
-    reason: str
-    detail: str = ""
-    extra: dict = field(default_factory=dict)

@@ -88,9 +88,7 @@ class Lake:
 
     # silver ------------------------------------------------------------------------
     def partition_dir(self, dataset: str, day: date) -> Path:
-        return (
-            self.silver_dir(dataset) / f"year={day:%Y}" / f"month={day:%m}" / f"day={day:%d}"
-        )
+        return self.silver_dir(dataset) / f"year={day:%Y}" / f"month={day:%m}" / f"day={day:%d}"
 
     def silver_glob(self, dataset: str) -> str:
         """Glob over every published silver file of a dataset (for DuckDB readers)."""

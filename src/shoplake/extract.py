@@ -1,0 +1,637 @@
+"""``shoplake extract products``: copy new and changed catalog rows from PostgreSQL to raw/.
+
+Each run reads the rows of the products table (default ``public.products``) whose
+``updated_at`` is at or after the saved watermark and writes them, ordered by
+(updated_at, product_id), to one CSV file
+``raw/products/YYYY/MM/DD/products-<UTC timestamp>.csv`` (landing date and time of the
+run, UTC) in the raw contract's format. A run that finds nothing writes nothing.
+
+Watermark: ``>=`` plus the keys seen at the watermark instant
+    The state (``_state/extract/products.json``, per source table) holds the watermark
+    ``W`` = the greatest ``updated_at`` extracted so far, and the ``product_id`` of every
+    row extracted with ``updated_at = W``. The next run selects
+    ``updated_at >= W`` except those keys. So a row written after the last run with
+    ``updated_at`` exactly ``W`` (same transaction timestamp, a bulk load, a coarse clock)
+    is still picked up, which ``updated_at > W`` would lose forever, and rows already
+    delivered at ``W`` are not delivered again and again, which plain ``>=`` would do.
+    A keyset watermark ``(updated_at, product_id) > (W, last_id)`` is not enough: it loses
+    a row at ``W`` whose id sorts before ``last_id``. The key list is as long as the number
+    of rows sharing the newest instant (usually one; a bulk load that stamps the whole
+    catalog with one ``now()`` stores the whole catalog's ids once, which is acceptable).
+    The watermark only advances to timestamps actually extracted, never to "now", so a
+    row that becomes visible later with a timestamp between the last extracted one and
+    the run's cut-off is still found by the next run.
+
+Upper bound and safety lag: late commits and clocks
+    ``updated_at`` is normally the writing transaction's ``now()``, i.e. its *start*
+    time, which becomes visible only at commit. A transaction that is still open while a
+    run reads its snapshot, and commits afterwards with an ``updated_at`` below the new
+    watermark, would be missed for good (no timestamp-only watermark can see it). The run
+    therefore reads only rows with ``updated_at <= now() - safety_lag`` (server clock,
+    taken in the same snapshot); younger rows wait for the next run, and so do rows
+    stamped in the future (an application server's clock ahead of the database): they
+    must never push the watermark past the present, or every ordinary row written
+    between "now" and that future instant would be skipped. The default lag is
+    :data:`DEFAULT_SAFETY_LAG` (5 s): long enough for ordinary OLTP write transactions
+    and small clock differences between application servers and the database, and free
+    for a job that runs hourly or daily. **Limitation:** a writing transaction that stays
+    open longer than the lag (or a clock more than the lag behind) can still be missed;
+    if the source has those, raise ``safety_lag`` to more than the longest such
+    transaction, or have the source stamp ``updated_at`` with ``clock_timestamp()`` in a
+    trigger at the end of the transaction. An update that does not change ``updated_at``
+    is invisible to any ``updated_at`` extract, by design of the contract.
+
+Reading
+    One ``REPEATABLE READ, READ ONLY`` transaction (one snapshot for the cut-off and all
+    rows), streamed through a server-side cursor in batches of ``batch_size`` rows, so
+    memory does not grow with the catalog. The session time zone is UTC.
+
+Crash safety and re-runs
+    The CSV is written under a temporary name starting with ``_`` in the landing
+    directory (ingest, Spectrum and Athena ignore such names), flushed to disk, then
+    renamed into place with ``os.replace``. Only after that is the new watermark saved,
+    also by temp file + ``os.replace``. A failure before the rename leaves no visible
+    file and the old watermark; a crash between the rename and the state save leaves the
+    file *and* the old watermark, so the next run extracts the same rows again into a
+    second file. That is harmless: ingest counts identical re-deliveries as duplicates.
+    Nothing is ever lost, at worst delivered twice. Two runs at the same time are safe in
+    the same sense (duplicates, never a gap).
+
+Output format (raw contract, products)
+    Header = the contract's raw column names; timestamps ISO-8601 UTC with microseconds
+    and ``Z``; amounts as plain decimal strings; booleans ``true``/``false``; null as an
+    empty field; RFC 4180 quoting; UTF-8; LF line ends.
+
+:func:`load_products_table` is the other direction, used by the data generator: it
+creates the source table (DDL built from the contract) and upserts rows into it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+
+from shoplake.contract import PRODUCTS, Field, Kind, format_utc
+from shoplake.errors import ShoplakeError
+from shoplake.lake import Lake
+from shoplake.report import Report
+
+#: Rows younger than this (by the server's clock) are left for the next run; see above.
+DEFAULT_SAFETY_LAG = timedelta(seconds=5)
+#: Rows fetched from the server-side cursor per round trip.
+DEFAULT_BATCH_SIZE = 5000
+#: How long to wait for the server when the DSN does not say (seconds).
+CONNECT_TIMEOUT = 10
+STATE_VERSION = 1
+
+#: PostgreSQL type of each contract kind the products table uses.
+PG_TYPES: dict[Kind, str] = {
+    Kind.ID: "text",
+    Kind.TEXT: "text",
+    Kind.AMOUNT: "numeric(12,2)",
+    Kind.BOOLEAN: "boolean",
+    Kind.TIMESTAMP: "timestamptz",
+}
+
+#: Source table columns, in contract order (raw names = the CSV header).
+COLUMNS: tuple[str, ...] = tuple(f.raw_name for f in PRODUCTS.fields)
+#: The source table's primary key: the contract's id field.
+(PRIMARY_KEY,) = (f.raw_name for f in PRODUCTS.fields if f.kind is Kind.ID)
+#: The version column the watermark follows.
+WATERMARK_COLUMN: str = PRODUCTS.field(PRODUCTS.version_field or "").raw_name
+
+
+# ------------------------------------------------------------------------------------
+# report
+
+
+@dataclass
+class ExtractReport:
+    """What one extract run did (machine-readable fields, and a printable report)."""
+
+    table: str
+    rows: int
+    file: str | None  # written file, relative to the lake root; None when nothing changed
+    old_watermark: datetime | None
+    new_watermark: datetime | None
+    cutoff: datetime  # rows with updated_at after this were left for the next run
+    safety_lag: timedelta
+    keys_at_watermark: int  # product ids remembered at the new watermark instant
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+    def as_report(self) -> Report:
+        def ts(value: datetime | None) -> str:
+            return format_utc(value) if value is not None else "(none)"
+
+        report = Report(
+            title=f"extract products from {self.table}",
+            columns=("dataset", "rows", "file", "old watermark", "new watermark"),
+            rows=[
+                (
+                    "products",
+                    self.rows,
+                    self.file or "(none)",
+                    ts(self.old_watermark),
+                    ts(self.new_watermark),
+                )
+            ],
+            notes=list(self.notes),
+        )
+        if self.rows == 0:
+            report.notes.append("no new or changed products: no file written")
+        report.notes.append(
+            f"rows updated after {ts(self.cutoff)} (safety lag {self.safety_lag}) "
+            f"are left for the next run; took {self.seconds:.2f} s"
+        )
+        return report
+
+
+# ------------------------------------------------------------------------------------
+# connection helpers and error messages
+
+
+def _redact(text: str, dsn: str) -> str:
+    """``text`` with any password from ``dsn`` (or password-looking DSN parts) masked."""
+    with contextlib.suppress(Exception):
+        password = conninfo_to_dict(dsn).get("password")
+        if password:
+            text = text.replace(str(password), "***")
+    text = re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", text, flags=re.I)
+    return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
+
+
+def _one_line(exc: BaseException) -> str:
+    """The first meaningful line of a driver error, without libpq's prefixes."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+def _describe(params: dict[str, Any]) -> str:
+    """host:port/dbname (user) of a parsed DSN, for messages; never the password."""
+    host = params.get("host") or params.get("hostaddr") or "localhost"
+    port = params.get("port") or "5432"
+    user = params.get("user")
+    where = f"{host}:{port}/{params.get('dbname') or user or '(default database)'}"
+    return f"{where} as {user}" if user else where
+
+
+def _parse_dsn(dsn: str) -> dict[str, Any]:
+    try:
+        return conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError as exc:
+        raise ShoplakeError(
+            f"invalid PostgreSQL DSN: {_redact(_one_line(exc), dsn)}",
+            "use key=value pairs (host=... dbname=... user=...) or a postgresql:// URL",
+        ) from None
+
+
+def _connect(dsn: str, **kwargs: Any) -> psycopg.Connection[Any]:
+    """Open a connection, or raise a one-line ShoplakeError that names no password."""
+    params = _parse_dsn(dsn)
+    if "connect_timeout" not in params:
+        kwargs.setdefault("connect_timeout", CONNECT_TIMEOUT)
+    if "application_name" not in params:
+        kwargs.setdefault("application_name", "shoplake")
+    try:
+        conn = psycopg.connect(dsn, **kwargs)
+    except psycopg.Error as exc:
+        raise ShoplakeError(
+            f"cannot connect to PostgreSQL at {_describe(params)}: {_redact(_one_line(exc), dsn)}",
+            "check --postgres-dsn / SHOPLAKE_POSTGRES_DSN and that the server is running",
+        ) from None
+    conn.execute("SET TIME ZONE 'UTC'")
+    conn.commit()
+    return conn
+
+
+def _table_identifier(table: str) -> sql.Identifier:
+    """``name`` or ``schema.name`` as a safely quoted identifier (names are literal)."""
+    parts = table.split(".")
+    if not 1 <= len(parts) <= 2 or not all(p.strip() for p in parts):
+        raise ShoplakeError(
+            f"invalid products table name {table!r}",
+            "give it as table or schema.table, e.g. public.products",
+        )
+    return sql.Identifier(*(p.strip() for p in parts))
+
+
+def _table_error(exc: psycopg.Error, table: str, params: dict[str, Any], dsn: str) -> ShoplakeError:
+    where = _describe(params)
+    if isinstance(exc, psycopg.errors.UndefinedTable | psycopg.errors.InvalidSchemaName):
+        return ShoplakeError(
+            f"products table {table!r} does not exist in {where}",
+            "check --table / SHOPLAKE_PRODUCTS_TABLE (schema.table, case-sensitive)",
+        )
+    if isinstance(exc, psycopg.errors.UndefinedColumn):
+        return ShoplakeError(
+            f"products table {table!r} in {where} lacks a contract column: "
+            f"{_redact(_one_line(exc), dsn)}",
+            f"the table needs the columns {', '.join(COLUMNS)}",
+        )
+    if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        return ShoplakeError(
+            f"no permission to read {table!r} in {where}: {_redact(_one_line(exc), dsn)}",
+            "grant SELECT on the table to the extract's database user",
+        )
+    return ShoplakeError(
+        f"reading {table!r} from {where} failed: {_redact(_one_line(exc), dsn)}",
+        "check the database and retry; the watermark was not moved",
+    )
+
+
+# ------------------------------------------------------------------------------------
+# state (watermark)
+
+
+@dataclass
+class Watermark:
+    at: datetime | None = None  # greatest updated_at extracted so far
+    keys: frozenset[str] = frozenset()  # product ids extracted with updated_at == at
+
+
+def _state_path(lake: Lake) -> Path:
+    return lake.state_dir("extract", "products.json")
+
+
+def _load_state(lake: Lake) -> dict[str, Any]:
+    path = _state_path(lake)
+    if not path.exists():
+        return {"version": STATE_VERSION, "tables": {}}
+    try:
+        state = json.loads(path.read_text("utf-8"))
+        if not isinstance(state.get("tables"), dict):
+            raise ValueError("no 'tables' object")
+    except (OSError, ValueError) as exc:
+        raise ShoplakeError(
+            f"{path}: unreadable extract state ({exc})",
+            "delete the file to extract the whole catalog again (ingest treats the "
+            "re-delivered rows as duplicates)",
+        ) from None
+    return state
+
+
+def _watermark(state: dict[str, Any], table: str) -> Watermark:
+    entry = state["tables"].get(table)
+    if not entry or not entry.get("watermark"):
+        return Watermark()
+    return Watermark(
+        datetime.fromisoformat(entry["watermark"]).astimezone(timezone.utc),
+        frozenset(entry.get("keys_at_watermark", ())),
+    )
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"_{path.name}.{os.getpid()}.tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _save_state(lake: Lake, state: dict[str, Any]) -> None:
+    _write_atomic(_state_path(lake), json.dumps(state, indent=1, sort_keys=True) + "\n")
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+# ------------------------------------------------------------------------------------
+# CSV formatting
+
+
+def _format_timestamp(value: datetime) -> str:
+    if value.tzinfo is None:  # timestamptz always comes back aware; be safe anyway
+        value = value.replace(tzinfo=timezone.utc)
+    return format_utc(value)
+
+
+def _format_amount(value: Decimal) -> str:
+    return format(value, "f")
+
+
+def _format_boolean(value: bool) -> str:
+    return "true" if value else "false"
+
+
+_FORMATTERS: dict[Kind, Callable[[Any], str]] = {
+    Kind.TIMESTAMP: _format_timestamp,
+    Kind.AMOUNT: _format_amount,
+    Kind.BOOLEAN: _format_boolean,
+}
+
+
+def _row_formatter(fields: Iterable[Field]) -> Callable[[tuple[Any, ...]], list[str]]:
+    funcs = [_FORMATTERS.get(f.kind, str) for f in fields]
+
+    def fmt(row: tuple[Any, ...]) -> list[str]:
+        return ["" if v is None else fn(v) for fn, v in zip(funcs, row, strict=True)]
+
+    return fmt
+
+
+class _LazyCsv:
+    """A CSV file in the landing directory, created only when the first row arrives."""
+
+    def __init__(self, final: Path) -> None:
+        self.final = final
+        self.tmp = final.with_name(f"_{final.name}.tmp")
+        self._file: Any = None
+        self._writer: Any = None
+
+    def write(self, row: list[str]) -> None:
+        if self._writer is None:
+            self.final.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self.tmp.open("w", encoding="utf-8", newline="")
+            self._writer = csv.writer(self._file, lineterminator="\n")
+            self._writer.writerow(COLUMNS)
+        self._writer.writerow(row)
+
+    @property
+    def started(self) -> bool:
+        return self._file is not None
+
+    def publish(self) -> None:
+        """Flush to disk and rename into place (the file becomes visible to ingest)."""
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        os.replace(self.tmp, self.final)
+        _fsync_dir(self.final.parent)
+
+    def discard(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self.tmp.unlink(missing_ok=True)
+
+
+# ------------------------------------------------------------------------------------
+# extract
+
+
+def extract_products(
+    lake: Lake,
+    dsn: str,
+    table: str = "public.products",
+    *,
+    safety_lag: timedelta = DEFAULT_SAFETY_LAG,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    now: Callable[[], datetime] | None = None,
+) -> ExtractReport:
+    """Copy products changed since the watermark into raw/products (see the module doc).
+
+    ``now`` gives the landing time (default: the current UTC time); tests pin it.
+    """
+    if safety_lag < timedelta(0):
+        raise ShoplakeError(f"safety lag {safety_lag} is negative", "use 0 or more")
+    if batch_size < 1:
+        raise ShoplakeError(f"batch size {batch_size} is below 1", "use 1 or more")
+    started = time.perf_counter()
+    landed = (now or (lambda: datetime.now(timezone.utc)))().astimezone(timezone.utc)
+    ident = _table_identifier(table)
+    params = _parse_dsn(dsn)
+    state = _load_state(lake)
+    old = _watermark(state, table)
+
+    target = lake.landing_dir(PRODUCTS.name, landed) / (
+        f"{PRODUCTS.name}-{landed:%Y%m%dT%H%M%S%fZ}.csv"
+    )
+    out = _LazyCsv(target)
+    fmt = _row_formatter(PRODUCTS.fields)
+    rows = 0
+    last_at: datetime | None = None
+    keys_at_last: set[str] = set()
+    key_pos = COLUMNS.index(PRIMARY_KEY)
+    at_pos = COLUMNS.index(WATERMARK_COLUMN)
+
+    with _connect(dsn) as conn:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+        try:
+            with conn.transaction():
+                cutoff = _cutoff(conn, safety_lag)
+                for batch in _read_changes(conn, ident, old, cutoff, batch_size):
+                    for row in batch:
+                        at, key = row[at_pos], row[key_pos]
+                        if at != last_at:
+                            last_at, keys_at_last = at, set()
+                        keys_at_last.add(key)
+                        out.write(fmt(row))
+                        rows += 1
+        except psycopg.Error as exc:
+            out.discard()
+            raise _table_error(exc, table, params, dsn) from None
+        except BaseException:
+            out.discard()
+            raise
+
+    if not out.started:
+        return ExtractReport(
+            table=table,
+            rows=0,
+            file=None,
+            old_watermark=old.at,
+            new_watermark=old.at,
+            cutoff=cutoff,
+            safety_lag=safety_lag,
+            keys_at_watermark=len(old.keys),
+            seconds=time.perf_counter() - started,
+        )
+
+    assert last_at is not None
+    new_at = last_at.astimezone(timezone.utc)
+    if new_at == old.at:  # only more rows at the same instant: remember all of them
+        keys_at_last |= old.keys
+    try:
+        out.publish()
+    except BaseException:
+        out.discard()
+        raise
+    state.setdefault("version", STATE_VERSION)
+    state["tables"][table] = {
+        "watermark": new_at.isoformat(),
+        "keys_at_watermark": sorted(keys_at_last),
+        "last_file": lake.relative(target),
+        "last_rows": rows,
+        "extracted_at": landed.isoformat(),
+    }
+    _save_state(lake, state)  # only after the file is in place (see the module doc)
+    return ExtractReport(
+        table=table,
+        rows=rows,
+        file=lake.relative(target),
+        old_watermark=old.at,
+        new_watermark=new_at,
+        cutoff=cutoff,
+        safety_lag=safety_lag,
+        keys_at_watermark=len(keys_at_last),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _cutoff(conn: psycopg.Connection[Any], safety_lag: timedelta) -> datetime:
+    """The snapshot's upper bound: the server's transaction time minus the lag."""
+    row = conn.execute("SELECT now() - %s::interval", (safety_lag,)).fetchone()
+    assert row is not None
+    return row[0].astimezone(timezone.utc)
+
+
+def _read_changes(
+    conn: psycopg.Connection[Any],
+    ident: sql.Identifier,
+    old: Watermark,
+    cutoff: datetime,
+    batch_size: int,
+) -> Iterator[list[tuple[Any, ...]]]:
+    """Rows changed since the watermark, ordered, in batches from a server-side cursor."""
+    at = sql.Identifier(WATERMARK_COLUMN)
+    key = sql.Identifier(PRIMARY_KEY)
+    conditions = [sql.SQL("{} <= %(cutoff)s").format(at)]
+    args: dict[str, Any] = {"cutoff": cutoff}
+    if old.at is not None:
+        conditions.append(sql.SQL("{} >= %(watermark)s").format(at))
+        args["watermark"] = old.at
+        if old.keys:
+            conditions.append(
+                sql.SQL("NOT ({} = %(watermark)s AND {} = ANY(%(seen)s))").format(at, key)
+            )
+            args["seen"] = sorted(old.keys)
+    query = sql.SQL("SELECT {cols} FROM {table} WHERE {where} ORDER BY {at}, {key}").format(
+        cols=sql.SQL(", ").join(sql.Identifier(c) for c in COLUMNS),
+        table=ident,
+        where=sql.SQL(" AND ").join(conditions),
+        at=at,
+        key=key,
+    )
+    with conn.cursor(name="shoplake_extract_products") as cur:
+        cur.execute(query, args)
+        while batch := cur.fetchmany(batch_size):
+            yield batch
+
+
+# ------------------------------------------------------------------------------------
+# loading the source table (used by the data generator)
+
+
+def products_table_ddl(table: str = "public.products") -> sql.Composed:
+    """CREATE TABLE IF NOT EXISTS for the products source table, from the contract."""
+    columns = [
+        sql.SQL("{} {}{}").format(
+            sql.Identifier(f.raw_name),
+            sql.SQL(PG_TYPES[f.kind]),
+            sql.SQL(" NOT NULL") if f.required else sql.SQL(""),
+        )
+        for f in PRODUCTS.fields
+    ]
+    columns.append(sql.SQL("PRIMARY KEY ({})").format(sql.Identifier(PRIMARY_KEY)))
+    return sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(
+        _table_identifier(table), sql.SQL(", ").join(columns)
+    )
+
+
+def load_products_table(dsn: str, table: str, rows: Iterable[dict[str, Any]]) -> int:
+    """Create the products table if missing and upsert ``rows`` into it.
+
+    Rows are dicts keyed by the contract's field names with Python values (str, Decimal,
+    bool, aware datetime; a naive datetime is taken as UTC, as the contract says; None
+    for null). The table gets an index on (updated_at, product_id), which serves the
+    extract's range scan and its order. Rows with a product_id already in the table
+    replace it; if ``rows`` holds one product several times, the newest updated_at wins.
+    Returns the number of rows inserted or changed (an identical row counts 0).
+    """
+    ident = _table_identifier(table)
+    schema = table.split(".")[0].strip() if "." in table else None
+    params = _parse_dsn(dsn)
+    names = COLUMNS
+    required = {f.name for f in PRODUCTS.fields if f.required}
+    staging = sql.Identifier("_shoplake_load_products")
+    cols = sql.SQL(", ").join(sql.Identifier(c) for c in names)
+    non_key = [c for c in names if c != PRIMARY_KEY]
+    upsert = sql.SQL(
+        "INSERT INTO {table} AS t ({cols}) "
+        "SELECT DISTINCT ON ({key}) {cols} FROM {staging} ORDER BY {key}, {at} DESC "
+        "ON CONFLICT ({key}) DO UPDATE SET {sets} "
+        "WHERE ({old}) IS DISTINCT FROM ({new})"
+    ).format(
+        table=ident,
+        cols=cols,
+        staging=staging,
+        key=sql.Identifier(PRIMARY_KEY),
+        at=sql.Identifier(WATERMARK_COLUMN),
+        sets=sql.SQL(", ").join(
+            sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in non_key
+        ),
+        old=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in non_key),
+        new=sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in non_key),
+    )
+    table_name = table.split(".")[-1].strip()
+    index = sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} ({}, {})").format(
+        sql.Identifier(f"{table_name}_{WATERMARK_COLUMN}_idx"[:63]),
+        ident,
+        sql.Identifier(WATERMARK_COLUMN),
+        sql.Identifier(PRIMARY_KEY),
+    )
+
+    def values(row: dict[str, Any]) -> tuple[Any, ...]:
+        missing = sorted(c for c in required if row.get(c) is None)
+        if missing:
+            raise ValueError(f"product row lacks required field(s) {missing}: {row!r}")
+        out = []
+        for f in PRODUCTS.fields:
+            v = row.get(f.name)
+            if isinstance(v, datetime) and v.tzinfo is None:
+                v = v.replace(tzinfo=timezone.utc)
+            out.append(v)
+        return tuple(out)
+
+    with _connect(dsn) as conn:
+        try:
+            with conn.transaction():
+                if schema is not None:
+                    exists = conn.execute(
+                        "SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)
+                    ).fetchone()
+                    if not exists:
+                        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+                conn.execute(products_table_ddl(table))
+                conn.execute(index)
+                conn.execute(
+                    sql.SQL(
+                        "CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA"
+                    ).format(staging, cols, ident)
+                )
+                with conn.cursor() as cur:
+                    with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(staging, cols)) as copy:
+                        for row in rows:
+                            copy.write_row(values(row))
+                    cur.execute(upsert)
+                    return max(cur.rowcount, 0)
+        except psycopg.Error as exc:
+            raise ShoplakeError(
+                f"loading products into {table!r} at {_describe(params)} failed: "
+                f"{_redact(_one_line(exc), dsn)}",
+                "check that the database user may create and write the table",
+            ) from None

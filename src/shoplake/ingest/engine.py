@@ -1,0 +1,407 @@
+"""``shoplake ingest``: raw -> silver for every dataset of the contract, on DuckDB.
+
+Per dataset: find new or changed raw files, read them (:mod:`.readers`), validate in SQL
+(:mod:`.validate`), merge with the silver rows of the partitions they touch, and stage
+the changed partitions, the quarantine and the bookkeeping in one transaction
+(:mod:`.transaction`) that is published at the end of the run.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from shoplake.contract import DATASETS, Dataset, Format
+from shoplake.ingest.readers import FileRejected, decode, ndjson_lines, read_records
+from shoplake.ingest.transaction import Transaction, lake_lock, recover
+from shoplake.ingest.validate import lit, ndjson_parse_sql, q, validate_sql
+from shoplake.lake import Lake
+from shoplake.report import NullProgress, Progress, Report
+
+MANIFEST = ("ingest", "files.json")
+SILVER_FILE = "data.parquet"
+
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("dataset", pa.string()),
+        ("source_file", pa.string()),
+        ("source_line", pa.int64()),
+        ("level", pa.string()),
+        ("reason", pa.string()),
+        ("field", pa.string()),
+        ("detail", pa.string()),
+        ("raw_record", pa.string()),
+        ("quarantined_at", pa.timestamp("us")),
+    ]
+)
+
+
+@dataclass
+class DatasetStats:
+    files_read: int = 0
+    read: int = 0
+    written: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    files_quarantined: int = 0
+    extra_columns: int = 0
+    partitions_written: int = 0
+
+    @property
+    def balanced(self) -> bool:
+        return self.read == self.written + self.quarantined + self.duplicates
+
+
+@dataclass
+class IngestReport:
+    run_id: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    datasets: dict[str, DatasetStats] = field(default_factory=dict)
+    recovered: list[str] = field(default_factory=list)
+
+    @property
+    def balanced(self) -> bool:
+        return all(s.balanced for s in self.datasets.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "balanced": self.balanced,
+            "recovered": self.recovered,
+            "datasets": {name: asdict(s) for name, s in self.datasets.items()},
+        }
+
+    def as_report(self) -> Report:
+        columns = (
+            "dataset",
+            "files",
+            "read",
+            "written",
+            "quarantined",
+            "duplicates",
+            "bad files",
+            "partitions",
+        )
+        rows = [
+            (
+                name,
+                s.files_read,
+                s.read,
+                s.written,
+                s.quarantined,
+                s.duplicates,
+                s.files_quarantined,
+                s.partitions_written,
+            )
+            for name, s in self.datasets.items()
+        ]
+        notes = [*self.recovered, f"run {self.run_id}: log in _state/runs/{self.run_id}.json"]
+        extra = {n: s.extra_columns for n, s in self.datasets.items() if s.extra_columns}
+        if extra:
+            notes.insert(
+                0,
+                "unknown extra columns ignored: " + ", ".join(f"{n} {c}" for n, c in extra.items()),
+            )
+        if not self.balanced:
+            notes.insert(0, "ACCOUNTING DOES NOT BALANCE: read != written + quarantined + dups")
+        return Report("shoplake ingest", columns, rows, notes)
+
+
+def run_ingest(
+    lake: Lake,
+    *,
+    wait: bool = False,
+    progress: Progress | None = None,
+    now: datetime | None = None,
+) -> IngestReport:
+    """Ingest every new or changed raw file of every dataset into silver."""
+    started = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    run_id = f"{started:%Y%m%dT%H%M%S}Z-{secrets.token_hex(3)}"
+    report = IngestReport(run_id=run_id, started_at=started)
+    with lake_lock(lake, "ingest", wait):
+        report.recovered = recover(lake)
+        manifest = _load_manifest(lake)
+        txn = Transaction(lake, run_id)
+        con = duckdb.connect()
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            job = _Job(lake, con, txn, run_id, started.replace(tzinfo=None))
+            for ds in DATASETS.values():
+                files = manifest.setdefault(ds.name, {})
+                report.datasets[ds.name] = job.ingest(ds, files, progress or NullProgress())
+            report.finished_at = datetime.now(timezone.utc)
+            txn.stage_bytes("/".join(("_state", *MANIFEST)), _dumps(manifest))
+            txn.stage_bytes(f"_state/runs/{run_id}.json", _dumps(report.to_json()))
+            txn.commit()
+        except BaseException:
+            txn.abort()
+            raise
+        finally:
+            con.close()
+    return report
+
+
+def _dumps(obj: Any) -> bytes:
+    return json.dumps(obj, indent=1, sort_keys=True).encode()
+
+
+def _load_manifest(lake: Lake) -> dict[str, dict[str, list[int]]]:
+    path = lake.state_dir(*MANIFEST)
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _file_signature(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns]
+
+
+class _Job:
+    """One run's work on one DuckDB connection."""
+
+    def __init__(
+        self, lake: Lake, con: duckdb.DuckDBPyConnection, txn: Transaction, run_id: str, now
+    ) -> None:
+        self.lake, self.con, self.txn, self.run_id, self.now = lake, con, txn, run_id, now
+        self.now_sql = f"timestamp {lit(now.isoformat(sep=' '))}"
+
+    def sql(self, query: str, params: list | None = None) -> list[tuple]:
+        """Run a statement and drain its result (DuckDB 2 requires it before the next)."""
+        return self.con.execute(query, params or []).fetchall()
+
+    def count(self, query: str) -> int:
+        return int(self.sql(query)[0][0])
+
+    # reading ---------------------------------------------------------------------------
+    def ingest(self, ds: Dataset, seen: dict[str, list[int]], progress: Progress) -> DatasetStats:
+        stats = DatasetStats()
+        todo = []
+        for path in self.lake.raw_files(ds):
+            relative, signature = self.lake.relative(path), _file_signature(path)
+            if seen.get(relative) != signature:
+                todo.append((path, relative, signature))
+        if not todo:
+            return stats
+        task = progress.task(f"ingest {ds.name}", total=len(todo))
+        self._create_raw_tables(ds)
+        bad_files: list[dict[str, Any]] = []
+        for path, relative, signature in todo:
+            stats.files_read += 1
+            try:
+                data = decode(path.read_bytes(), path.name)
+                stats.extra_columns += self._load_file(ds, relative, data)
+            except FileRejected as rejected:
+                bad_files.append(
+                    {"source_file": relative, "reason": rejected.reason, "detail": rejected.detail}
+                )
+            seen[relative] = signature
+            task.advance()
+        if ds.format is Format.NDJSON:
+            self.sql(f"insert into raw_records {ndjson_parse_sql(ds, 'raw_lines')}")
+        self.sql(
+            "create or replace temp table checked as "
+            + validate_sql(ds, "raw_records", self.now_sql)
+        )
+        stats.read = self.count("select count(*) from checked") + len(bad_files)
+        stats.quarantined = self._stage_quarantine(ds, bad_files)
+        valid = self.count("select count(*) from checked where reason is null")
+        if valid:
+            stats.written, stats.partitions_written = self._merge(ds)
+        stats.duplicates = valid - stats.written
+        stats.files_quarantined = len(bad_files)
+        return stats
+
+    def _create_raw_tables(self, ds: Dataset) -> None:
+        cols = ", ".join(f"{q(f.name)} varchar" for f in ds.fields)
+        self.sql(
+            "create or replace temp table raw_records (source_file varchar, source_line bigint,"
+            f" raw_record varchar, parse_error varchar, type_error varchar, {cols})"
+        )
+        if ds.format is Format.NDJSON:
+            self.sql(
+                "create or replace temp table raw_lines "
+                "(source_file varchar, source_line bigint, line varchar)"
+            )
+
+    def _load_file(self, ds: Dataset, relative: str, data: bytes) -> int:
+        """Append one decoded file to the raw tables; returns its unknown extra columns."""
+        if ds.format is Format.NDJSON:
+            lines = ndjson_lines(data)
+            self.con.register("file_lines", lines)
+            self.sql(
+                "insert into raw_lines select ?, source_line, line from file_lines", [relative]
+            )
+            self.con.unregister("file_lines")
+            return 0
+        records = read_records(ds, data)
+        if records:
+            self.con.register("file_records", records.to_arrow(relative))
+            self.sql("insert into raw_records by name select * from file_records")
+            self.con.unregister("file_records")
+        return records.extra_columns
+
+    # quarantine ------------------------------------------------------------------------
+    def _stage_quarantine(self, ds: Dataset, bad_files: list[dict[str, Any]]) -> int:
+        records = self.count("select count(*) from checked where reason is not null")
+        total = records + len(bad_files)
+        if not total:
+            return 0
+        files = pa.Table.from_pylist(
+            [
+                {
+                    "run_id": self.run_id,
+                    "dataset": ds.name,
+                    "source_file": b["source_file"],
+                    "source_line": None,
+                    "level": "file",
+                    "reason": b["reason"],
+                    "field": None,
+                    "detail": b["detail"],
+                    "raw_record": None,
+                    "quarantined_at": self.now,
+                }
+                for b in bad_files
+            ],
+            schema=QUARANTINE_SCHEMA,
+        )
+        self.con.register("bad_files", files)
+        day = self.now.date()
+        relative = (
+            f"quarantine/{ds.name}/year={day:%Y}/month={day:%m}/day={day:%d}/{self.run_id}.parquet"
+        )
+        target = self.txn.stage_path(relative)
+        self.sql(
+            f"""copy (
+                select {lit(self.run_id)} as run_id, {lit(ds.name)} as dataset, source_file,
+                       source_line, 'record' as level, reason, field, detail, raw_record,
+                       {self.now_sql} as quarantined_at
+                from checked where reason is not null
+                union all
+                select * from bad_files
+                order by source_file, source_line
+            ) to {lit(str(target))} (format parquet, compression snappy)"""
+        )
+        self.con.unregister("bad_files")
+        return total
+
+    # merging into silver ---------------------------------------------------------------
+    def _merge(self, ds: Dataset) -> tuple[int, int]:
+        """Merge valid records with silver; stage changed partitions. -> (written, parts)."""
+        data_cols = [f.name for f in ds.fields] + [d.name for d in ds.derived]
+        lineage = ["source_file", "source_line", "ingested_at", "run_id"]
+        derived = "".join(f", {d.sql} as {q(d.name)}" for d in ds.derived)
+        self.sql(
+            f"""create or replace temp table incoming as
+            select *{derived}, {self.now_sql} as ingested_at, {lit(self.run_id)} as run_id
+            from (select * exclude (raw_record, reason, field, detail) from checked
+                  where reason is null)"""
+        )
+        existing = self._existing_partitions(ds)
+        silver_cols = ", ".join(q(c) for c in data_cols + lineage)
+        parts = [f"select {silver_cols}, 1 as is_new from incoming"]
+        if existing:
+            files = "[" + ", ".join(lit(str(self.lake.absolute(p))) for p in existing) + "]"
+            parts.append(f"select {silver_cols}, 0 as is_new from read_parquet({files})")
+        key = ", ".join(q(k) for k in ds.key)
+        content = ", ".join(q(c) for c in data_cols)
+        day = f"cast({q(ds.business_ts)} as date)"
+        self.sql(
+            f"""create or replace temp table ranked as
+            with candidates as (
+                select *, hash({content}) as content_hash, {day} as partition_day
+                from ({" union all ".join(parts)})
+            ),
+            latest as (
+                select *, first_value(content_hash) over (
+                    partition by {key} order by source_file desc, source_line desc
+                ) as winning_hash
+                from candidates
+            )
+            select *, row_number() over (
+                partition by {key}
+                order by content_hash = winning_hash desc, is_new, source_file, source_line
+            ) as rank_in_key
+            from latest"""
+        )
+        written = self.count("select count(*) from ranked where rank_in_key = 1 and is_new = 1")
+        changed = [
+            row[0]
+            for row in self.sql(
+                """select partition_day from ranked group by partition_day
+                having sum(case when rank_in_key = 1 and is_new = 1 then 1 else 0 end) > 0
+                    or sum(case when rank_in_key > 1 and is_new = 0 then 1 else 0 end) > 0
+                order by partition_day"""
+            )
+        ]
+        self._stage_partitions(ds, changed, silver_cols, key)
+        return written, len(changed)
+
+    def _existing_partitions(self, ds: Dataset) -> list[str]:
+        """Silver files (lake-relative) that may hold keys of the incoming records."""
+        days = {
+            r[0]
+            for r in self.sql(f"select distinct cast({q(ds.business_ts)} as date) from incoming")
+        }
+        if not ds.partition_fixed_by_key:
+            days |= self._days_holding_incoming_keys(ds)
+        paths = []
+        for day in sorted(days):
+            path = self.lake.partition_dir(ds.name, day) / SILVER_FILE
+            if path.is_file():
+                paths.append(self.lake.relative(path))
+        return paths
+
+    def _days_holding_incoming_keys(self, ds: Dataset) -> set[date]:
+        """Partitions where a key of the incoming batch already lives (any business date)."""
+        if not list(self.lake.silver_dir(ds.name).glob(f"year=*/month=*/day=*/{SILVER_FILE}")):
+            return set()
+        key = ", ".join(q(k) for k in ds.key)
+        glob = lit(self.lake.silver_glob(ds.name))
+        rows = self.sql(
+            f"""select distinct cast({q(ds.business_ts)} as date)
+            from read_parquet({glob}) as s
+            where ({key}) in (select ({key}) from incoming)"""
+        )
+        return {r[0] for r in rows}
+
+    def _stage_partitions(self, ds: Dataset, days: list[date], silver_cols: str, key: str) -> None:
+        if not days:
+            return
+        self.con.register("changed_days", pa.table({"d": pa.array(days, pa.date32())}))
+        staging = self.txn.dir / "partitions" / ds.name
+        staging.parent.mkdir(parents=True, exist_ok=True)
+        self.sql(
+            f"""copy (
+                select {silver_cols},
+                       strftime(partition_day, '%Y') as year,
+                       strftime(partition_day, '%m') as month,
+                       strftime(partition_day, '%d') as day
+                from ranked
+                where rank_in_key = 1 and partition_day in (select d from changed_days)
+                order by partition_day, {key}
+            ) to {lit(str(staging))}
+            (format parquet, compression snappy, partition_by (year, month, day))"""
+        )
+        self.con.unregister("changed_days")
+        for day in days:
+            target = self.lake.partition_dir(ds.name, day) / SILVER_FILE
+            relative = self.lake.relative(target)
+            written = sorted(
+                (staging / f"year={day:%Y}" / f"month={day:%m}" / f"day={day:%d}").glob("*.parquet")
+            )
+            if not written:
+                self.txn.delete(relative)  # every row of the partition moved elsewhere
+                continue
+            if len(written) != 1:
+                raise RuntimeError(f"expected one file per partition, DuckDB wrote {written}")
+            written[0].replace(self.txn.stage_path(relative))

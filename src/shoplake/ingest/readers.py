@@ -1,0 +1,262 @@
+"""Reading raw files: decoding (gzip, BOM, UTF-8) and the three formats of the contract.
+
+Each reader turns one raw file into a :class:`RawRecords` batch: one raw string per
+contract field and per record, with its line, the record as delivered, and what was
+already wrong at parse time. Value validation happens later, in SQL, for every format
+alike (see :mod:`shoplake.ingest.validate`). A problem with the file as a whole raises
+:class:`FileRejected`, which quarantines the file.
+
+NDJSON (the high-volume clickstream) is not parsed in Python: the reader only splits the
+file into lines (zero-copy into Arrow) and DuckDB parses the JSON.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from shoplake.contract import Dataset, Format, Kind
+
+BOM = b"\xef\xbb\xbf"
+UNPARSEABLE, NOT_AN_OBJECT = "unparseable", "not_an_object"
+
+
+class FileRejected(Exception):
+    """The whole file is unusable: quarantine it with ``reason`` and go on."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason, self.detail = reason, detail
+
+
+@dataclass
+class RawRecords:
+    """Records of one file as raw strings, before validation.
+
+    ``values[field]`` holds the trimmed raw text of each contract field (None when absent
+    or empty). ``parse_error`` / ``type_error`` say what was wrong before any value could
+    be checked (a reason code / the first field with a wrong JSON type).
+    """
+
+    dataset: Dataset
+    lines: list[int] = field(default_factory=list)
+    raw: list[str] = field(default_factory=list)
+    parse_error: list[str | None] = field(default_factory=list)
+    type_error: list[str | None] = field(default_factory=list)
+    values: dict[str, list[str | None]] = field(default_factory=dict)
+    extra_columns: int = 0
+
+    def __post_init__(self) -> None:
+        for f in self.dataset.fields:
+            self.values.setdefault(f.name, [])
+
+    def add(
+        self,
+        line: int,
+        raw: str,
+        values: dict[str, str | None] | None = None,
+        parse_error: str | None = None,
+        type_error: str | None = None,
+    ) -> None:
+        self.lines.append(line)
+        self.raw.append(raw)
+        self.parse_error.append(parse_error)
+        self.type_error.append(type_error)
+        values = values or {}
+        for name, column in self.values.items():
+            column.append(values.get(name))
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def to_arrow(self, source_file: str) -> pa.Table:
+        n = len(self.lines)
+        columns: dict[str, Any] = {
+            "source_file": pa.array([source_file] * n, pa.string()),
+            "source_line": pa.array(self.lines, pa.int64()),
+            "raw_record": pa.array(self.raw, pa.string()),
+            "parse_error": pa.array(self.parse_error, pa.string()),
+            "type_error": pa.array(self.type_error, pa.string()),
+        }
+        for name, column in self.values.items():
+            columns[name] = pa.array(column, pa.string())
+        return pa.table(columns)
+
+
+def decode(data: bytes, name: str) -> bytes:
+    """Decompress (``.gz``), drop a leading BOM and check UTF-8. Returns UTF-8 bytes."""
+    if name.endswith(".gz"):
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise FileRejected("unreadable_gzip", f"cannot decompress gzip: {exc}") from exc
+    if data.startswith(BOM):
+        data = data[len(BOM) :]
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FileRejected(
+            "not_utf8", f"not UTF-8: byte {data[exc.start]:#04x} at offset {exc.start}"
+        ) from exc
+    return data
+
+
+def _clean(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+# CSV -----------------------------------------------------------------------------------
+
+
+def read_csv(ds: Dataset, text: str) -> RawRecords:
+    """RFC 4180 CSV with a header; columns matched by name, case-insensitively."""
+    out = RawRecords(ds)
+    lines = io.StringIO(text, newline="")
+    reader = csv.reader(lines, strict=True)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return out  # an empty file holds no records
+    except csv.Error as exc:
+        raise FileRejected("missing_columns", f"unreadable CSV header: {exc}") from exc
+    names = [h.strip().lower() for h in header]
+    position: dict[str, int] = {}
+    for i, name in enumerate(names):
+        position.setdefault(name, i)
+    missing = [c for c in ds.required_raw_columns if c not in position]
+    if missing:
+        raise FileRejected(
+            "missing_columns", f"CSV header lacks required column(s): {', '.join(missing)}"
+        )
+    known = {f.raw_name for f in ds.fields}
+    out.extra_columns = sum(1 for n in position if n not in known)
+    wanted = [(f.name, position.get(f.raw_name)) for f in ds.fields]
+
+    start = reader.line_num + 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error:
+            out.add(start, _physical_lines(text, start, reader.line_num), parse_error=UNPARSEABLE)
+            start = reader.line_num + 1
+            continue
+        line, start = start, reader.line_num + 1
+        if not row:
+            continue  # blank line: no record
+        if len(row) != len(header):
+            out.add(line, json.dumps(row, ensure_ascii=False), parse_error=UNPARSEABLE)
+            continue
+        raw = json.dumps(dict(zip(header, row, strict=True)), ensure_ascii=False)
+        out.add(line, raw, {name: _clean(row[i]) for name, i in wanted if i is not None})
+    return out
+
+
+def _physical_lines(text: str, first: int, last: int) -> str:
+    """The text of physical lines ``first..last`` (1-based), for quarantining a bad row."""
+    lines = text.splitlines()
+    return "\n".join(lines[first - 1 : max(first, last)])
+
+
+# JSON pages ----------------------------------------------------------------------------
+
+
+def read_json_page(ds: Dataset, text: str) -> RawRecords:
+    """One API page: an object holding the record array, or a bare array."""
+    out = RawRecords(ds)
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FileRejected("invalid_json", f"not valid JSON: {exc}") from exc
+    if isinstance(doc, dict):
+        records = doc.get(ds.json_array_key or "")
+        if not isinstance(records, list):
+            raise FileRejected(
+                "not_object_or_array",
+                f"JSON object without a {ds.json_array_key!r} array",
+            )
+    elif isinstance(doc, list):
+        records = doc
+    else:
+        raise FileRejected(
+            "not_object_or_array", f"JSON document is a {type(doc).__name__}, not an object"
+        )
+    for position, record in enumerate(records, start=1):
+        raw = json.dumps(record, ensure_ascii=False)
+        if not isinstance(record, dict):
+            out.add(position, raw, parse_error=NOT_AN_OBJECT)
+            continue
+        values, type_error = _json_values(ds, record)
+        out.add(position, raw, values, type_error=type_error)
+    return out
+
+
+def _json_values(ds: Dataset, record: dict) -> tuple[dict[str, str | None], str | None]:
+    values: dict[str, str | None] = {}
+    type_error = None
+    for f in ds.fields:
+        value: Any = record
+        for part in f.raw_name.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        text, ok = _json_scalar(f.kind, value)
+        if not ok and type_error is None:
+            type_error = f.name
+        values[f.name] = text
+    return values, type_error
+
+
+def _json_scalar(kind: Kind, value: Any) -> tuple[str | None, bool]:
+    """A JSON value as raw text for validation, and whether its JSON type fits the kind."""
+    if value is None:
+        return None, True
+    if kind is Kind.BOOLEAN:
+        return ("true" if value else "false", True) if isinstance(value, bool) else (None, False)
+    if kind is Kind.JSON:
+        ok = isinstance(value, dict)
+        return (json.dumps(value, ensure_ascii=False) if ok else None), ok
+    if isinstance(value, str):
+        return _clean(value), True
+    return None, False
+
+
+# NDJSON --------------------------------------------------------------------------------
+
+
+def ndjson_lines(data: bytes) -> pa.Table:
+    """Split UTF-8 bytes into lines without copying them: (source_line, line).
+
+    Each line keeps its trailing newline (JSON ignores it); blank lines are dropped in SQL.
+    """
+    if not data:
+        starts = np.zeros(0, dtype=np.int64)
+    else:
+        arr = np.frombuffer(data, dtype=np.uint8)
+        starts = np.concatenate(([0], np.flatnonzero(arr == 10) + 1)).astype(np.int64)
+        if starts[-1] == len(data):  # file ends with a newline: no empty last line
+            starts = starts[:-1]
+    offsets = np.append(starts, len(data)).astype(np.int64)
+    n = len(starts)
+    lines = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data))
+    return pa.table({"source_line": pa.array(np.arange(1, n + 1, dtype=np.int64)), "line": lines})
+
+
+def read_records(ds: Dataset, data: bytes) -> RawRecords:
+    """Parse decoded bytes of a CSV or JSON-page file (NDJSON goes through SQL)."""
+    text = data.decode("utf-8")
+    if ds.format is Format.CSV:
+        return read_csv(ds, text)
+    if ds.format is Format.JSON:
+        return read_json_page(ds, text)
+    raise ValueError(f"{ds.name}: {ds.format} files are split with ndjson_lines")

@@ -1,0 +1,237 @@
+"""Validation as SQL generated from the contract: raw strings in, typed rows or reasons out.
+
+Every format ends up as the same relation of raw strings (see
+:class:`shoplake.ingest.readers.RawRecords`); :func:`validate_sql` types it and gives
+each record either a silver row or the first rule it breaks, in this order: parse error,
+wrong JSON type, missing required field, wrong type, out of enum, out of range, future
+timestamp. The reason codes are documented in docs/lake.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from shoplake.contract import (
+    CURRENCIES,
+    MAX_FUTURE_SKEW_HOURS,
+    Dataset,
+    Field,
+    Kind,
+    countries,
+)
+
+#: ISO-8601 timestamps the contract accepts (DuckDB's cast alone is more lenient).
+TIMESTAMP_RE = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}(:?\d{2})?)?"
+AMOUNT_RE = r"-?\d{1,16}(\.\d{1,2})?"
+INTEGER_RE = r"[+-]?\d{1,18}"
+TRUE_WORDS, FALSE_WORDS = ("true", "t", "1"), ("false", "f", "0")
+
+#: JSON types (DuckDB json_type) that each kind accepts in JSON input.
+JSON_TYPES: dict[Kind, tuple[str, ...]] = {
+    Kind.BOOLEAN: ("BOOLEAN",),
+    Kind.JSON: ("OBJECT",),
+    Kind.INTEGER: ("BIGINT", "UBIGINT", "VARCHAR"),
+}
+
+
+def q(name: str) -> str:
+    """Quote an identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def lit(value: str) -> str:
+    """Quote a string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _in_list(values: tuple[str, ...] | list[str]) -> str:
+    return ", ".join(lit(v) for v in values)
+
+
+def typed_expr(f: Field, raw: str) -> str:
+    """SQL turning the raw text column ``raw`` into the field's silver type (NULL if not)."""
+    if f.kind is Kind.TIMESTAMP:
+        return (
+            f"case when regexp_full_match({raw}, {lit(TIMESTAMP_RE)}) "
+            f"then timezone('UTC', try_cast({raw} as timestamptz)) end"
+        )
+    if f.kind is Kind.AMOUNT:
+        return (
+            f"case when regexp_full_match({raw}, {lit(AMOUNT_RE)}) "
+            f"then cast({raw} as decimal(18, 2)) end"
+        )
+    if f.kind is Kind.INTEGER:
+        return (
+            f"case when regexp_full_match({raw}, {lit(INTEGER_RE)}) then cast({raw} as bigint) end"
+        )
+    if f.kind is Kind.BOOLEAN:
+        return (
+            f"case when lower({raw}) in ({_in_list(TRUE_WORDS)}) then true "
+            f"when lower({raw}) in ({_in_list(FALSE_WORDS)}) then false end"
+        )
+    return raw
+
+
+@dataclass(frozen=True)
+class Check:
+    condition: str  # SQL over raw_<field> and the typed columns; true = record rejected
+    reason: str
+    field: str | None
+    detail: str  # SQL string expression
+
+
+def _value(raw: str) -> str:
+    return f"coalesce({raw}, '')"
+
+
+def checks(ds: Dataset, now_sql: str) -> Iterator[Check]:
+    """Every rule of the dataset, in the order reasons are reported."""
+    yield Check(
+        "parse_error is not null",
+        "",
+        None,
+        "case parse_error when 'not_an_object' then 'record is not a JSON object' "
+        "else 'record could not be parsed (malformed JSON or CSV row)' end",
+    )
+    yield Check(
+        "type_error is not null",
+        "wrong_type",
+        None,
+        "'field ' || type_error || ' has the wrong JSON type'",
+    )
+    for f in ds.fields:
+        if f.required:
+            yield Check(
+                f"{q('raw_' + f.name)} is null",
+                "missing_required",
+                f.name,
+                lit(f"required field {f.raw_name} is missing or empty"),
+            )
+    for f in ds.fields:
+        raw, typed = q("raw_" + f.name), q(f.name)
+        if f.kind in (Kind.TIMESTAMP, Kind.AMOUNT, Kind.INTEGER, Kind.BOOLEAN):
+            yield Check(
+                f"{raw} is not null and {typed} is null",
+                "wrong_type",
+                f.name,
+                f"{lit(f'{f.raw_name}: not a valid {f.kind.value}: ')} || {_value(raw)}",
+            )
+    for f in ds.fields:
+        allowed: tuple[str, ...] | list[str] = ()
+        if f.kind is Kind.ENUM:
+            allowed = f.values
+        elif f.kind is Kind.CURRENCY:
+            allowed = CURRENCIES
+        elif f.kind is Kind.COUNTRY:
+            allowed = sorted(countries())
+        if allowed:
+            yield Check(
+                f"{q('raw_' + f.name)} not in ({_in_list(allowed)})",
+                "out_of_enum",
+                f.name,
+                f"{lit(f'{f.raw_name}: value not allowed: ')} || {_value(q('raw_' + f.name))}",
+            )
+    for f in ds.fields:
+        if f.minimum is not None:
+            yield Check(
+                f"{q(f.name)} < {f.minimum}",
+                "out_of_range",
+                f.name,
+                f"{lit(f'{f.raw_name} is below {f.minimum}: ')} || {_value(q('raw_' + f.name))}",
+            )
+    for rule in ds.rules:
+        yield Check(f"({rule.violated_when})", rule.reason, rule.field, lit(rule.detail))
+    for f in ds.fields:
+        if f.kind is Kind.TIMESTAMP:
+            yield Check(
+                f"{q(f.name)} > {now_sql} + interval {MAX_FUTURE_SKEW_HOURS} hour",
+                "future_timestamp",
+                f.name,
+                f"{lit(f'{f.raw_name} is more than {MAX_FUTURE_SKEW_HOURS}h after ingestion: ')}"
+                f" || {_value(q('raw_' + f.name))}",
+            )
+
+
+def _case(parts: list[tuple[str, str]]) -> str:
+    whens = " ".join(f"when {cond} then {value}" for cond, value in parts)
+    return f"case {whens} end"
+
+
+def validate_sql(ds: Dataset, source: str, now_sql: str) -> str:
+    """SELECT over ``source`` (raw strings) giving typed columns plus reason/field/detail.
+
+    ``reason`` is NULL for a valid record. Absent values with a ``null_as`` default get it.
+    """
+    cols_raw = ", ".join(f"{q(f.name)} as {q('raw_' + f.name)}" for f in ds.fields)
+    typed = ", ".join(f"{typed_expr(f, q('raw_' + f.name))} as {q(f.name)}" for f in ds.fields)
+    all_checks = list(checks(ds, now_sql))
+    reason = _case(
+        [(c.condition, "parse_error" if c.reason == "" else lit(c.reason)) for c in all_checks]
+    )
+    field = _case([(c.condition, lit(c.field) if c.field else "type_error") for c in all_checks])
+    detail = _case([(c.condition, c.detail) for c in all_checks])
+    silver = ", ".join(
+        f"coalesce({q(f.name)}, {f.null_as}) as {q(f.name)}" if f.null_as else q(f.name)
+        for f in ds.fields
+    )
+    return f"""
+    with raw as (
+        select source_file, source_line, raw_record, parse_error, type_error, {cols_raw}
+        from {source}
+    ),
+    typed as (
+        select *, {typed} from raw
+    ),
+    checked as (
+        select *, {reason} as reason, {field} as field, {detail} as detail from typed
+    )
+    select source_file, source_line, raw_record, reason, field, detail, {silver}
+    from checked
+    """
+
+
+def ndjson_parse_sql(ds: Dataset, lines: str) -> str:
+    """SELECT over ``lines`` (source_file, source_line, line) giving the raw-string relation.
+
+    The JSON of each line is parsed once (``json_extract`` with every field's path);
+    ``try`` turns an unparseable line into NULL so that it is quarantined, not fatal.
+    """
+    paths = "[" + ", ".join(lit("$." + f.raw_name) for f in ds.fields) + "]"
+    values, type_errors = [], []
+    for i, f in enumerate(ds.fields, start=1):
+        frag = f"j[{i}]"
+        accepted = JSON_TYPES.get(f.kind, ("VARCHAR",))
+        if f.kind is Kind.JSON:
+            value = f"case when json_type({frag}) = 'OBJECT' then {frag}::varchar end"
+        elif f.kind in (Kind.BOOLEAN, Kind.INTEGER):
+            value = (
+                f"case when json_type({frag}) in ({_in_list(accepted)}) "
+                f"then nullif(trim({frag} ->> '$'), '') end"
+            )
+        else:
+            value = (
+                f"case when json_type({frag}) = 'VARCHAR' then nullif(trim({frag} ->> '$'), '') end"
+            )
+        values.append(f"{value} as {q(f.name)}")
+        type_errors.append(
+            (
+                f"{frag} is not null and json_type({frag}) not in ('NULL', {_in_list(accepted)})",
+                lit(f.name),
+            )
+        )
+    return f"""
+    with parsed as (
+        select source_file, source_line, rtrim(line, chr(13) || chr(10)) as raw_record,
+               try(json_extract(line, {paths})) as j,
+               starts_with(ltrim(line), '{{') as is_object
+        from {lines}
+        where trim(line, chr(32) || chr(9) || chr(13) || chr(10)) <> ''
+    )
+    select source_file, source_line, raw_record,
+           case when not is_object and json_valid(raw_record) then 'not_an_object'
+                when not is_object or j is null then 'unparseable' end as parse_error,
+           case when is_object and j is not null then {_case(type_errors)} end as type_error,
+           {", ".join(values)}
+    from parsed
+    """
