@@ -26,6 +26,12 @@ from shoplake.lake import Lake
 from shoplake.report import NullProgress, Progress, Report
 
 MANIFEST = ("ingest", "files.json")
+#: The relation holding a batch's raw strings, per format (NDJSON is parsed by a view).
+_RAW_RELATION = {
+    Format.CSV: "raw_records",
+    Format.JSON: "raw_records",
+    Format.NDJSON: "parsed_lines",
+}
 SILVER_FILE = "data.parquet"
 
 QUARANTINE_SCHEMA = pa.schema(
@@ -206,11 +212,13 @@ class _Job:
                 )
             seen[relative] = signature
             task.advance()
-        if ds.format is Format.NDJSON:
-            self.sql(f"insert into raw_records {ndjson_parse_sql(ds, 'raw_lines')}")
+        if ds.format is Format.NDJSON:  # parsed while validating: no copy of every line
+            self.sql(
+                "create or replace temp view parsed_lines as " + ndjson_parse_sql(ds, "raw_lines")
+            )
         self.sql(
             "create or replace temp table checked as "
-            + validate_sql(ds, "raw_records", self.now_sql)
+            + validate_sql(ds, _RAW_RELATION[ds.format], self.now_sql)
         )
         stats.read = self.count("select count(*) from checked") + len(bad_files)
         stats.quarantined = self._stage_quarantine(ds, bad_files)
@@ -222,16 +230,17 @@ class _Job:
         return stats
 
     def _create_raw_tables(self, ds: Dataset) -> None:
-        cols = ", ".join(f"{q(f.name)} varchar" for f in ds.fields)
-        self.sql(
-            "create or replace temp table raw_records (source_file varchar, source_line bigint,"
-            f" raw_record varchar, parse_error varchar, type_error varchar, {cols})"
-        )
         if ds.format is Format.NDJSON:
             self.sql(
                 "create or replace temp table raw_lines "
                 "(source_file varchar, source_line bigint, line varchar)"
             )
+            return
+        cols = ", ".join(f"{q(f.name)} varchar" for f in ds.fields)
+        self.sql(
+            "create or replace temp table raw_records (source_file varchar, source_line bigint,"
+            f" raw_record varchar, parse_error varchar, type_error varchar, {cols})"
+        )
 
     def _load_file(self, ds: Dataset, relative: str, data: bytes) -> int:
         """Append one decoded file to the raw tables; returns its unknown extra columns."""
@@ -316,22 +325,31 @@ class _Job:
         content = ", ".join(q(c) for c in data_cols)
         day = f"cast({q(ds.business_ts)} as date)"
         self.sql(
+            f"""create or replace temp table candidates as
+            select *, {day} as partition_day from ({" union all ".join(parts)})"""
+        )
+        # Most keys occur once: only the repeated ones need the (costly) ranking window.
+        self.sql(
+            f"""create or replace temp table repeated as
+            select {key} from candidates group by {key} having count(*) > 1"""
+        )
+        self.sql(
             f"""create or replace temp table ranked as
-            with candidates as (
-                select *, hash({content}) as content_hash, {day} as partition_day
-                from ({" union all ".join(parts)})
-            ),
-            latest as (
-                select *, first_value(content_hash) over (
-                    partition by {key} order by source_file desc, source_line desc
-                ) as winning_hash
-                from candidates
-            )
-            select *, row_number() over (
+            select *, 1 as rank_in_key from candidates anti join repeated using ({key})
+            union all by name
+            select * exclude (content_hash, winning_hash), row_number() over (
                 partition by {key}
                 order by content_hash = winning_hash desc, is_new, source_file, source_line
             ) as rank_in_key
-            from latest"""
+            from (
+                select *, first_value(content_hash) over (
+                    partition by {key} order by source_file desc, source_line desc
+                ) as winning_hash
+                from (
+                    select *, hash({content}) as content_hash
+                    from candidates semi join repeated using ({key})
+                )
+            )"""
         )
         written = self.count("select count(*) from ranked where rank_in_key = 1 and is_new = 1")
         changed = [
@@ -388,7 +406,7 @@ class _Job:
                        strftime(partition_day, '%d') as day
                 from ranked
                 where rank_in_key = 1 and partition_day in (select d from changed_days)
-                order by partition_day, {key}
+                order by {q(ds.business_ts)}, {key}
             ) to {lit(str(staging))}
             (format parquet, compression snappy, partition_by (year, month, day))"""
         )

@@ -227,7 +227,7 @@ def _json_scalar(kind: Kind, value: Any) -> tuple[str | None, bool]:
         ok = isinstance(value, dict)
         return (json.dumps(value, ensure_ascii=False) if ok else None), ok
     if isinstance(value, str):
-        return _clean(value), True
+        return value or None, True  # JSON strings are delimited: taken as they are
     return None, False
 
 

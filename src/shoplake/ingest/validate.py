@@ -186,50 +186,59 @@ def validate_sql(ds: Dataset, source: str, now_sql: str) -> str:
     checked as (
         select *, {reason} as reason, {field} as field, {detail} as detail from typed
     )
-    select source_file, source_line, raw_record, reason, field, detail, {silver}
+    select source_file, source_line, reason, field, detail, {silver},
+           case when reason is not null
+                then rtrim(raw_record, chr(13) || chr(10)) end as raw_record
     from checked
     """
+
+
+#: First character of a JSON value's text -> whether it is of an accepted type.
+_FIRST_CHARS: dict[str, tuple[str, ...]] = {
+    "VARCHAR": ('"',),
+    "OBJECT": ("{",),
+    "BOOLEAN": ("t", "f"),
+    "BIGINT": tuple("-0123456789"),
+    "UBIGINT": tuple("0123456789"),
+}
 
 
 def ndjson_parse_sql(ds: Dataset, lines: str) -> str:
     """SELECT over ``lines`` (source_file, source_line, line) giving the raw-string relation.
 
-    The JSON of each line is parsed once (``json_extract`` with every field's path);
-    ``try`` turns an unparseable line into NULL so that it is quarantined, not fatal.
+    Each line is parsed twice in one pass, with no per-field re-parsing: once into JSON
+    texts (whose first character gives each value's JSON type) and once into unescaped
+    strings. ``try`` turns an unparseable line into NULL so that it is quarantined, not
+    fatal. Lines keep their line end (JSON ignores it); empty lines are not records.
     """
-    paths = "[" + ", ".join(lit("$." + f.raw_name) for f in ds.fields) + "]"
+    if any("." in f.raw_name for f in ds.fields):
+        raise ValueError(f"{ds.name}: nested fields are not supported for NDJSON")
+    as_json = "{" + ", ".join(f'"{f.raw_name}": "JSON"' for f in ds.fields) + "}"
+    as_text = "{" + ", ".join(f'"{f.raw_name}": "VARCHAR"' for f in ds.fields) + "}"
     values, type_errors = [], []
-    for i, f in enumerate(ds.fields, start=1):
-        frag = f"j[{i}]"
+    for f in ds.fields:
+        first = f"left(j.{q(f.raw_name)}::varchar, 1)"
         accepted = JSON_TYPES.get(f.kind, ("VARCHAR",))
+        chars = [c for t in accepted for c in _FIRST_CHARS[t]]
         if f.kind is Kind.JSON:
-            value = f"case when json_type({frag}) = 'OBJECT' then {frag}::varchar end"
-        elif f.kind in (Kind.BOOLEAN, Kind.INTEGER):
-            value = (
-                f"case when json_type({frag}) in ({_in_list(accepted)}) "
-                f"then nullif(trim({frag} ->> '$'), '') end"
-            )
+            value = f"case when {first} = '{{' then j.{q(f.raw_name)}::varchar end"
         else:
             value = (
-                f"case when json_type({frag}) = 'VARCHAR' then nullif(trim({frag} ->> '$'), '') end"
+                f"case when {first} in ({_in_list(chars)}) then nullif(v.{q(f.raw_name)}, '') end"
             )
         values.append(f"{value} as {q(f.name)}")
-        type_errors.append(
-            (
-                f"{frag} is not null and json_type({frag}) not in ('NULL', {_in_list(accepted)})",
-                lit(f.name),
-            )
-        )
+        type_errors.append((f"{first} not in ({_in_list(chars)})", lit(f.name)))
     return f"""
     with parsed as (
-        select source_file, source_line, rtrim(line, chr(13) || chr(10)) as raw_record,
-               try(json_extract(line, {paths})) as j,
-               starts_with(ltrim(line), '{{') as is_object
+        select source_file, source_line, line,
+               try(from_json(line, {lit(as_json)})) as j,
+               try(from_json(line, {lit(as_text)})) as v,
+               left(line, 1) = '{{' or starts_with(ltrim(line), '{{') as is_object
         from {lines}
-        where trim(line, chr(32) || chr(9) || chr(13) || chr(10)) <> ''
+        where line <> chr(10) and line <> chr(13) || chr(10) and line <> ''
     )
-    select source_file, source_line, raw_record,
-           case when not is_object and json_valid(raw_record) then 'not_an_object'
+    select source_file, source_line, line as raw_record,
+           case when not is_object and json_valid(line) then 'not_an_object'
                 when not is_object or j is null then 'unparseable' end as parse_error,
            case when is_object and j is not null then {_case(type_errors)} end as type_error,
            {", ".join(values)}

@@ -1,0 +1,215 @@
+"""How a raw file looks on disk: the format variants every source mixes in.
+
+A :class:`Style` is drawn per file from a generator seeded by the file's name, so the
+same file always looks the same, whatever else was generated. All variants are valid
+input under the raw contract: gzip, a UTF-8 BOM, CRLF line ends, shuffled or upper-case
+headers, unknown extra columns, quoting everything, timestamps with ``Z``, with an
+offset or without one (UTC), amounts with or without trailing zeros, booleans spelled
+``true``/``t``/``1``.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import os
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from shoplake.contract import Dataset, Kind
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+SECOND_MS = 1000
+HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
+
+#: Offsets some exporters write local times with (minutes east of UTC).
+OFFSETS = (60, 120, -300, -240, 330, 540, 0)
+EXTRA_COLUMNS = ("export_batch", "source_system", "exported_by", "row_hash")
+BOOLEANS = (("true", "false"), ("t", "f"), ("1", "0"), ("TRUE", "FALSE"))
+
+
+def utc(ms: int) -> datetime:
+    """The aware UTC datetime of an epoch-milliseconds instant."""
+    return EPOCH + timedelta(milliseconds=ms)
+
+
+def to_ms(moment: datetime) -> int:
+    return (moment - EPOCH) // timedelta(milliseconds=1)
+
+
+def format_ts(ms: int, style: str, offset_min: int = 0) -> str:
+    """An ISO-8601 timestamp in one of the accepted spellings."""
+    if style == "offset":
+        local = utc(ms) + timedelta(minutes=offset_min)
+        sign = "+" if offset_min >= 0 else "-"
+        hours, minutes = divmod(abs(offset_min), 60)
+        return f"{local:%Y-%m-%dT%H:%M:%S}{sign}{hours:02d}:{minutes:02d}"
+    moment = utc(ms)
+    if style == "zms":
+        return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
+    if style == "naive":
+        return f"{moment:%Y-%m-%d %H:%M:%S}"
+    return f"{moment:%Y-%m-%dT%H:%M:%SZ}"
+
+
+def format_amount(cents: int, short: bool = False) -> str:
+    units, rest = divmod(cents, 100)
+    if not short or rest % 10:
+        return f"{units}.{rest:02d}"
+    return f"{units}" if rest == 0 else f"{units}.{rest // 10}"
+
+
+@dataclass(frozen=True)
+class Style:
+    """The look of one raw file."""
+
+    gzip: bool = False
+    ts: str = "z"  # z | zms | offset | naive
+    offset_min: int = 0
+    short_amounts: bool = False
+    booleans: tuple[str, str] = ("true", "false")
+    # CSV
+    bom: bool = False
+    crlf: bool = False
+    quote_all: bool = False
+    upper_header: bool = False
+    shuffle: bool = False
+    extra: tuple[str, ...] = ()
+    # JSON
+    bare_array: bool = False
+    indent: int | None = None
+    ascii_only: bool = False
+
+    def ts_text(self, ms: int) -> str:
+        return format_ts(ms, self.ts, self.offset_min)
+
+
+def draw_style(rng: random.Random, kind: str, gzip_share: float = 0.2) -> Style:
+    """A random but plausible look for a file of ``kind`` ('csv' or 'json')."""
+    ts = rng.choices(("z", "zms", "offset", "naive"), (50, 15, 20, 15))[0]
+    common = {
+        "gzip": rng.random() < gzip_share,
+        "ts": ts,
+        "offset_min": rng.choice(OFFSETS) if ts == "offset" else 0,
+        "short_amounts": rng.random() < 0.1,
+    }
+    if kind == "json":
+        return Style(
+            **common,
+            bare_array=rng.random() < 0.2,
+            indent=rng.choice((None, None, 2)),
+            ascii_only=rng.random() < 0.3,
+        )
+    n_extra = rng.choices((0, 1, 2), (85, 10, 5))[0]
+    return Style(
+        **common,
+        booleans=rng.choice(BOOLEANS),
+        bom=rng.random() < 0.1,
+        crlf=rng.random() < 0.3,
+        quote_all=rng.random() < 0.12,
+        upper_header=rng.random() < 0.05,
+        shuffle=rng.random() < 0.2,
+        extra=tuple(rng.sample(EXTRA_COLUMNS, n_extra)),
+    )
+
+
+def csv_value(kind: Kind, value: Any, style: Style) -> str:
+    """A typed record value as CSV text ('' is null)."""
+    if value is None:
+        return ""
+    if kind is Kind.TIMESTAMP:
+        return style.ts_text(value)
+    if kind is Kind.AMOUNT:
+        return format_amount(value, style.short_amounts)
+    if kind is Kind.BOOLEAN:
+        return style.booleans[0] if value else style.booleans[1]
+    return str(value)
+
+
+def csv_columns(ds: Dataset, style: Style, rng: random.Random) -> list[str]:
+    """The file's columns: the contract's (maybe shuffled) plus unknown extras."""
+    cols = [f.raw_name for f in ds.fields]
+    if style.shuffle:
+        rng.shuffle(cols)
+    for extra in style.extra:
+        cols.insert(rng.randrange(len(cols) + 1), extra)
+    return cols
+
+
+def csv_row(ds: Dataset, record: dict[str, Any], cols: Sequence[str], style: Style) -> list[str]:
+    kinds = {f.raw_name: f.kind for f in ds.fields}
+    return [
+        csv_value(kinds[c], record.get(c), style) if c in kinds else _extra_value(c, record)
+        for c in cols
+    ]
+
+
+def _extra_value(column: str, record: dict[str, Any]) -> str:
+    key = str(next(iter(record.values())))
+    return {
+        "export_batch": "B" + str(sum(map(ord, key)) % 97),
+        "source_system": "oms-eu-1" if sum(map(ord, key)) % 3 else "oms-us-2",
+        "exported_by": "etl",
+        "row_hash": f"{abs(hash_text(key)):08x}",
+    }.get(column, "")
+
+
+def hash_text(text: str) -> int:
+    """A stable (process-independent) small hash."""
+    h = 2166136261
+    for ch in text.encode():
+        h = ((h ^ ch) * 16777619) & 0xFFFFFFFF
+    return h
+
+
+def render_csv(header: Sequence[str], rows: Iterable[Sequence[str]], style: Style) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(
+        buf,
+        lineterminator="\r\n" if style.crlf else "\n",
+        quoting=csv.QUOTE_ALL if style.quote_all else csv.QUOTE_MINIMAL,
+    )
+    writer.writerow([h.upper() for h in header] if style.upper_header else header)
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def render_json(document: Any, style: Style) -> str:
+    return json.dumps(document, indent=style.indent, ensure_ascii=style.ascii_only) + "\n"
+
+
+def encode(text: str, style: Style) -> bytes:
+    data = (("\ufeff" + text) if style.bom else text).encode("utf-8")
+    return gzip_bytes(data) if style.gzip else data
+
+
+def gzip_bytes(data: bytes, level: int = 6) -> bytes:
+    """Gzip with a fixed header (no name, mtime 0): same input, same bytes."""
+    return gzip.compress(data, compresslevel=level, mtime=0)
+
+
+class Writer:
+    """Writes files atomically: to ``_<name>`` in the same directory, then a rename."""
+
+    def __init__(self) -> None:
+        self._dirs: set[Path] = set()
+        self.files = 0
+        self.bytes = 0
+
+    def write(self, path: Path, data: bytes) -> None:
+        if path.parent not in self._dirs:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._dirs.add(path.parent)
+        tmp = path.with_name("_" + path.name)
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+        self.files += 1
+        self.bytes += len(data)
