@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -19,6 +19,7 @@ app = typer.Typer(
     help="An e-commerce analytics warehouse as code: raw files -> Parquet lake -> dbt marts.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     add_completion=False,
 )
 extract_app = typer.Typer(help="Copy data out of source systems into raw/.", no_args_is_help=True)
@@ -117,9 +118,22 @@ def extract_products(
         str | None,
         typer.Option(help="Source table. Default: SHOPLAKE_PRODUCTS_TABLE or public.products."),
     ] = None,
+    safety_lag: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="Seconds: only copy rows with updated_at at least this old (server clock), "
+            "so that rows of transactions still in flight are not skipped.",
+        ),
+    ] = 5.0,
     lake: LakeOption = None,
 ) -> None:
-    """Copy new and changed products (by updated_at watermark) into raw/products/."""
+    """Copy new and changed products (by updated_at watermark) into raw/products/.
+
+    Rows stamped at the same instant as the watermark are never lost; a crash between
+    writing the file and saving the watermark only re-delivers rows (ingest counts them
+    as duplicates).
+    """
     from shoplake.extract import extract_products as run_extract
 
     settings = load_settings()
@@ -128,7 +142,12 @@ def extract_products(
         raise ShoplakeError(
             "no PostgreSQL DSN given", "pass --postgres-dsn or set SHOPLAKE_POSTGRES_DSN"
         )
-    report = run_extract(_lake(lake), dsn, table or settings.products_table)
+    report = run_extract(
+        _lake(lake),
+        dsn,
+        table or settings.products_table,
+        safety_lag=timedelta(seconds=safety_lag),
+    )
     Console().print_report(report.as_report())
 
 

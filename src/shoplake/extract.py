@@ -87,6 +87,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from shoplake.contract import PRODUCTS, Field, Kind, format_utc
 from shoplake.errors import ShoplakeError
+from shoplake.files import fsync_dir, write_atomic
 from shoplake.lake import Lake
 from shoplake.report import Report
 
@@ -295,28 +296,8 @@ def _watermark(state: dict[str, Any], table: str) -> Watermark:
     )
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"_{path.name}.{os.getpid()}.tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
 def _save_state(lake: Lake, state: dict[str, Any]) -> None:
-    _write_atomic(_state_path(lake), json.dumps(state, indent=1, sort_keys=True) + "\n")
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    write_atomic(_state_path(lake), json.dumps(state, indent=1, sort_keys=True) + "\n")
 
 
 # ------------------------------------------------------------------------------------
@@ -380,7 +361,7 @@ class _LazyCsv:
         os.fsync(self._file.fileno())
         self._file.close()
         os.replace(self.tmp, self.final)
-        _fsync_dir(self.final.parent)
+        fsync_dir(self.final.parent)
 
     def discard(self) -> None:
         if self._file is not None:

@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from shoplake.errors import LakeBusyError
+from shoplake.files import fsync_dir, write_atomic
 from shoplake.lake import Lake
 
 COMMIT = "COMMIT"
@@ -40,17 +41,6 @@ def crash_point(name: str) -> None:
     """
     if os.environ.get(CRASH_ENV) == name:
         os.kill(os.getpid(), signal.SIGKILL)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write a file so that it either has its old content or all of the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 class Transaction:
@@ -108,6 +98,8 @@ def _apply(lake: Lake, txn_dir: Path, marker: dict) -> None:
     for relative in marker["deletes"]:
         with contextlib.suppress(FileNotFoundError):
             lake.absolute(relative).unlink()
+    for directory in {lake.absolute(r).parent for r in marker["moves"]}:
+        fsync_dir(directory)
     crash_point("before_cleanup")
     shutil.rmtree(txn_dir, ignore_errors=True)
 
