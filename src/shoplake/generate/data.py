@@ -58,7 +58,7 @@ CATALOG: dict[str, tuple[str, list[tuple[str, str, int, int, list[str]]]]] = {
         [
             ("Fitness", "FIT", 10, 250, ["Yoga Mat", "Kettlebell", "Resistance Bands"]),
             ("Camping", "CAM", 20, 400, ["Tent", "Sleeping Bag", "Camping Stove"]),
-            ("Cycling", "CYC", 15, 600, ["Bike Helmet", "Bike Light Set", 'Kids\' 12" Bike']),
+            ("Cycling", "CYC", 15, 600, ["Bike Helmet", "Bike Light Set", "Kids' 12\" Bike"]),
         ],
     ),
     "Toys & Games": (
@@ -139,6 +139,7 @@ VARIANTS = [
     "500 g",
     "1 kg",
     "Limited Edition",
+    '"Holiday" Edition',
 ]
 
 SEGMENTS_WEIGHTS = (("consumer", 0.86), ("small_business", 0.10), ("corporate", 0.04))
@@ -239,8 +240,10 @@ REGION_OFFSET = {
     "middle_east_africa": 2,
     "asia_pacific": 8,
 }
+#: Euro area members (Bulgaria from 2026) and the states that use the euro by agreement.
 EUROZONE = frozenset(
-    "AD AT BE BG CY DE EE ES FI FR GR HR IE IT LT LU LV MC ME MT NL PT SI SK SM VA".split()
+    {"AD", "AT", "BE", "BG", "CY", "DE", "EE", "ES", "FI", "FR", "GR", "HR", "IE"}
+    | {"IT", "LT", "LU", "LV", "MC", "ME", "MT", "NL", "PT", "SI", "SK", "SM", "VA"}
 )
 CURRENCY_OF = {"US": "USD", "CA": "CAD", "GB": "GBP", "AU": "AUD"}
 #: Units of each currency per USD (list prices are USD; a fixed rate keeps prices stable).

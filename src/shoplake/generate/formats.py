@@ -40,23 +40,34 @@ def utc(ms: int) -> datetime:
     return EPOCH + timedelta(milliseconds=ms)
 
 
-def to_ms(moment: datetime) -> int:
-    return (moment - EPOCH) // timedelta(milliseconds=1)
+_DAY_TEXT: dict[int, str] = {}
+
+
+def day_text(day: int) -> str:
+    """``YYYY-MM-DD`` of a day number since 1970-01-01 (cached: formatting is hot)."""
+    text = _DAY_TEXT.get(day)
+    if text is None:
+        text = _DAY_TEXT[day] = f"{utc(day * DAY_MS):%Y-%m-%d}"
+    return text
 
 
 def format_ts(ms: int, style: str, offset_min: int = 0) -> str:
-    """An ISO-8601 timestamp in one of the accepted spellings."""
+    """An ISO-8601 timestamp in one of the accepted spellings (z, zms, offset, naive)."""
     if style == "offset":
-        local = utc(ms) + timedelta(minutes=offset_min)
-        sign = "+" if offset_min >= 0 else "-"
-        hours, minutes = divmod(abs(offset_min), 60)
-        return f"{local:%Y-%m-%dT%H:%M:%S}{sign}{hours:02d}:{minutes:02d}"
-    moment = utc(ms)
+        ms += offset_min * 60_000
+    day, rest = divmod(ms, DAY_MS)
+    secs, milli = divmod(rest, 1000)
+    hour, secs = divmod(secs, 3600)
+    clock = f"{hour:02d}:{secs // 60:02d}:{secs % 60:02d}"
+    if style == "z":
+        return f"{day_text(day)}T{clock}Z"
     if style == "zms":
-        return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
+        return f"{day_text(day)}T{clock}.{milli:03d}Z"
     if style == "naive":
-        return f"{moment:%Y-%m-%d %H:%M:%S}"
-    return f"{moment:%Y-%m-%dT%H:%M:%SZ}"
+        return f"{day_text(day)} {clock}"
+    sign = "+" if offset_min >= 0 else "-"
+    oh, om = divmod(abs(offset_min), 60)
+    return f"{day_text(day)}T{clock}{sign}{oh:02d}:{om:02d}"
 
 
 def format_amount(cents: int, short: bool = False) -> str:
@@ -143,21 +154,29 @@ def csv_columns(ds: Dataset, style: Style, rng: random.Random) -> list[str]:
     return cols
 
 
-def csv_row(ds: Dataset, record: dict[str, Any], cols: Sequence[str], style: Style) -> list[str]:
+def csv_rows(
+    ds: Dataset, records: Iterable[dict[str, Any]], cols: Sequence[str], style: Style
+) -> list[list[str]]:
+    """Records as CSV text fields in the order of ``cols``."""
     kinds = {f.raw_name: f.kind for f in ds.fields}
+    plan = [(c, kinds.get(c)) for c in cols]
     return [
-        csv_value(kinds[c], record.get(c), style) if c in kinds else _extra_value(c, record)
-        for c in cols
+        [
+            _extra_value(c, rec) if kind is None else csv_value(kind, rec[c], style)
+            for c, kind in plan
+        ]
+        for rec in records
     ]
 
 
 def _extra_value(column: str, record: dict[str, Any]) -> str:
+    """A plausible value for an unknown extra column, derived from the record's id."""
     key = str(next(iter(record.values())))
     return {
         "export_batch": "B" + str(sum(map(ord, key)) % 97),
         "source_system": "oms-eu-1" if sum(map(ord, key)) % 3 else "oms-us-2",
         "exported_by": "etl",
-        "row_hash": f"{abs(hash_text(key)):08x}",
+        "row_hash": f"{hash_text(key):08x}",
     }.get(column, "")
 
 

@@ -17,11 +17,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from shoplake.contract import CURRENCIES, countries
+from shoplake.contract import countries
 from shoplake.generate import data
-from shoplake.generate.formats import DAY_MS, HOUR_MS, SECOND_MS, to_ms
+from shoplake.generate.formats import DAY_MS, HOUR_MS, SECOND_MS
 
-MINUTE_MS = 60 * SECOND_MS
+QUANTITIES = (1, 2, 3, 4, 6, 10)
+QUANTITY_WEIGHTS = (70, 18, 6, 3, 2, 1)
+BUSINESS_QUANTITY_WEIGHTS = (30, 25, 15, 10, 10, 10)
+#: Days before the window when the source systems were migrated (see World._history_ms).
+MIGRATION_DAYS = 30
 Rows = list[tuple[int, dict[str, Any]]]
 
 
@@ -143,15 +147,21 @@ class Geography:
         """A UTC time of day (ms after midnight, whole seconds, > 0) shaped by local hours."""
         cum = self._hours[self.offset[country]]
         hour = bisect.bisect(cum, rng.random() * cum[-1])
-        return hour * HOUR_MS + rng.randrange(1, 3600) * SECOND_MS
+        return hour * HOUR_MS + (1 + int(rng.random() * 3599)) * SECOND_MS
 
-    def address(self, rng: random.Random, country: str) -> tuple[str | None, str | None, str | None]:
+    def address(
+        self, rng: random.Random, country: str
+    ) -> tuple[str | None, str | None, str | None]:
         place = data.PLACES.get(country)
         if place is None:
             return None, None, None
         city, region = rng.choice(place[3])
         postal = "".join(
-            str(rng.randrange(10)) if ch == "9" else chr(65 + rng.randrange(26)) if ch == "A" else ch
+            str(rng.randrange(10))
+            if ch == "9"
+            else chr(65 + rng.randrange(26))
+            if ch == "A"
+            else ch
             for ch in place[2]
         )
         return city, region, postal or None
@@ -175,6 +185,7 @@ class World:
         self.out["customers"] = []
         self.out["products"] = []
         self.orders: list[Order] = []  # web and mobile orders, for the clickstream
+        self.pool_at_day: list[int] = []  # customers who had signed up when each day began
         self.products: list[Product] = []
         self.customers: list[Customer] = []
         self._cust_cum: list[float] = []
@@ -198,10 +209,9 @@ class World:
             cat, code, (sub, sub_code, lo, hi, nouns) = rng.choice(subcats)
             brand = rng.choice(data.BRANDS)
             name = f"{brand} {rng.choice(data.ADJECTIVES)} {rng.choice(nouns)}"
-            r = rng.random()
-            if r < 0.4:
+            if rng.random() < 0.4:
                 name += f", {rng.choice(data.VARIANTS)}"
-            elif r < 0.41:
+            if i % 50 == 7:  # a few names span two lines
                 name += "\n(gift set, 3 pieces)"
             usd = lo * math.exp(rng.random() * math.log(hi / lo))
             list_cents = max(99, int(usd) * 100 + rng.choice((99, 49, 95, 0)))
@@ -216,7 +226,7 @@ class World:
                     list_cents=list_cents,
                     cost_cents=round(list_cents * rng.uniform(0.35, 0.72)),
                     is_active=rng.random() > 0.04,
-                    updated_ms=self.t0 - rng.randrange(1, 400 * 24 * 3600) * SECOND_MS,
+                    updated_ms=self._history_ms(rng, self.t0 - 400 * DAY_MS),
                     popularity=ranks[i] ** -1.1,
                 )
             )
@@ -242,7 +252,9 @@ class World:
             factor = rng.choice((0.8, 0.85, 0.9, 0.95, 1.05, 1.1, 1.15))
             p.list_cents = max(99, int(p.list_cents * factor) // 100 * 100 + 99)
             if p.cost_cents is not None and rng.random() < 0.3:
-                p.cost_cents = min(round(p.cost_cents * rng.uniform(0.95, 1.08)), p.list_cents - 1)
+                p.cost_cents = round(p.cost_cents * rng.uniform(0.95, 1.08))
+            if p.cost_cents is not None and p.cost_cents >= p.list_cents * 0.9:
+                p.cost_cents = round(p.list_cents * 0.7)
         p.updated_ms = at
         self.out["products"].append((at, p.record()))
 
@@ -257,7 +269,7 @@ class World:
         day = f"{_date_of(signup_ms):%y%m%d}" if signup_ms >= self.t0 else ""
         seq = len(self.customers) + 1
         cid = f"C{day}{seq:05d}" if day else f"C{seq:06d}"
-        segment = rng.choices(*zip(*data.SEGMENTS_WEIGHTS))[0]
+        segment = rng.choices(*zip(*data.SEGMENTS_WEIGHTS, strict=True))[0]
         c = Customer(
             customer_id=cid,
             email=f"{_ascii(first)}.{_ascii(last)}{seq}@{rng.choice(data.EMAIL_DOMAINS)}",
@@ -299,11 +311,27 @@ class World:
         c.updated_ms = at
         self._emit_customer(c)
 
-    def _pick_customer(self, pool: int) -> Customer:
-        i = bisect.bisect(self._cust_cum, self.rng.random() * self._cust_cum[pool - 1], 0, pool)
+    def pick_customer(self, pool: int, rng: random.Random | None = None) -> Customer:
+        """One of the first ``pool`` customers, returning customers weighted Pareto-like."""
+        rng = rng or self.rng
+        i = bisect.bisect(self._cust_cum, rng.random() * self._cust_cum[pool - 1], 0, pool)
         return self.customers[i]
 
     # the simulation ------------------------------------------------------------------
+    def _history_ms(self, rng: random.Random, created: int) -> int:
+        """Last change before the window of a record created at ``created``.
+
+        The source systems were migrated MIGRATION_DAYS before the window (which stamped
+        most older records); the rest changed since. This keeps the initial snapshot in a
+        few dozen business-date partitions instead of hundreds.
+        """
+        migrated = self.t0 - MIGRATION_DAYS * DAY_MS + 3 * HOUR_MS
+        if created >= migrated:
+            return created
+        if rng.random() < 0.65:
+            return migrated
+        return migrated + rng.randrange(1, (self.t0 - migrated) // SECOND_MS) * SECOND_MS
+
     def run(self, catalog_rng: random.Random) -> World:
         self.build_catalog(catalog_rng)
         rng = self.rng
@@ -311,8 +339,8 @@ class World:
         for _ in range(base):
             signup = self.t0 - rng.randrange(1, 730 * 24 * 3600) * SECOND_MS
             c = self._new_customer(signup)
-            if rng.random() < 0.3:  # changed since signup
-                c.updated_ms = signup + rng.randrange(0, (self.t0 - signup) // SECOND_MS) * 1000
+            c.updated_ms = self._history_ms(rng, signup)
+            if c.updated_ms != signup and rng.random() < 0.3:
                 c.opt_in = not c.opt_in
             self._emit_customer(c)
         for d in range(self.days):
@@ -322,10 +350,10 @@ class World:
     def _day(self, d: int) -> None:
         rng = self.rng
         day0 = self.t0 + d * DAY_MS
-        weekday = (self.start.toordinal() + d) % 7  # 0 = Monday, as date.weekday()
-        weekday = (weekday + 6) % 7 if False else _weekday(self.start, d)
+        weekday = _weekday(self.start, d)  # 0 = Monday
         n = max(0, round(self.per_day * data.WEEKDAY_ORDERS[weekday] * rng.gauss(1, 0.06)))
         pool = len(self.customers)
+        self.pool_at_day.append(pool)
         events: list[tuple[int, int, str, Any]] = []
         seq = itertools.count()
         for _ in range(n):
@@ -333,7 +361,7 @@ class World:
                 who: Any = self.geo.country(rng)  # a new customer
                 country = who
             else:
-                who = self._pick_customer(pool)
+                who = self.pick_customer(pool)
                 country = who.country
             events.append((day0 + self.geo.time_of_day_ms(rng, country), next(seq), "order", who))
         for _ in range(round(n * 0.08)):  # sign-ups that do not order
@@ -385,7 +413,7 @@ class World:
         net = 0
         line_totals = []
         for i, p in enumerate(products, 1):
-            qty = rng.choices((1, 2, 3, 4, 6, 10), (70, 18, 6, 3, 2, 1) if not big else (30,) * 6)[0]
+            qty = rng.choices(QUANTITIES, BUSINESS_QUANTITY_WEIGHTS if big else QUANTITY_WEIGHTS)[0]
             unit = convert(p.list_cents, currency)
             gross = qty * unit
             r = rng.random()
@@ -504,7 +532,14 @@ class World:
         versions += [("shipped", shipped), ("delivered", delivered)]
         return self._maybe_return(versions, pays, delivered, line_totals, returns_prone)
 
-    def _maybe_return(self, versions, pays, delivered, line_totals, returns_prone):  # noqa: ANN001
+    def _maybe_return(
+        self,
+        versions: list[tuple[str, int]],
+        pays: list[tuple[int, str, str, int]],
+        delivered: int,
+        line_totals: list[int],
+        returns_prone: bool,
+    ) -> tuple[list[tuple[str, int]], list[tuple[int, str, str, int]]]:
         rng = self.rng
         if rng.random() < (0.15 if returns_prone else 0.05):
             returned = delivered + round(rng.uniform(3, 20) * DAY_MS / 1000) * 1000
@@ -548,6 +583,3 @@ def _geometric(rng: random.Random, p: float) -> int:
     while rng.random() > p:
         k += 1
     return k
-
-
-__all__ = ["CURRENCIES", "Customer", "Order", "Product", "World", "currency_for"]

@@ -26,6 +26,8 @@ import pyarrow as pa
 from shoplake.contract import Dataset, Format, Kind
 
 BOM = b"\xef\xbb\xbf"
+#: Surrounding whitespace removed from every value (CSV fields and JSON strings alike).
+WHITESPACE = " \t\r\n"
 UNPARSEABLE, NOT_AN_OBJECT = "unparseable", "not_an_object"
 
 
@@ -112,7 +114,7 @@ def decode(data: bytes, name: str) -> bytes:
 def _clean(value: str | None) -> str | None:
     if value is None:
         return None
-    value = value.strip()
+    value = value.strip(WHITESPACE)
     return value or None
 
 
@@ -227,7 +229,7 @@ def _json_scalar(kind: Kind, value: Any) -> tuple[str | None, bool]:
         ok = isinstance(value, dict)
         return (json.dumps(value, ensure_ascii=False) if ok else None), ok
     if isinstance(value, str):
-        return value or None, True  # JSON strings are delimited: taken as they are
+        return _clean(value), True
     return None, False
 
 

@@ -20,9 +20,12 @@ from shoplake.contract import (
     Kind,
     countries,
 )
+from shoplake.ingest.readers import WHITESPACE
 
 #: ISO-8601 timestamps the contract accepts (DuckDB's cast alone is more lenient).
-TIMESTAMP_RE = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}(:?\d{2})?)?"
+TIMESTAMP_RE = (
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]([01]\d|2[0-3])(:?[0-5]\d)?)?"
+)
 AMOUNT_RE = r"-?\d{1,16}(\.\d{1,2})?"
 INTEGER_RE = r"[+-]?\d{1,18}"
 TRUE_WORDS, FALSE_WORDS = ("true", "t", "1"), ("false", "f", "0")
@@ -54,6 +57,7 @@ def typed_expr(f: Field, raw: str) -> str:
     if f.kind is Kind.TIMESTAMP:
         return (
             f"case when regexp_full_match({raw}, {lit(TIMESTAMP_RE)}) "
+            f"and not starts_with({raw}, '0000') "  # year 0 is 1 BC: no such date here
             f"then timezone('UTC', try_cast({raw} as timestamptz)) end"
         )
     if f.kind is Kind.AMOUNT:
@@ -201,6 +205,15 @@ _FIRST_CHARS: dict[str, tuple[str, ...]] = {
     "BIGINT": tuple("-0123456789"),
     "UBIGINT": tuple("0123456789"),
 }
+
+
+def _trimmed(value: str) -> str:
+    """Trim WHITESPACE around ``value`` and make '' null; cheap byte tests skip clean values."""
+    chars = [f"chr({ord(c)})" for c in WHITESPACE]
+    dirty = " or ".join(f"prefix({value}, {c}) or suffix({value}, {c})" for c in chars)
+    return (
+        f"nullif(case when {dirty} then trim({value}, {' || '.join(chars)}) else {value} end, '')"
+    )
 
 
 def ndjson_parse_sql(ds: Dataset, lines: str) -> str:
