@@ -36,7 +36,7 @@ lint: setup
 
 ## test: lint, then the whole test suite (starts PostgreSQL itself)
 test: setup postgres lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 ## format: apply ruff's formatter and autofixes
 format: setup

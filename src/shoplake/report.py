@@ -125,6 +125,6 @@ class Console:
 def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:,.2f}"
-    if isinstance(value, int):
-        return f"{value:,}" if value >= 10000 else str(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
     return "" if value is None else str(value)
