@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from shoplake.contract import DATASETS, Dataset, Format
+from shoplake.contract import DATASETS, LINEAGE_COLUMNS, Dataset, Format
 from shoplake.ingest.readers import FileRejected, decode, ndjson_lines, read_records
 from shoplake.ingest.transaction import Transaction, lake_lock, recover
 from shoplake.ingest.validate import lit, ndjson_parse_sql, q, validate_sql
@@ -26,6 +26,7 @@ from shoplake.lake import Lake
 from shoplake.report import NullProgress, Progress, Report
 
 MANIFEST = ("ingest", "files.json")
+LINEAGE = [name for name, _, _ in LINEAGE_COLUMNS]
 #: The relation holding a batch's raw strings, per format (NDJSON is parsed by a view).
 _RAW_RELATION = {
     Format.CSV: "raw_records",
@@ -212,13 +213,15 @@ class _Job:
                 )
             seen[relative] = signature
             task.advance()
-        if ds.format is Format.NDJSON:  # parsed while validating: no copy of every line
+        if ds.format is Format.NDJSON:  # a table: a view would parse each line repeatedly
             self.sql(
-                "create or replace temp view parsed_lines as " + ndjson_parse_sql(ds, "raw_lines")
+                "create or replace temp table parsed_lines as " + ndjson_parse_sql(ds, "raw_lines")
             )
+        derived = "".join(f", {d.sql} as {q(d.name)}" for d in ds.derived)
         self.sql(
-            "create or replace temp table checked as "
-            + validate_sql(ds, _RAW_RELATION[ds.format], self.now_sql)
+            f"""create or replace temp table checked as
+            select *{derived}, cast({q(ds.business_ts)} as date) as partition_day
+            from ({validate_sql(ds, _RAW_RELATION[ds.format], self.now_sql)})"""
         )
         stats.read = self.count("select count(*) from checked") + len(bad_files)
         stats.quarantined = self._stage_quarantine(ds, bad_files)
@@ -307,32 +310,54 @@ class _Job:
     def _merge(self, ds: Dataset) -> tuple[int, int]:
         """Merge valid records with silver; stage changed partitions. -> (written, parts)."""
         data_cols = [f.name for f in ds.fields] + [d.name for d in ds.derived]
-        lineage = ["source_file", "source_line", "ingested_at", "run_id"]
-        derived = "".join(f", {d.sql} as {q(d.name)}" for d in ds.derived)
+        silver_cols = ", ".join(q(c) for c in [*data_cols, *LINEAGE])
+        key = ", ".join(q(k) for k in ds.key)
         self.sql(
-            f"""create or replace temp table incoming as
-            select *{derived}, {self.now_sql} as ingested_at, {lit(self.run_id)} as run_id
-            from (select * exclude (raw_record, reason, field, detail) from checked
-                  where reason is null)"""
+            f"""create or replace temp view incoming as
+            select * exclude (raw_record, reason, field, detail),
+                   {self.now_sql} as ingested_at, {lit(self.run_id)} as run_id
+            from checked where reason is null"""
         )
         existing = self._existing_partitions(ds)
-        silver_cols = ", ".join(q(c) for c in data_cols + lineage)
-        parts = [f"select {silver_cols}, 1 as is_new from incoming"]
+        parts = [f"select {silver_cols}, partition_day, 1 as is_new from incoming"]
         if existing:
             files = "[" + ", ".join(lit(str(self.lake.absolute(p))) for p in existing) + "]"
-            parts.append(f"select {silver_cols}, 0 as is_new from read_parquet({files})")
-        key = ", ".join(q(k) for k in ds.key)
-        content = ", ".join(q(c) for c in data_cols)
-        day = f"cast({q(ds.business_ts)} as date)"
-        self.sql(
-            f"""create or replace temp table candidates as
-            select *, {day} as partition_day from ({" union all ".join(parts)})"""
-        )
-        # Most keys occur once: only the repeated ones need the (costly) ranking window.
+            parts.append(
+                f"select {silver_cols}, cast({q(ds.business_ts)} as date) as partition_day,"
+                f" 0 as is_new from read_parquet({files})"
+            )
+        self.sql(f"create or replace temp view candidates as {' union all '.join(parts)}")
         self.sql(
             f"""create or replace temp table repeated as
             select {key} from candidates group by {key} having count(*) > 1"""
         )
+        if not existing and not self.count("select count(*) from repeated"):
+            # A first load of distinct keys (the common case): nothing to rank.
+            final = "candidates"
+            changed = [r[0] for r in self.sql("select distinct partition_day from candidates")]
+        else:
+            self._rank(ds, data_cols, key)
+            final = "(select * from ranked where rank_in_key = 1)"
+            changed = [
+                r[0]
+                for r in self.sql(
+                    """select partition_day from ranked group by partition_day
+                    having sum(case when rank_in_key = 1 and is_new = 1 then 1 else 0 end) > 0
+                        or sum(case when rank_in_key > 1 and is_new = 0 then 1 else 0 end) > 0"""
+                )
+            ]
+        written = self.count(f"select count(*) from {final} where is_new = 1")
+        self._stage_partitions(ds, final, sorted(changed), silver_cols, key)
+        return written, len(changed)
+
+    def _rank(self, ds: Dataset, data_cols: list[str], key: str) -> None:
+        """Rank the candidates of each repeated key: rank 1 is the row silver keeps.
+
+        The content of the latest delivery (raw path, then line) wins; among rows with
+        that content the one already in silver, else the earliest delivered, is kept, so
+        an identical re-delivery never changes silver.
+        """
+        content = ", ".join(q(c) for c in data_cols)
         self.sql(
             f"""create or replace temp table ranked as
             select *, 1 as rank_in_key from candidates anti join repeated using ({key})
@@ -351,18 +376,6 @@ class _Job:
                 )
             )"""
         )
-        written = self.count("select count(*) from ranked where rank_in_key = 1 and is_new = 1")
-        changed = [
-            row[0]
-            for row in self.sql(
-                """select partition_day from ranked group by partition_day
-                having sum(case when rank_in_key = 1 and is_new = 1 then 1 else 0 end) > 0
-                    or sum(case when rank_in_key > 1 and is_new = 0 then 1 else 0 end) > 0
-                order by partition_day"""
-            )
-        ]
-        self._stage_partitions(ds, changed, silver_cols, key)
-        return written, len(changed)
 
     def _existing_partitions(self, ds: Dataset) -> list[str]:
         """Silver files (lake-relative) that may hold keys of the incoming records."""
@@ -392,34 +405,29 @@ class _Job:
         )
         return {r[0] for r in rows}
 
-    def _stage_partitions(self, ds: Dataset, days: list[date], silver_cols: str, key: str) -> None:
+    def _stage_partitions(
+        self, ds: Dataset, final: str, days: list[date], silver_cols: str, key: str
+    ) -> None:
+        """Write one sorted Parquet file per changed day; a day left empty is deleted."""
         if not days:
             return
         self.con.register("changed_days", pa.table({"d": pa.array(days, pa.date32())}))
-        staging = self.txn.dir / "partitions" / ds.name
-        staging.parent.mkdir(parents=True, exist_ok=True)
         self.sql(
-            f"""copy (
-                select {silver_cols},
-                       strftime(partition_day, '%Y') as year,
-                       strftime(partition_day, '%m') as month,
-                       strftime(partition_day, '%d') as day
-                from ranked
-                where rank_in_key = 1 and partition_day in (select d from changed_days)
-                order by {q(ds.business_ts)}, {key}
-            ) to {lit(str(staging))}
-            (format parquet, compression snappy, partition_by (year, month, day))"""
+            f"""create or replace temp table output as
+            select {silver_cols}, partition_day from {final}
+            where partition_day in (select d from changed_days)
+            order by {q(ds.business_ts)}, {key}"""
         )
         self.con.unregister("changed_days")
+        rows = dict(self.sql("select partition_day, count(*) from output group by all"))
         for day in days:
-            target = self.lake.partition_dir(ds.name, day) / SILVER_FILE
-            relative = self.lake.relative(target)
-            written = sorted(
-                (staging / f"year={day:%Y}" / f"month={day:%m}" / f"day={day:%d}").glob("*.parquet")
-            )
-            if not written:
+            relative = self.lake.relative(self.lake.partition_dir(ds.name, day) / SILVER_FILE)
+            if not rows.get(day):
                 self.txn.delete(relative)  # every row of the partition moved elsewhere
                 continue
-            if len(written) != 1:
-                raise RuntimeError(f"expected one file per partition, DuckDB wrote {written}")
-            written[0].replace(self.txn.stage_path(relative))
+            target = self.txn.stage_path(relative)
+            self.sql(
+                f"""copy (select {silver_cols} from output where partition_day = ?)
+                to {lit(str(target))} (format parquet, compression snappy)""",
+                [day],
+            )
