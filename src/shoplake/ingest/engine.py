@@ -9,7 +9,9 @@ the changed partitions, the quarantine and the bookkeeping in one transaction
 from __future__ import annotations
 
 import json
+import os
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -412,22 +414,34 @@ class _Job:
         if not days:
             return
         self.con.register("changed_days", pa.table({"d": pa.array(days, pa.date32())}))
-        self.sql(
-            f"""create or replace temp table output as
+        self.sql(  # not a temp table: the cursors that write days in parallel read it
+            f"""create or replace table output as
             select {silver_cols}, partition_day from {final}
             where partition_day in (select d from changed_days)
             order by {q(ds.business_ts)}, {key}"""
         )
         self.con.unregister("changed_days")
         rows = dict(self.sql("select partition_day, count(*) from output group by all"))
+        copies = []
         for day in days:
             relative = self.lake.relative(self.lake.partition_dir(ds.name, day) / SILVER_FILE)
-            if not rows.get(day):
+            if rows.get(day):
+                copies.append((day, self.txn.stage_path(relative)))
+            else:
                 self.txn.delete(relative)  # every row of the partition moved elsewhere
-                continue
-            target = self.txn.stage_path(relative)
-            self.sql(
-                f"""copy (select {silver_cols} from output where partition_day = ?)
-                to {lit(str(target))} (format parquet, compression snappy)""",
-                [day],
-            )
+
+        def copy_day(job: tuple[date, Path]) -> None:
+            day, target = job
+            cursor = self.con.cursor()  # a day's file is small: write several days at once
+            try:
+                cursor.execute(
+                    f"""copy (select {silver_cols} from output where partition_day = ?)
+                    to {lit(str(target))} (format parquet, compression snappy)""",
+                    [day],
+                ).fetchall()
+            finally:
+                cursor.close()
+
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+            list(pool.map(copy_day, copies))
+        self.sql("drop table output")
