@@ -1,0 +1,526 @@
+#!/usr/bin/env python
+"""Ingest benchmark: bare DuckDB COPY vs ``shoplake ingest`` vs PySpark local mode.
+
+Generates N clickstream events with the project's generator
+(:func:`shoplake.generate.generate_clickstream`: hourly NDJSON under ``raw/clickstream``),
+then times, on that same input, in one run:
+
+1. ``copy``     -- a bare DuckDB ``COPY`` from the NDJSON files to Parquet partitioned by the
+                   event's UTC date (year/month/day): the engine's ceiling;
+2. ``shoplake`` -- ``shoplake ingest`` (in-process ``run_ingest``): validation, click_id,
+                   de-duplication, lineage, one sorted file per day, transactional publish;
+3. ``pyspark``  -- the same transformation as (1) in PySpark local mode, what AWS Glue runs:
+                   explicit schema, event_time parsed to a timestamp, year/month/day
+                   derived, partitioned Snappy Parquet.
+
+It prints events/s for each, the ratios against the targets (shoplake >= 0.8x COPY and
+>= 4x PySpark), the silver-to-raw size ratio, the machine and the versions, and a
+markdown table row for the README. Ratios are of wall-clock time; the CPU seconds of each
+contender (all its threads, the Spark JVM's included) are shown too, as a check on a machine
+shared with other work. It always exits 0 once the figures are printed; a
+PySpark that cannot start (no Java, no pyspark) is reported and skipped.
+
+    .venv/bin/python scripts/bench_ingest.py                 # 5 M events (a few minutes)
+    .venv/bin/python scripts/bench_ingest.py --events 200000 --skip-spark
+
+PySpark is a benchmark-only dependency (the ``bench`` extra): ``pip install -e '.[bench]'``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pyarrow
+
+import shoplake
+from shoplake.contract import CLICKSTREAM
+from shoplake.ingest import run_ingest
+from shoplake.lake import Lake
+
+#: First day of the generated events: fixed (reproducible input) and safely in the past,
+#: so that no event is quarantined as a future timestamp.
+START = date(2025, 3, 3)
+SEED = 42
+SPARK_MASTER = "local[2]"
+
+#: The raw clickstream fields (contract order). Both the bare COPY and PySpark read every
+#: field as text and keep ``attributes`` as JSON text, as silver does.
+FIELDS = [f.raw_name for f in CLICKSTREAM.fields]
+
+
+@dataclass
+class Result:
+    name: str
+    label: str
+    seconds: float | None = None
+    cpu: float | None = None  # CPU seconds (all threads) spent meanwhile by the contender
+    startup: float | None = None  # untimed set-up (Spark session start)
+    rows: int | None = None
+    files: int | None = None
+    bytes: int | None = None
+    note: str = ""
+
+    def rate(self, events: int) -> float | None:
+        return events / self.seconds if self.seconds else None
+
+
+# helpers -------------------------------------------------------------------------------
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system, all threads) used so far by another process."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Stopwatch:
+    """Wall-clock and CPU time of a block: this process's threads, plus a helper process's
+    (the Spark JVM) when ``pid`` is given. CPU time shows how much of the wall time the
+    contender really worked on a machine shared with others."""
+
+    def __init__(self, pid: int | None = None) -> None:
+        self.pid = pid
+        self.seconds = self.cpu = 0.0
+
+    def _cpu(self) -> float:
+        return time.process_time() + (process_cpu(self.pid) if self.pid else 0.0)
+
+    def __enter__(self) -> Stopwatch:
+        self._cpu0, self._wall0 = self._cpu(), time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self._wall0
+        self.cpu = self._cpu() - self._cpu0
+
+
+def parquet_stats(root: Path) -> tuple[int, int]:
+    """(number of Parquet files, their total bytes) under ``root``."""
+    files = [p for p in root.rglob("*.parquet") if not p.name.startswith((".", "_"))]
+    return len(files), sum(p.stat().st_size for p in files)
+
+
+def count_rows(root: Path) -> int:
+    glob = str(root / "**" / "*.parquet")
+    con = duckdb.connect()
+    try:
+        return int(con.execute(f"select count(*) from read_parquet('{glob}')").fetchone()[0])
+    finally:
+        con.close()
+
+
+def warm_page_cache(paths: list[Path]) -> None:
+    """Read every raw file once so that no contender pays for a cold cache."""
+    for path in paths:
+        with path.open("rb") as fh:
+            while fh.read(1 << 22):
+                pass
+
+
+def sql_list(paths: list[Path]) -> str:
+    return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
+
+
+def fmt_rate(rate: float | None) -> str:
+    return f"{rate / 1e6:.3f} M/s" if rate else "n/a"
+
+
+def fmt_bytes(n: int | None) -> str:
+    if n is None:
+        return "n/a"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def java_version() -> str:
+    java = shutil.which("java")
+    if not java:
+        return "not found"
+    try:
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"unknown ({exc})"
+    lines = (out.stderr or out.stdout).strip().splitlines()
+    return lines[0] if lines else "unknown"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def memory_gib() -> str:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return f"{int(line.split()[1]) / 1024 / 1024:.0f} GiB"
+    except OSError:
+        pass
+    return "unknown"
+
+
+def load_average() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+def pyspark_version() -> str:
+    try:
+        import pyspark
+    except ImportError:
+        return "not installed"
+    return pyspark.__version__
+
+
+# the contenders ------------------------------------------------------------------------
+
+
+def bench_copy(raw_files: list[Path], out: Path) -> Result:
+    """Bare DuckDB: NDJSON -> Parquet partitioned by the UTC date of event_time."""
+    columns = ", ".join(
+        f"'{name}': '{'JSON' if name == 'attributes' else 'VARCHAR'}'" for name in FIELDS
+    )
+    others = ", ".join(f'"{name}"' for name in FIELDS if name != "event_time")
+    query = f"""
+        copy (
+            select ts as event_time, {others},
+                   year(ts) as year, month(ts) as month, day(ts) as day
+            from (
+                select *, timezone('UTC', cast(event_time as timestamptz)) as ts
+                from read_json({sql_list(raw_files)}, format = 'newline_delimited',
+                               columns = {{{columns}}})
+            )
+        ) to '{out}' (format parquet, compression snappy, partition_by (year, month, day))
+    """
+    con = duckdb.connect()
+    try:
+        con.execute("set TimeZone = 'UTC'")
+        with Stopwatch() as watch:
+            con.execute(query).fetchall()
+    finally:
+        con.close()
+    files, size = parquet_stats(out)
+    rows = count_rows(out)
+    return Result(
+        "copy", "DuckDB COPY", watch.seconds, watch.cpu, rows=rows, files=files, bytes=size
+    )
+
+
+def bench_shoplake(lake: Lake) -> Result:
+    with Stopwatch() as watch:
+        report = run_ingest(lake)
+    stats = report.datasets[CLICKSTREAM.name]
+    silver = lake.silver_dir(CLICKSTREAM.name)
+    files, size = parquet_stats(silver)
+    note = (
+        f"read {stats.read:,}, written {stats.written:,}, quarantined {stats.quarantined:,}, "
+        f"duplicates {stats.duplicates:,}, balanced {stats.balanced}"
+    )
+    rows = count_rows(silver)
+    return Result(
+        "shoplake",
+        "shoplake ingest",
+        watch.seconds,
+        watch.cpu,
+        rows=rows,
+        files=files,
+        bytes=size,
+        note=note,
+    )
+
+
+def bench_pyspark(raw_files: list[Path], out: Path, scratch: Path) -> Result:
+    """The same job as the bare COPY, as a Glue (Spark) script would write it."""
+    result = Result("pyspark", f"PySpark {SPARK_MASTER}")
+    try:
+        from pyspark.sql import SparkSession
+        from pyspark.sql import functions as F
+        from pyspark.sql.types import StringType, StructField, StructType
+    except ImportError as exc:
+        result.note = f"skipped: pyspark is not installed ({exc}); pip install -e '.[bench]'"
+        return result
+
+    started = time.perf_counter()
+    try:
+        spark = (
+            SparkSession.builder.master(SPARK_MASTER)
+            .appName("shoplake-bench")
+            .config("spark.driver.memory", "4g")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.local.dir", str(scratch))
+            # list the input files in the driver, not in a Spark job of its own
+            .config("spark.sql.sources.parallelPartitionDiscovery.threshold", "100000")
+            .getOrCreate()
+        )
+        spark.sparkContext.setLogLevel("ERROR")
+    except Exception as exc:  # no Java, the JVM cannot start, ...
+        result.note = f"skipped: Spark could not start: {type(exc).__name__}: {exc}".strip()
+        return result
+    startup = time.perf_counter() - started
+    try:
+        jvm_pid: int | None = int(spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid())
+        process_cpu(jvm_pid)
+    except Exception:  # CPU time is a bonus: no /proc, no py4j access
+        jvm_pid = None
+
+    try:
+        schema = StructType([StructField(name, StringType(), True) for name in FIELDS])
+        with Stopwatch(jvm_pid) as watch:
+            events = spark.read.schema(schema).json([str(p) for p in raw_files])
+            (
+                events.withColumn("event_time", F.to_timestamp("event_time"))
+                .withColumn("year", F.year("event_time"))
+                .withColumn("month", F.month("event_time"))
+                .withColumn("day", F.dayofmonth("event_time"))
+                .write.mode("overwrite")
+                .option("compression", "snappy")
+                .partitionBy("year", "month", "day")
+                .parquet(str(out))
+            )
+    except Exception as exc:
+        result.note = f"failed: {type(exc).__name__}: {exc}"
+        traceback.print_exc()
+        return result
+    finally:
+        spark.stop()
+    result.seconds, result.cpu = watch.seconds, (watch.cpu if jvm_pid else None)
+    result.files, result.bytes = parquet_stats(out)
+    result.rows = count_rows(out)
+    result.startup = startup
+    result.note = f"session start {startup:.1f} s (not timed)"
+    return result
+
+
+# main ----------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Benchmark NDJSON -> partitioned Parquet: bare DuckDB COPY, "
+        "shoplake ingest and PySpark local mode, on the same generated clickstream.",
+    )
+    parser.add_argument(
+        "--events",
+        type=int,
+        default=5_000_000,
+        metavar="N",
+        help="number of clickstream events to generate (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--days",
+        type=int,
+        default=7,
+        metavar="D",
+        help=f"days the events spread over, from {START} (hourly files; default: %(default)s)",
+    )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="directory in which a fresh bench-* directory is created for the lake and "
+        "the outputs (default: the system temporary directory)",
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the generated input and the outputs instead of deleting them",
+    )
+    parser.add_argument(
+        "--skip-spark",
+        action="store_true",
+        help="do not run the PySpark contender",
+    )
+    args = parser.parse_args(argv)
+    if args.events < 1:
+        parser.error("--events must be at least 1")
+    if args.days < 1:
+        parser.error("--days must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        from shoplake.generate import generate_clickstream
+    except ImportError as exc:
+        print(
+            "the project's generator is not available "
+            f"(shoplake.generate.generate_clickstream): {exc}",
+            file=sys.stderr,
+        )
+        return 2
+
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="bench-", dir=args.workdir)).resolve()
+    load_before = load_average()
+    try:
+        results, events, gen_seconds, raw_bytes, raw_count = run(args, work, generate_clickstream)
+    finally:
+        if args.keep:
+            print(f"\nkept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    load_after = load_average()
+    report(args, results, events, gen_seconds, raw_bytes, raw_count, load_before, load_after)
+    return 0
+
+
+def run(args: argparse.Namespace, work: Path, generate_clickstream) -> tuple:
+    lake = Lake.at(work / "lake")
+    print(f"workdir {work}")
+    print(f"generating {args.events:,} clickstream events over {args.days} day(s) ...", flush=True)
+    started = time.perf_counter()
+    events = generate_clickstream(lake, start=START, days=args.days, events=args.events, seed=SEED)
+    gen_seconds = time.perf_counter() - started
+    raw_files = lake.raw_files(CLICKSTREAM)
+    raw_bytes = sum(p.stat().st_size for p in raw_files)
+    print(
+        f"  {events:,} events in {len(raw_files)} files, {fmt_bytes(raw_bytes)}, "
+        f"{gen_seconds:.1f} s",
+        flush=True,
+    )
+
+    results: list[Result] = []
+    contenders = [
+        ("copy", lambda: bench_copy(raw_files, work / "copy")),
+        ("shoplake", lambda: bench_shoplake(lake)),
+    ]
+    if not args.skip_spark:
+        contenders.append(
+            ("pyspark", lambda: bench_pyspark(raw_files, work / "spark", work / "spark-tmp"))
+        )
+    for name, bench in contenders:
+        warm_page_cache(raw_files)
+        print(f"running {name} ...", flush=True)
+        result = bench()
+        rate = result.rate(events)
+        done = f"{result.seconds:.1f} s, {fmt_rate(rate)}" if result.seconds else result.note
+        print(f"  {done}", flush=True)
+        results.append(result)
+    if args.skip_spark:
+        results.append(Result("pyspark", f"PySpark {SPARK_MASTER}", note="skipped (--skip-spark)"))
+    return results, events, gen_seconds, raw_bytes, len(raw_files)
+
+
+def report(
+    args: argparse.Namespace,
+    results: list[Result],
+    events: int,
+    gen_seconds: float,
+    raw_bytes: int,
+    raw_count: int,
+    load_before: str,
+    load_after: str,
+) -> None:
+    by_name = {r.name: r for r in results}
+    copy, ours, spark = by_name["copy"], by_name["shoplake"], by_name["pyspark"]
+
+    print()
+    print(f"== NDJSON -> partitioned Parquet: {events:,} clickstream events ==")
+    print(
+        f"input: {raw_count} hourly NDJSON files over {args.days} day(s), "
+        f"{fmt_bytes(raw_bytes)} ({raw_bytes:,} bytes); generated in {gen_seconds:.1f} s"
+    )
+    print()
+    header = f"{'contender':<18} {'seconds':>8} {'cpu s':>7} {'events/s':>11} {'rows':>11}"
+    print(header + f" {'files':>5} {'parquet':>10} {'out/raw':>7}")
+    for r in results:
+        seconds = f"{r.seconds:.2f}" if r.seconds else "-"
+        cpu = f"{r.cpu:.1f}" if r.cpu is not None else "-"
+        rate = f"{r.rate(events):,.0f}" if r.seconds else "-"
+        rows = f"{r.rows:,}" if r.rows is not None else "-"
+        files = str(r.files) if r.files is not None else "-"
+        ratio = f"{r.bytes / raw_bytes:.3f}" if r.bytes and raw_bytes else "-"
+        print(
+            f"{r.label:<18} {seconds:>8} {cpu:>7} {rate:>11} {rows:>11} {files:>5}"
+            f" {fmt_bytes(r.bytes) if r.bytes else '-':>10} {ratio:>7}"
+        )
+    for r in results:
+        if r.rows is not None and r.rows != events:
+            r.note = f"ROW COUNT {r.rows:,} != {events:,} events generated. {r.note}".strip()
+        if r.note:
+            print(f"  {r.label}: {r.note}")
+
+    def ratio(a: Result, b: Result) -> float | None:
+        return a.seconds and b.seconds and b.seconds / a.seconds
+
+    def cpu_ratio(a: Result, b: Result) -> str:
+        return f"; by CPU time {b.cpu / a.cpu:.2f}x" if a.cpu and b.cpu else ""
+
+    vs_copy, vs_spark = ratio(ours, copy), ratio(ours, spark)
+    silver_ratio = ours.bytes / raw_bytes if ours.bytes and raw_bytes else None
+
+    def verdict(value: float | None, target: float) -> str:
+        if value is None:
+            return "n/a"
+        return f"{value:.2f}x (target >= {target:g}x: {'met' if value >= target else 'MISSED'})"
+
+    print()
+    print(f"shoplake / COPY     {verdict(vs_copy, 0.8)}{cpu_ratio(ours, copy)}")
+    print(f"shoplake / PySpark  {verdict(vs_spark, 4)}{cpu_ratio(ours, spark)}")
+    if ours.seconds and spark.seconds and spark.startup:
+        with_start = (spark.seconds + spark.startup) / ours.seconds
+        print(f"                    {with_start:.2f}x counting Spark's session start too")
+    size = f"{silver_ratio:.3f} (silver Parquet / raw NDJSON bytes)" if silver_ratio else "n/a"
+    print(f"silver / raw size   {size}")
+
+    print()
+    print(
+        f"machine: {os.cpu_count()} cores ({cpu_model()}), {memory_gib()} memory, "
+        f"{platform.system()} {platform.release()}; load average {load_before} before, "
+        f"{load_after} after"
+    )
+    print(
+        f"versions: Python {platform.python_version()}, shoplake {shoplake.__version__}, "
+        f"DuckDB {duckdb.__version__}, PyArrow {pyarrow.__version__}, "
+        f"PySpark {pyspark_version()}, Java {java_version()}"
+    )
+
+    def cell(value: float | None, fmt: str, suffix: str = "") -> str:
+        return format(value, fmt) + suffix if value else "n/a"
+
+    print()
+    print("README (markdown):")
+    print(
+        "| events | cores | DuckDB COPY | shoplake ingest | PySpark local[2] "
+        "| shoplake / COPY | shoplake / PySpark | silver / raw |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        f"| {events:,} | {os.cpu_count()} "
+        f"| {fmt_rate(copy.rate(events))} | {fmt_rate(ours.rate(events))} "
+        f"| {fmt_rate(spark.rate(events))} "
+        f"| {cell(vs_copy, '.2f', 'x')} | {cell(vs_spark, '.1f', 'x')} "
+        f"| {cell(silver_ratio, '.2f')} |"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
