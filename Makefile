@@ -22,12 +22,14 @@ setup: $(STAMP)
 postgres:
 	@scripts/ensure_postgres.sh
 
-## demo: generate a month of raw data with bad input mixed in, then ingest it
+## demo: generate a month of raw data with bad input mixed in, ingest it, build the warehouse
 demo: setup
 	rm -rf $(LAKE)
 	$(BIN)/shoplake generate --lake $(LAKE) --start $(DEMO_START) --days $(DEMO_DAYS) --faults
 	$(BIN)/shoplake ingest --lake $(LAKE)
-	@echo "Lake written to $(LAKE)/ (silver/, quarantine/, _state/runs/)."
+	$(BIN)/shoplake build --lake $(LAKE)
+	@echo "Lake: $(LAKE)/ (silver/, quarantine/, _state/runs/). Warehouse: $(LAKE)/warehouse.duckdb"
+	@echo "Try: $(BIN)/python -c \"import duckdb; print(duckdb.connect('$(LAKE)/warehouse.duckdb', read_only=True).sql('select * from agg_daily_revenue order by date_day desc limit 10'))\""
 
 ## lint: ruff (lint + format check)
 lint: setup
@@ -43,10 +45,11 @@ format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-## bench: ingest benchmark (bare DuckDB COPY vs shoplake vs PySpark local mode)
+## bench: ingest benchmark (bare DuckDB COPY vs shoplake vs PySpark) and build benchmark
 bench: setup
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python scripts/bench_ingest.py
+	$(BIN)/python scripts/bench_build.py
 
 clean:
 	rm -rf $(VENV) $(LAKE) .pytest_cache .ruff_cache

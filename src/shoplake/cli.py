@@ -179,6 +179,82 @@ def ingest(
         )
 
 
+@app.command()
+def build(
+    target: Annotated[
+        str,
+        typer.Option(
+            help="dbt target: dev (DuckDB in the lake), postgres (loads silver into the "
+            "`lake` schema first) or prod (Redshift with Spectrum sources)."
+        ),
+    ] = "dev",
+    full_refresh: Annotated[
+        bool,
+        typer.Option("--full-refresh", help="Rebuild the incremental facts from scratch."),
+    ] = False,
+    select: Annotated[
+        list[str] | None,
+        typer.Option(help="dbt node selection, passed to `dbt build --select` (repeatable)."),
+    ] = None,
+    duckdb_path: Annotated[
+        str | None,
+        typer.Option(
+            help="DuckDB warehouse file for the dev target. Default: SHOPLAKE_DUCKDB_PATH, "
+            "then <lake>/warehouse.duckdb.",
+            show_default=False,
+        ),
+    ] = None,
+    postgres_dsn: DsnOption = None,
+    lake: LakeOption = None,
+) -> None:
+    """Build the warehouse with dbt (staging, marts, gold) and run every test.
+
+    Writes a temporary dbt profile from profiles.yml.example, so no profile needs
+    editing; dbt's artifacts and logs go to <lake>/_state/dbt/<target>/. Incremental
+    facts pick up late records and status changes since the last build.
+    """
+    from shoplake.warehouse import build as run_build
+
+    location = lake or load_settings().lake
+    result = run_build(
+        # Redshift reads the lake itself (Spectrum): prod takes an s3:// location as is.
+        location if target == "prod" and location.startswith("s3://") else _lake(location),
+        target=target,
+        full_refresh=full_refresh,
+        select=select or (),
+        duckdb_path=duckdb_path,
+        postgres_dsn=postgres_dsn or load_settings().postgres_dsn,
+    )
+    Console().print_report(result.as_report())
+
+
+load_app = typer.Typer(help="Copy the silver lake into a database.", no_args_is_help=True)
+app.add_typer(load_app, name="load")
+
+
+@load_app.command("postgres")
+def load_postgres(
+    postgres_dsn: DsnOption = None,
+    schema: Annotated[
+        str, typer.Option(help="Schema that receives one table per silver dataset.")
+    ] = "lake",
+    lake: LakeOption = None,
+) -> None:
+    """Replace the tables of a PostgreSQL schema with the lake's silver rows.
+
+    The dbt `postgres` target reads its sources there; `shoplake build --target
+    postgres` runs this first.
+    """
+    from shoplake.pgload import load_postgres as run_load
+
+    dsn = postgres_dsn or load_settings().postgres_dsn
+    if not dsn:
+        raise ShoplakeError(
+            "no PostgreSQL DSN given", "pass --postgres-dsn or set SHOPLAKE_POSTGRES_DSN"
+        )
+    Console().print_report(run_load(_lake(lake), dsn, schema).as_report())
+
+
 def main() -> None:
     """Console-script entry point: known errors become one line and exit code 1."""
     try:

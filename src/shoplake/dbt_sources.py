@@ -92,9 +92,7 @@ def _q(text: str) -> str:
 
 def duckdb_location(ds: Dataset) -> str:
     glob = f"{LAKE_ROOT}/silver/{ds.name}/" + "/".join(f"{p}=*" for p in PARTITION_COLUMNS)
-    return (
-        f"read_parquet('{glob}/*.parquet', hive_partitioning = true, union_by_name = true)"
-    )
+    return f"read_parquet('{glob}/*.parquet', hive_partitioning = true, union_by_name = true)"
 
 
 def render_sources_yaml() -> str:
@@ -137,7 +135,8 @@ def render_sources_yaml() -> str:
             out += [
                 f"            - name: {p}",
                 f"              data_type: {PARTITION_TYPES[p]}",
-                f"              description: {_q(f'Hive partition: {p} of {ds.business_ts} (UTC).')}",
+                "              description: "
+                + _q(f"Hive partition: {p} of {ds.business_ts} (UTC)."),
             ]
         out.append("        columns:")
         for name, rtype, description in redshift_columns(ds):

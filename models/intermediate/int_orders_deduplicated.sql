@@ -1,0 +1,42 @@
+{#- Newest updated_at wins: silver keeps every version of an order (order_id, updated_at);
+    this keeps the latest one per order. -#}
+with
+
+order_versions as (
+
+    select * from {{ ref('stg_lake__orders') }}
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by order_id
+            order by updated_at desc, ingested_at desc
+        ) as version_rank
+
+    from order_versions
+
+),
+
+final as (
+
+    select
+        order_id,
+        customer_id,
+        order_ts,
+        status,
+        channel,
+        currency,
+        country_code,
+        updated_at,
+        ingested_at
+
+    from ranked
+    where version_rank = 1
+
+)
+
+select * from final

@@ -1,0 +1,25 @@
+with
+
+source as (
+
+    select * from {{ source('lake', 'payments') }}
+
+),
+
+renamed as (
+
+    select
+        payment_id,
+        order_id,
+        cast(payment_ts as timestamp) as payment_ts,
+        method,
+        status,
+        cast(amount as numeric(18, 2)) as amount,
+        currency,
+        cast(ingested_at as timestamp) as ingested_at
+
+    from source
+
+)
+
+select * from renamed

@@ -1,0 +1,357 @@
+"""``shoplake build``: run the dbt project for a lake and a target, no profile editing.
+
+The profile is ``profiles.yml.example`` at the project root, copied into a temporary
+profiles directory; everything it needs comes from environment variables that this
+module sets for the run (lake root, DuckDB file, PostgreSQL connection from the DSN).
+Targets:
+
+* ``dev`` (default): DuckDB at ``<lake>/warehouse.duckdb`` (or ``duckdb_path`` /
+  ``SHOPLAKE_DUCKDB_PATH``), sources read the lake's Parquet in place;
+* ``postgres``: the silver tables are first loaded into the ``lake`` schema
+  (:mod:`shoplake.pgload`), then dbt builds into ``SHOPLAKE_PG_SCHEMA`` (``analytics``);
+* ``prod``: Redshift from ``SHOPLAKE_REDSHIFT_*``; the Spectrum external schema, tables
+  and recent partitions are staged first (``stage_external_sources`` run-operation).
+
+dbt's artifacts and logs go to ``<lake>/_state/dbt/<target>/`` so that runs on
+different lakes never share a ``target/`` directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shoplake.errors import ShoplakeError
+from shoplake.lake import Lake
+from shoplake.report import Report
+
+TARGETS = ("dev", "postgres", "prod")
+PROFILE_TEMPLATE = "profiles.yml.example"
+
+
+def project_dir() -> Path:
+    """The dbt project: SHOPLAKE_DBT_PROJECT_DIR, else the repository this package is in."""
+    configured = os.environ.get("SHOPLAKE_DBT_PROJECT_DIR")
+    candidates = [Path(configured)] if configured else []
+    candidates += [Path(__file__).resolve().parents[2], Path.cwd()]
+    for path in candidates:
+        if (path / "dbt_project.yml").is_file():
+            return path.resolve()
+    raise ShoplakeError(
+        "dbt project not found (no dbt_project.yml next to the shoplake package)",
+        "run from a checkout of the repository or set SHOPLAKE_DBT_PROJECT_DIR",
+    )
+
+
+#: A local lake, or (prod only: Redshift reads the lake itself) an s3:// location.
+LakeLike = Lake | str
+
+
+def _lake_root(lake: LakeLike) -> str:
+    return lake if isinstance(lake, str) else str(lake.root)
+
+
+def artifacts_dir(lake: LakeLike, target: str = "dev") -> Path:
+    """Where dbt writes target/ (manifest, run_results, docs) and logs/ for a lake:
+    ``<lake>/_state/dbt/<target>/``, or ``<project>/target/<target>/`` for an s3 lake."""
+    if isinstance(lake, str):
+        return project_dir() / "target" / target
+    return lake.state_dir("dbt", target)
+
+
+def default_duckdb_path(lake: Lake) -> Path:
+    return lake.root / "warehouse.duckdb"
+
+
+@dataclass
+class BuildResult:
+    target: str
+    command: str
+    seconds: float
+    statuses: dict[str, int] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    run_results: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def as_report(self) -> Report:
+        rows = [(status, n) for status, n in sorted(self.statuses.items())]
+        notes = [f"failed: {f}" for f in self.failures] + [f"warning: {w}" for w in self.warnings]
+        return Report(
+            title=f"dbt {self.command} --target {self.target} ({self.seconds:.1f} s)",
+            columns=("status", "nodes"),
+            rows=rows,
+            notes=notes,
+        )
+
+
+def dbt_env(
+    lake: LakeLike,
+    target: str,
+    *,
+    duckdb_path: str | os.PathLike | None = None,
+    postgres_dsn: str | None = None,
+    pg_schema: str | None = None,
+) -> dict[str, str]:
+    """The environment variables profiles.yml.example and the project read for a run."""
+    if target not in TARGETS:
+        raise ShoplakeError(f"unknown target {target!r}", f"use one of {', '.join(TARGETS)}")
+    if isinstance(lake, str) and target != "prod":
+        raise ShoplakeError(
+            f"lake {lake!r}: the {target} target needs a local lake directory",
+            "use --lake with a directory (only --target prod reads an s3:// lake)",
+        )
+    env = {"SHOPLAKE_LAKE": _lake_root(lake), "SHOPLAKE_DBT_TARGET": target}
+    if target == "dev":
+        path = duckdb_path or os.environ.get("SHOPLAKE_DUCKDB_PATH") or default_duckdb_path(lake)
+        env["SHOPLAKE_DUCKDB_PATH"] = str(Path(path).expanduser().resolve())
+    elif target == "postgres":
+        if not postgres_dsn:
+            raise ShoplakeError(
+                "the postgres target needs a PostgreSQL DSN",
+                "pass --postgres-dsn or set SHOPLAKE_POSTGRES_DSN",
+            )
+        from psycopg.conninfo import conninfo_to_dict
+
+        info = conninfo_to_dict(postgres_dsn)
+        env["SHOPLAKE_PG_HOST"] = str(info.get("host") or "127.0.0.1")
+        env["SHOPLAKE_PG_PORT"] = str(info.get("port") or 5432)
+        env["SHOPLAKE_PG_USER"] = str(info.get("user") or os.environ.get("USER", "postgres"))
+        env["SHOPLAKE_PG_DBNAME"] = str(info.get("dbname") or env["SHOPLAKE_PG_USER"])
+        if info.get("password"):
+            env["SHOPLAKE_PG_PASSWORD"] = str(info["password"])
+        if pg_schema:
+            env["SHOPLAKE_PG_SCHEMA"] = pg_schema
+    return env
+
+
+@contextlib.contextmanager
+def profiles_dir() -> Iterator[Path]:
+    """A temporary profiles directory holding the project's profile template."""
+    with tempfile.TemporaryDirectory(prefix="shoplake-dbt-profiles-") as tmp:
+        shutil.copyfile(project_dir() / PROFILE_TEMPLATE, Path(tmp) / "profiles.yml")
+        yield Path(tmp)
+
+
+_DBT_MAIN = "import sys; from dbt.cli.main import cli; sys.exit(cli(prog_name='dbt'))"
+
+
+@dataclass
+class DbtRun:
+    """Outcome of one dbt command: exit code, captured output (when quiet), artifacts."""
+
+    returncode: int
+    output: str
+    target_path: Path
+
+    @property
+    def success(self) -> bool:
+        return self.returncode == 0
+
+    def run_results(self) -> dict | None:
+        path = self.target_path / "run_results.json"
+        try:
+            return json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError):
+            return None
+
+
+def run_dbt(
+    args: Sequence[str],
+    lake: LakeLike,
+    target: str = "dev",
+    *,
+    env: dict[str, str] | None = None,
+    artifacts: Path | None = None,
+    quiet: bool = False,
+) -> DbtRun:
+    """Run one dbt command for a lake and target, in a child process.
+
+    A child process keeps dbt's global state (logging, adapter connections: dbt-duckdb
+    holds the database file open) out of the caller. ``quiet`` captures dbt's output
+    instead of streaming it.
+    """
+    out = artifacts or artifacts_dir(lake, target)
+    target_path = out / "target"
+    with profiles_dir() as profiles:
+        argv = [
+            sys.executable,
+            "-c",
+            _DBT_MAIN,
+            *(["--quiet"] if quiet else []),
+            "--no-use-colors",
+            *args,
+            "--project-dir",
+            str(project_dir()),
+            "--profiles-dir",
+            str(profiles),
+            "--target",
+            target,
+            "--target-path",
+            str(target_path),
+            "--log-path",
+            str(out / "logs"),
+        ]
+        child_env = {**os.environ, **(env or dbt_env(lake, target))}
+        child_env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+        if quiet:
+            proc = subprocess.run(argv, env=child_env, capture_output=True, text=True, check=False)
+            output = proc.stdout + proc.stderr
+        else:
+            proc = subprocess.run(
+                argv, env=child_env, stderr=subprocess.PIPE, text=True, check=False
+            )
+            output = proc.stderr
+            sys.stderr.write(_without_exit_noise(proc.stderr))
+    return DbtRun(proc.returncode, output, target_path)
+
+
+def _without_exit_noise(text: str) -> str:
+    """dbt's stderr without the reference-leak report DuckDB's bindings print at exit."""
+    lines = text.splitlines(keepends=True)
+    return "".join(
+        line
+        for line in lines
+        if not line.startswith(("nanobind:", " - leaked", " - ... skipped", "See https://nanobind"))
+    )
+
+
+def _summarise(run: DbtRun, target: str, command: str, seconds: float) -> BuildResult:
+    summary = BuildResult(target=target, command=command, seconds=seconds)
+    results = run.run_results() or {}
+    for node in results.get("results", []):
+        status = str(node.get("status"))
+        summary.statuses[status] = summary.statuses.get(status, 0) + 1
+        name = node.get("unique_id", "?")
+        if status in ("error", "fail", "runtime error"):
+            message = (node.get("message") or "").strip().splitlines()
+            summary.failures.append(f"{name}: {message[0] if message else status}")
+        elif status == "warn":
+            summary.warnings.append(name)
+    if not run.success and not summary.failures:
+        tail = [line for line in run.output.strip().splitlines() if line.strip()][-3:]
+        summary.failures.append(" / ".join(tail) or f"dbt exited with code {run.returncode}")
+    summary.run_results = run.target_path / "run_results.json"
+    return summary
+
+
+def stage_spectrum(lake: LakeLike, *, days_back: int = 3, artifacts: Path | None = None) -> None:
+    """Redshift: create the external schema/tables and add recent day partitions."""
+    from datetime import date, timedelta
+
+    today = date.today()
+    args = json.dumps(
+        {"start_date": str(today - timedelta(days=days_back)), "end_date": str(today)}
+    )
+    run = run_dbt(
+        ["run-operation", "stage_external_sources", "--args", args],
+        lake,
+        "prod",
+        artifacts=artifacts,
+    )
+    if not run.success:
+        raise ShoplakeError(
+            "staging the Spectrum external tables failed", "see the dbt output above"
+        )
+
+
+def build(
+    lake: LakeLike,
+    *,
+    target: str = "dev",
+    full_refresh: bool = False,
+    select: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    duckdb_path: str | os.PathLike | None = None,
+    postgres_dsn: str | None = None,
+    pg_schema: str | None = None,
+    load: bool = True,
+    tests: bool = True,
+    vars: dict | None = None,
+    artifacts: Path | None = None,
+    quiet: bool = False,
+) -> BuildResult:
+    """``dbt build`` of the warehouse for a lake; raises ShoplakeError when it fails.
+
+    ``tests=False`` builds seeds and models only (benchmarks, comparison builds).
+    """
+    env = dbt_env(
+        lake, target, duckdb_path=duckdb_path, postgres_dsn=postgres_dsn, pg_schema=pg_schema
+    )
+    if target == "dev":
+        Path(env["SHOPLAKE_DUCKDB_PATH"]).parent.mkdir(parents=True, exist_ok=True)
+    if target == "prod" and not _lake_root(lake).startswith("s3://"):
+        raise ShoplakeError(
+            f"the prod target reads the lake from S3, not {_lake_root(lake)!r}",
+            "pass --lake s3://bucket/prefix (or set SHOPLAKE_LAKE)",
+        )
+    if isinstance(lake, Lake) and not lake.zone("silver").is_dir():
+        raise ShoplakeError(
+            f"{lake.root}: no silver/ zone to build from", "run `shoplake ingest` first"
+        )
+    started = time.perf_counter()
+    if target == "postgres" and load:
+        from shoplake.pgload import load_postgres
+
+        load_postgres(lake, postgres_dsn or "")
+    if target == "prod":
+        stage_spectrum(lake, artifacts=artifacts)
+    args = ["build"]
+    if full_refresh:
+        args.append("--full-refresh")
+    for s in select:
+        args += ["--select", s]
+    for s in exclude:
+        args += ["--exclude", s]
+    if not tests:  # models and seeds only (benchmarks, comparison builds)
+        args += ["--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
+    if vars:
+        args += ["--vars", json.dumps(vars)]
+    run = run_dbt(args, lake, target, env=env, artifacts=artifacts, quiet=quiet)
+    summary = _summarise(run, target, "build", time.perf_counter() - started)
+    if not run.success or summary.failures:
+        detail = "; ".join(summary.failures[:5]) or "dbt reported a failure"
+        if quiet:  # the output was captured: show its end, it says what failed
+            detail += "\n" + "\n".join(run.output.strip().splitlines()[-40:])
+        raise ShoplakeError(
+            f"dbt build --target {target} failed: {detail}",
+            f"see the dbt output above and {artifacts_dir(lake, target) / 'logs'}",
+        )
+    return summary
+
+
+def docs_generate(lake: LakeLike, *, target: str = "dev", quiet: bool = False, **kw) -> Path:
+    """``dbt docs generate``; returns the directory holding index.html."""
+    env = dbt_env(lake, target, **kw)
+    run = run_dbt(["docs", "generate"], lake, target, env=env, quiet=quiet)
+    if not run.success:
+        tail = "\n".join(run.output.strip().splitlines()[-20:]) if quiet else ""
+        raise ShoplakeError(
+            f"dbt docs generate failed{': ' + tail if tail else ''}", "see the dbt output"
+        )
+    return artifacts_dir(lake, target) / "target"
+
+
+def source_freshness(lake: LakeLike, *, target: str = "dev", quiet: bool = False, **kw) -> Path:
+    """``dbt source freshness`` (ingested_at of every silver table); returns sources.json."""
+    env = dbt_env(lake, target, **kw)
+    run = run_dbt(["source", "freshness"], lake, target, env=env, quiet=quiet)
+    if not run.success:
+        tail = "\n".join(run.output.strip().splitlines()[-20:]) if quiet else ""
+        raise ShoplakeError(
+            f"source freshness failed or is stale{': ' + tail if tail else ''}",
+            "run `shoplake ingest`, or see the dbt output",
+        )
+    return run.target_path / "sources.json"
