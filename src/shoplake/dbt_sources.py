@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 from shoplake.contract import DATASETS, LINEAGE_COLUMNS, PARTITION_COLUMNS, Dataset, Kind
+from shoplake.lake import SILVER
 
 SOURCE_NAME = "lake"
 SOURCES_YAML = Path("models/staging/lake/_lake__sources.yml")
@@ -91,7 +92,7 @@ def _q(text: str) -> str:
 
 
 def duckdb_location(ds: Dataset) -> str:
-    glob = f"{LAKE_ROOT}/silver/{ds.name}/" + "/".join(f"{p}=*" for p in PARTITION_COLUMNS)
+    glob = f"{LAKE_ROOT}/{SILVER}/{ds.name}/" + "/".join(f"{p}=*" for p in PARTITION_COLUMNS)
     return f"read_parquet('{glob}/*.parquet', hive_partitioning = true, union_by_name = true)"
 
 
@@ -127,7 +128,7 @@ def render_sources_yaml() -> str:
             "        config:",
             f"          external_location: {_q(duckdb_location(ds))}",
             "        external:",
-            f"          location: {_q(f'{LAKE_ROOT}/silver/{ds.name}/')}",
+            f"          location: {_q(f'{LAKE_ROOT}/{SILVER}/{ds.name}/')}",
             "          file_format: parquet",
             "          partitions:",
         ]

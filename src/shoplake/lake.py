@@ -55,9 +55,6 @@ class Lake:
     def state_dir(self, *parts: str) -> Path:
         return self.root.joinpath(STATE, *parts)
 
-    def alerts_dir(self) -> Path:
-        return self.root / ALERTS
-
     # raw ---------------------------------------------------------------------------
     def landing_dir(self, dataset: str, landed: date | datetime) -> Path:
         """Where a file delivered at ``landed`` goes: raw/<dataset>/YYYY/MM/DD[/HH]."""
@@ -94,6 +91,14 @@ class Lake:
         """Glob over every published silver file of a dataset (for DuckDB readers)."""
         return str(self.silver_dir(dataset) / "year=*" / "month=*" / "day=*" / "*.parquet")
 
+    # quarantine and run logs -----------------------------------------------------------
+    def quarantine_file(self, dataset: str, day: date, run_id: str) -> Path:
+        """A run's rejects of one dataset, partitioned by the run's (UTC) date."""
+        return self.quarantine_dir(dataset) / day_partition(day) / f"{run_id}.parquet"
+
+    def run_log(self, run_id: str) -> Path:
+        return self.state_dir("runs", f"{run_id}.json")
+
     # helpers -----------------------------------------------------------------------
     def relative(self, path: Path) -> str:
         """Path relative to the lake root with forward slashes (as stored in lineage)."""
@@ -101,6 +106,11 @@ class Lake:
 
     def absolute(self, relative: str) -> Path:
         return self.root / relative
+
+
+def day_partition(day: date) -> str:
+    """The Hive partition path of a day: year=YYYY/month=MM/day=DD."""
+    return f"year={day:%Y}/month={day:%m}/day={day:%d}"
 
 
 def landing_time(relative_raw_path: str) -> datetime | None:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shoplake.errors import ShoplakeError
-from shoplake.lake import Lake
+from shoplake.lake import SILVER, Lake
 from shoplake.report import Report
 
 TARGETS = ("dev", "postgres", "prod")
@@ -297,7 +297,7 @@ def build(
             f"the prod target reads the lake from S3, not {_lake_root(lake)!r}",
             "pass --lake s3://bucket/prefix (or set SHOPLAKE_LAKE)",
         )
-    if isinstance(lake, Lake) and not lake.zone("silver").is_dir():
+    if isinstance(lake, Lake) and not lake.zone(SILVER).is_dir():
         raise ShoplakeError(
             f"{lake.root}: no silver/ zone to build from", "run `shoplake ingest` first"
         )

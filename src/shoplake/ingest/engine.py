@@ -76,6 +76,7 @@ class IngestReport:
     finished_at: datetime | None = None
     datasets: dict[str, DatasetStats] = field(default_factory=dict)
     recovered: list[str] = field(default_factory=list)
+    log_path: str = ""  # lake-relative path of the run log
 
     @property
     def balanced(self) -> bool:
@@ -115,7 +116,7 @@ class IngestReport:
             )
             for name, s in self.datasets.items()
         ]
-        notes = [*self.recovered, f"run {self.run_id}: log in _state/runs/{self.run_id}.json"]
+        notes = [*self.recovered, f"run {self.run_id}: log in {self.log_path}"]
         extra = {n: s.extra_columns for n, s in self.datasets.items() if s.extra_columns}
         if extra:
             notes.insert(
@@ -150,8 +151,9 @@ def run_ingest(
                 files = manifest.setdefault(ds.name, {})
                 report.datasets[ds.name] = job.ingest(ds, files, progress or NullProgress())
             report.finished_at = datetime.now(timezone.utc)
-            txn.stage_bytes("/".join(("_state", *MANIFEST)), _dumps(manifest))
-            txn.stage_bytes(f"_state/runs/{run_id}.json", _dumps(report.to_json()))
+            report.log_path = lake.relative(lake.run_log(run_id))
+            txn.stage_bytes(lake.relative(lake.state_dir(*MANIFEST)), _dumps(manifest))
+            txn.stage_bytes(report.log_path, _dumps(report.to_json()))
             txn.commit()
         except BaseException:
             txn.abort()
@@ -289,9 +291,8 @@ class _Job:
             schema=QUARANTINE_SCHEMA,
         )
         self.con.register("bad_files", files)
-        day = self.now.date()
-        relative = (
-            f"quarantine/{ds.name}/year={day:%Y}/month={day:%m}/day={day:%d}/{self.run_id}.parquet"
+        relative = self.lake.relative(
+            self.lake.quarantine_file(ds.name, self.now.date(), self.run_id)
         )
         target = self.txn.stage_path(relative)
         self.sql(

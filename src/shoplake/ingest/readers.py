@@ -145,6 +145,7 @@ def read_csv(ds: Dataset, text: str) -> RawRecords:
     out.extra_columns = sum(1 for n in position if n not in known)
     wanted = [(f.name, position.get(f.raw_name)) for f in ds.fields]
 
+    physical: list[str] = []  # the file's lines, split only if a row is malformed
     start = reader.line_num + 1
     while True:
         try:
@@ -152,7 +153,9 @@ def read_csv(ds: Dataset, text: str) -> RawRecords:
         except StopIteration:
             break
         except csv.Error:
-            out.add(start, _physical_lines(text, start, reader.line_num), parse_error=UNPARSEABLE)
+            physical = physical or text.splitlines()
+            bad = "\n".join(physical[start - 1 : max(start, reader.line_num)])
+            out.add(start, bad, parse_error=UNPARSEABLE)
             start = reader.line_num + 1
             continue
         line, start = start, reader.line_num + 1
@@ -164,12 +167,6 @@ def read_csv(ds: Dataset, text: str) -> RawRecords:
         raw = json.dumps(dict(zip(header, row, strict=True)), ensure_ascii=False)
         out.add(line, raw, {name: _clean(row[i]) for name, i in wanted if i is not None})
     return out
-
-
-def _physical_lines(text: str, first: int, last: int) -> str:
-    """The text of physical lines ``first..last`` (1-based), for quarantining a bad row."""
-    lines = text.splitlines()
-    return "\n".join(lines[first - 1 : max(first, last)])
 
 
 # JSON pages ----------------------------------------------------------------------------
