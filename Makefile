@@ -7,7 +7,7 @@ LAKE   ?= lake
 DEMO_START ?= 2026-10-01
 DEMO_DAYS  ?= 30
 
-.PHONY: setup demo test lint format bench clean
+.PHONY: setup postgres chromium demo test lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ setup: $(STAMP)
 ## postgres: make sure PostgreSQL server binaries exist (tests start their own server)
 postgres:
 	@scripts/ensure_postgres.sh
+
+## chromium: make sure a Chromium browser exists (the page checks drive it headless)
+chromium:
+	@scripts/ensure_chromium.sh
 
 ## demo: generate a month of raw data with bad input mixed in, ingest it, build the warehouse
 demo: setup
@@ -37,7 +41,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 ## test: lint, then the whole test suite (starts PostgreSQL itself)
-test: setup postgres lint
+test: setup postgres chromium lint
 	$(BIN)/pytest -n 2
 
 ## format: apply ruff's formatter and autofixes

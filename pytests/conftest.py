@@ -7,7 +7,13 @@
   tests of the session: do not assume it is empty).
 * ``postgres_db`` (function): DSN of a fresh empty database for one test, dropped after it.
 
-A test that uses any of them is marked ``postgres`` automatically (``-m "not postgres"``
+And a local AWS endpoint, moto's server mode on 127.0.0.1 (see aws_server.py):
+
+* ``aws_server`` (session): the running server (``.endpoint_url``, ``.environ()``).
+* ``aws_env`` (function): sets AWS_ENDPOINT_URL, fake credentials and region for one test.
+* ``s3_bucket`` (function): name of a fresh empty bucket on it.
+
+A test that uses any of them is marked ``postgres`` (or ``aws``) automatically (``-m "not postgres"``
 deselects them). If the server cannot start, those tests fail with the reason; they are
 never skipped.
 """
@@ -20,6 +26,8 @@ import re
 from collections.abc import Iterator
 
 import pytest
+from aws_server import AwsEndpointUnavailable, AwsServer
+from aws_server import start_server as start_aws_server
 from postgres_server import PostgresServer, PostgresUnavailable, start_server
 
 POSTGRES_FIXTURES = frozenset({"postgres_server", "postgres_dsn", "postgres_db"})
@@ -28,8 +36,11 @@ _db_numbers = itertools.count(1)
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if POSTGRES_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        names = getattr(item, "fixturenames", ())
+        if POSTGRES_FIXTURES.intersection(names):
             item.add_marker(pytest.mark.postgres)
+        if AWS_FIXTURES.intersection(names):
+            item.add_marker(pytest.mark.aws)
 
 
 @pytest.fixture(scope="session")
@@ -61,3 +72,47 @@ def postgres_db(postgres_server: PostgresServer, request: pytest.FixtureRequest)
     dsn = postgres_server.create_database(name)
     yield dsn
     postgres_server.drop_database(name)
+
+
+# --- a local AWS endpoint (moto server mode) -------------------------------------------
+AWS_FIXTURES = frozenset({"aws_server", "aws_env", "s3_bucket"})
+_bucket_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def aws_server() -> Iterator[AwsServer]:
+    """moto's server on 127.0.0.1, one per xdist worker; fails (never skips) if it can't start."""
+    try:
+        server = start_aws_server()
+    except AwsEndpointUnavailable as exc:
+        reason = str(exc)
+    else:
+        reason = ""
+    if reason:
+        pytest.fail(f"the local AWS endpoint could not start: {reason}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def aws_env(aws_server: AwsServer, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The standard AWS environment variables pointing at the local endpoint (this test only)."""
+    env = aws_server.environ()
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    return env
+
+
+@pytest.fixture
+def s3_bucket(aws_env: dict[str, str], request: pytest.FixtureRequest) -> str:
+    """A fresh, empty bucket on the local endpoint; returns its name."""
+    import boto3
+
+    slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40]
+    name = f"t{next(_bucket_numbers)}-{slug}".strip("-")
+    boto3.client("s3", endpoint_url=aws_env["AWS_ENDPOINT_URL"]).create_bucket(Bucket=name)
+    return name
