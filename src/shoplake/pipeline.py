@@ -1,0 +1,332 @@
+"""``shoplake run``: the whole daily job, one step after another, timed and recorded.
+
+Steps, in order (:data:`STEPS`):
+
+1. ``extract``   products changed in PostgreSQL -> raw/products (skipped without a DSN);
+2. ``ingest``    raw -> silver, quarantine and the accounting per dataset;
+3. ``freshness`` ``dbt source freshness``: each source against its SLA. A stale source is
+   reported (step status ``warn``) but does not stop the run: the marts are still built
+   from what arrived, as dbt Cloud does with its freshness checkbox;
+4. ``build``     ``dbt build``: seeds, models and every data and unit test;
+5. ``docs``      ``dbt docs generate``: the analysts' docs site;
+6. ``dashboard`` the self-contained dashboard page (DuckDB warehouse only).
+
+A failing step stops the run with a non-zero exit code and a message naming the step;
+``--from STEP`` starts a new run at that step (the earlier ones are recorded as
+skipped). The run holds the lake's ``run`` lock, so that a slow run and the next scheduled
+one never overlap: the second exits at once (or waits, with ``--wait``).
+
+Every run is recorded (see :mod:`shoplake.history`) in the warehouse after each step, and
+as JSON under ``_state/pipeline/<run_id>.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from shoplake import history
+from shoplake.errors import ShoplakeError
+from shoplake.files import write_atomic
+from shoplake.ingest.transaction import lake_lock
+from shoplake.lake import Lake
+from shoplake.report import Report
+
+
+@dataclass
+class RunOptions:
+    target: str = "dev"
+    postgres_dsn: str | None = None
+    products_table: str = "public.products"
+    duckdb_path: str | None = None
+    full_refresh: bool = False
+    wait: bool = False
+
+
+@dataclass
+class _Context:
+    lake: Lake
+    options: RunOptions
+    record: history.RunRecord
+    say: Callable[[str], None]
+    outputs: dict[str, str] = field(default_factory=dict)
+
+
+#: What a step returns: its status ("success" or "warn", or "skipped") and a detail line.
+StepOutcome = tuple[str, str]
+
+
+def _extract(ctx: _Context) -> StepOutcome:
+    if not ctx.options.postgres_dsn:
+        return "skipped", "no PostgreSQL DSN configured (SHOPLAKE_POSTGRES_DSN)"
+    from shoplake.extract import extract_products
+
+    report = extract_products(ctx.lake, ctx.options.postgres_dsn, ctx.options.products_table)
+    return "success", f"{report.rows} changed products" + (
+        f" -> {report.file}" if report.file else ""
+    )
+
+
+def _ingest(ctx: _Context) -> StepOutcome:
+    from shoplake.ingest import run_ingest
+
+    report = run_ingest(ctx.lake, wait=ctx.options.wait)
+    ctx.record.datasets = [
+        history.DatasetRecord(
+            dataset=name,
+            files_read=s.files_read,
+            records_read=s.read,
+            written=s.written,
+            quarantined=s.quarantined,
+            duplicates=s.duplicates,
+        )
+        for name, s in report.datasets.items()
+    ]
+    if not report.balanced:
+        raise ShoplakeError(
+            "ingest accounting does not balance (read != written + quarantined + duplicates)",
+            f"this is a bug in shoplake: please report it with {report.log_path}",
+        )
+    totals = [
+        sum(getattr(d, f) for d in ctx.record.datasets)
+        for f in ("records_read", "written", "quarantined", "duplicates")
+    ]
+    return "success", ("{:,} read, {:,} written, {:,} quarantined, {:,} duplicates".format(*totals))
+
+
+def _freshness(ctx: _Context) -> StepOutcome:
+    from shoplake.warehouse import dbt_env, run_dbt
+
+    env = dbt_env(ctx.lake, ctx.options.target, **_warehouse_kwargs(ctx.options))
+    started = time.time()
+    run = run_dbt(["source", "freshness"], ctx.lake, ctx.options.target, env=env, quiet=True)
+    sources = run.target_path / "sources.json"
+    if not sources.is_file() or sources.stat().st_mtime < started:
+        tail = " / ".join(run.output.strip().splitlines()[-3:])
+        return "warn", f"source freshness could not be checked: {tail}"
+    ctx.record.freshness = history.freshness_from_sources(json.loads(sources.read_text()))
+    stale = [f"{f.source} ({f.status})" for f in ctx.record.freshness if f.status != "pass"]
+    if stale:
+        return "warn", f"{len(stale)} of {len(ctx.record.freshness)} sources stale: " + ", ".join(
+            stale
+        )
+    return "success", f"{len(ctx.record.freshness)} sources within their SLA"
+
+
+def _build(ctx: _Context) -> StepOutcome:
+    from shoplake.warehouse import artifacts_dir, build
+
+    started = time.time()
+    results_path = artifacts_dir(ctx.lake, ctx.options.target) / "target" / "run_results.json"
+    try:
+        result = build(
+            ctx.lake,
+            target=ctx.options.target,
+            full_refresh=ctx.options.full_refresh,
+            quiet=True,
+            **_warehouse_kwargs(ctx.options),
+        )
+    finally:  # failed tests are history too
+        if results_path.is_file() and results_path.stat().st_mtime >= started:
+            ctx.record.tests = history.tests_from_run_results(json.loads(results_path.read_text()))
+    passed = sum(1 for t in ctx.record.tests if t.status == "pass")
+    warned = sum(1 for t in ctx.record.tests if t.status == "warn")
+    models = sum(n for status, n in result.statuses.items() if status == "success")
+    detail = f"{models} nodes built, {passed}/{len(ctx.record.tests)} tests passed"
+    if warned:
+        return "warn", f"{detail}, {warned} warned"
+    return "success", detail
+
+
+def _docs(ctx: _Context) -> StepOutcome:
+    from shoplake.warehouse import docs_generate
+
+    site = docs_generate(
+        ctx.lake, target=ctx.options.target, quiet=True, **_warehouse_kwargs(ctx.options)
+    )
+    ctx.outputs["docs"] = str(site / "index.html")
+    return "success", f"docs site in {site}"
+
+
+def _dashboard(ctx: _Context) -> StepOutcome:
+    if ctx.options.target != "dev":
+        return "skipped", "the dashboard reads the DuckDB warehouse of the dev target"
+    from shoplake.dashboard import write_dashboard
+
+    path = write_dashboard(ctx.lake, duckdb_path=_duckdb_path(ctx.lake, ctx.options))
+    ctx.outputs["dashboard"] = str(path)
+    return "success", f"dashboard at {path}"
+
+
+def _warehouse_kwargs(options: RunOptions) -> dict:
+    if options.target == "dev":
+        return {"duckdb_path": options.duckdb_path}
+    if options.target == "postgres":
+        return {"postgres_dsn": options.postgres_dsn}
+    return {}
+
+
+def _duckdb_path(lake: Lake, options: RunOptions) -> Path:
+    from shoplake.warehouse import dbt_env
+
+    return Path(dbt_env(lake, "dev", duckdb_path=options.duckdb_path)["SHOPLAKE_DUCKDB_PATH"])
+
+
+#: The steps of a run, in order: name -> (what it does, how).
+STEPS: dict[str, tuple[str, Callable[[_Context], StepOutcome]]] = {
+    "extract": ("copy changed products out of PostgreSQL (if a DSN is configured)", _extract),
+    "ingest": ("raw -> silver: validate, de-duplicate, quarantine, publish", _ingest),
+    "freshness": ("dbt source freshness: every source against its SLA", _freshness),
+    "build": ("dbt build: seeds, models, data and unit tests", _build),
+    "docs": ("dbt docs generate: the docs site", _docs),
+    "dashboard": ("the dashboard page (dev target)", _dashboard),
+}
+
+
+def _check_step(name: str | None, flag: str) -> None:
+    if name is not None and name not in STEPS:
+        raise ShoplakeError(f"{flag} {name!r}: no such step", f"steps are {', '.join(STEPS)}")
+
+
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}")
+
+
+def new_run_id(now: datetime) -> str:
+    return f"{now:%Y%m%dT%H%M%S}Z-{secrets.token_hex(3)}"
+
+
+def run_log(lake: Lake, run_id: str) -> Path:
+    """The JSON record of a run in the lake."""
+    return lake.state_dir("pipeline", f"{run_id}.json")
+
+
+def run_pipeline(
+    lake: Lake,
+    options: RunOptions | None = None,
+    *,
+    from_step: str | None = None,
+    to_step: str | None = None,
+    run_id: str | None = None,
+    say: Callable[[str], None] = print,
+) -> history.RunRecord:
+    """Run the steps from ``from_step`` to ``to_step`` (default: all); see the module doc.
+
+    ``run_id`` names the run; if a run of that name was recorded already, its record is
+    continued (a scheduler that runs one task per step passes the same id to each task,
+    and the run's history shows all of its steps). Raises :class:`ShoplakeError` naming
+    the failed step; the run is recorded either way.
+    """
+    options = options or RunOptions()
+    _check_step(from_step, "--from")
+    _check_step(to_step, "--to")
+    names = list(STEPS)
+    first = names.index(from_step) if from_step else 0
+    last = names.index(to_step) if to_step else len(names) - 1
+    if first > last:
+        raise ShoplakeError(
+            f"--from {from_step} comes after --to {to_step}", f"steps run in the order {names}"
+        )
+    with lake_lock(lake, "run", options.wait):
+        record = _open_record(lake, options, run_id, names)
+        ctx = _Context(lake, options, record, say)
+        if not run_id:
+            for step in record.steps[:first] + record.steps[last + 1 :]:
+                step.detail = "not selected (--from/--to)"
+        record.status, record.finished_at = "running", None
+        record.failed_step = record.error = None
+        failure: ShoplakeError | None = None
+        for step in record.steps[first : last + 1]:
+            say(f"[{step.position}/{len(names)}] {step.step}: {STEPS[step.step][0]}")
+            step.started_at = datetime.now(timezone.utc)
+            clock = time.perf_counter()
+            try:
+                step.status, step.detail = STEPS[step.step][1](ctx)
+            except ShoplakeError as exc:
+                step.status, step.detail = "failed", str(exc)
+                failure = exc
+            except Exception as exc:  # a bug: record it, then let the traceback through
+                step.status = "failed"
+                step.detail = "".join(traceback.format_exception_only(exc)).strip()
+                _finish(ctx, failed=step)
+                raise
+            finally:
+                step.seconds = time.perf_counter() - clock
+            say(f"      {step.status} in {step.seconds:.1f} s: {step.detail}")
+            if failure:
+                _finish(ctx, failed=step)
+                raise ShoplakeError(
+                    f"run {record.run_id} failed at step {step.step}: {failure.what}",
+                    f"{failure.hint + '; ' if failure.hint else ''}"
+                    f"fix it, then resume with `shoplake run --from {step.step}`",
+                ) from failure
+            _save(ctx)
+        _finish(ctx, failed=None)
+        return record
+
+
+def _open_record(
+    lake: Lake, options: RunOptions, run_id: str | None, names: list[str]
+) -> history.RunRecord:
+    if run_id:
+        if not _RUN_ID.fullmatch(run_id):
+            raise ShoplakeError(
+                f"--run-id {run_id!r}: use letters, digits, '.', '_', '-' and '+' only",
+                "for example airflow-20261122",
+            )
+        path = run_log(lake, run_id)
+        if path.is_file():
+            record = history.RunRecord.from_json(json.loads(path.read_text("utf-8")))
+            if [s.step for s in record.steps] == names and record.target == options.target:
+                return record
+            raise ShoplakeError(
+                f"run {run_id} was recorded with other steps or another target",
+                "use a new --run-id",
+            )
+    started = datetime.now(timezone.utc)
+    return history.RunRecord(
+        run_id=run_id or new_run_id(started),
+        started_at=started,
+        target=options.target,
+        lake=str(lake.root),
+        steps=[history.StepRecord(i + 1, name) for i, name in enumerate(names)],
+    )
+
+
+def _finish(ctx: _Context, failed: history.StepRecord | None) -> None:
+    record = ctx.record
+    record.finished_at = datetime.now(timezone.utc)
+    record.seconds = (record.finished_at - record.started_at).total_seconds()
+    record.status = "failed" if failed else "success"
+    if failed:
+        record.failed_step, record.error = failed.step, failed.detail
+    _save(ctx)
+
+
+def _save(ctx: _Context) -> None:
+    """Write the run to the lake (JSON) and to the warehouse's history tables."""
+    record = ctx.record
+    write_atomic(run_log(ctx.lake, record.run_id), json.dumps(record.to_json(), indent=2))
+    if ctx.options.target == "dev":
+        history.record_duckdb(record, _duckdb_path(ctx.lake, ctx.options))
+    elif ctx.options.target == "postgres" and ctx.options.postgres_dsn:
+        history.record_postgres(record, ctx.options.postgres_dsn)
+    # prod (Redshift): the JSON record in the lake only; see docs/operate.md.
+
+
+def as_report(record: history.RunRecord) -> Report:
+    rows = [
+        (s.step, s.status, round(s.seconds, 1) if s.seconds is not None else None, s.detail)
+        for s in record.steps
+    ]
+    return Report(
+        title=f"run {record.run_id}: {record.status} in {record.seconds or 0:.1f} s",
+        columns=("step", "status", "seconds", "detail"),
+        rows=rows,
+    )
