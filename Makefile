@@ -26,14 +26,18 @@ postgres:
 chromium:
 	@scripts/ensure_chromium.sh
 
-## demo: generate a month of raw data with bad input mixed in, ingest it, build the warehouse
+## demo: generate a month of raw data with bad input mixed in, then the daily run on it
 demo: setup
 	rm -rf $(LAKE)
 	$(BIN)/shoplake generate --lake $(LAKE) --start $(DEMO_START) --days $(DEMO_DAYS) --faults
-	$(BIN)/shoplake ingest --lake $(LAKE)
-	$(BIN)/shoplake build --lake $(LAKE)
-	@echo "Lake: $(LAKE)/ (silver/, quarantine/, _state/runs/). Warehouse: $(LAKE)/warehouse.duckdb"
-	@echo "Try: $(BIN)/python -c \"import duckdb; print(duckdb.connect('$(LAKE)/warehouse.duckdb', read_only=True).sql('select * from agg_daily_revenue order by date_day desc limit 10'))\""
+	$(BIN)/shoplake run --lake $(LAKE)
+	@echo
+	@echo "Where to look:"
+	@echo "  dashboard:   $(LAKE)/site/dashboard.html (open it in a browser)"
+	@echo "  docs site:   $(BIN)/shoplake serve --lake $(LAKE)   (then http://127.0.0.1:8080/)"
+	@echo "  warehouse:   $(LAKE)/warehouse.duckdb (marts in main, run history in shoplake_ops)"
+	@echo "  run history: $(BIN)/shoplake status --lake $(LAKE)"
+	@echo "  lake:        $(LAKE)/silver/, $(LAKE)/quarantine/, $(LAKE)/_state/"
 
 ## lint: ruff (lint + format check)
 lint: setup

@@ -1,0 +1,187 @@
+"""``shoplake run``: the daily job end to end, failures, resuming, the run lock, history.
+
+Every run here is the real command in a child process over a lake generated with every
+kind of bad input; expectations come from the generator's own record of what it wrote
+(``_state/generate/summary.json``: records, duplicates and injected faults per dataset),
+from dbt's manifest, and from the lake's files — never from the pipeline's output.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from run_kit import generated_lake, shoplake
+
+from shoplake.ingest.transaction import lake_lock
+from shoplake.lake import Lake
+from shoplake.pipeline import STEPS
+
+
+def history(lake: Lake, sql: str) -> list[tuple]:
+    with duckdb.connect(str(lake.root / "warehouse.duckdb"), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+@pytest.fixture(scope="module")
+def completed_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Lake, str]:
+    """One full daily run over a generated lake (shared by the checks below)."""
+    lake = generated_lake(tmp_path_factory.mktemp("daily") / "lake")
+    result = shoplake("run", "--lake", str(lake.root))
+    assert result.returncode == 0, result.stdout + result.stderr
+    return lake, result.stdout + result.stderr
+
+
+def test_run_produces_warehouse_docs_and_dashboard(completed_run: tuple[Lake, str]) -> None:
+    lake, output = completed_run
+    docs = lake.state_dir("dbt", "dev", "target")
+    for produced in (
+        lake.root / "warehouse.duckdb",
+        docs / "index.html",
+        docs / "catalog.json",
+        docs / "manifest.json",
+    ):
+        assert produced.is_file(), produced
+    dashboard = next(line for line in output.splitlines() if "dashboard at " in line)
+    assert Path(dashboard.split("dashboard at ", 1)[1].strip()).is_file()
+    for step in STEPS:
+        assert f"{step}:" in output  # every step is announced and timed
+
+
+def test_run_history_records_steps_accounting_and_tests(completed_run: tuple[Lake, str]) -> None:
+    lake, _ = completed_run
+    runs = history(lake, "select run_id, status, failed_step, seconds from shoplake_ops.runs")
+    assert len(runs) == 1
+    run_id, status, failed_step, seconds = runs[0]
+    assert (status, failed_step) == ("success", None)
+    steps = history(
+        lake,
+        "select step, status, seconds from shoplake_ops.run_steps "
+        f"where run_id = '{run_id}' order by position",
+    )
+    assert [s[0] for s in steps] == list(STEPS)
+    statuses = dict((s[0], s[1]) for s in steps)
+    assert statuses["extract"] == "skipped"  # no DSN configured
+    assert all(statuses[s] in ("success", "warn") for s in STEPS if s != "extract")
+    assert sum(s[2] for s in steps) <= seconds
+
+    # the ingest's accounting equals what the generator says it wrote
+    summary = json.loads(lake.state_dir("generate", "summary.json").read_text())
+    recorded = {
+        row[0]: row[1:]
+        for row in history(
+            lake,
+            "select dataset, records_read, written, quarantined, duplicates "
+            f"from shoplake_ops.run_datasets where run_id = '{run_id}'",
+        )
+    }
+    for dataset, counts in summary["datasets"].items():
+        expected = counts["expected_ingest"]
+        assert recorded[dataset] == (
+            expected["read"],
+            expected["written"],
+            expected["quarantined"],
+            expected["duplicates"],
+        ), dataset
+
+    # every data and unit test of the project is recorded, none failed
+    manifest = json.loads(lake.state_dir("dbt", "dev", "target", "manifest.json").read_text())
+    expected_tests = {
+        uid
+        for uid in [*manifest["nodes"], *manifest.get("unit_tests", {})]
+        if uid.split(".")[0] in ("test", "unit_test")
+    }
+    tests = history(
+        lake, f"select unique_id, status from shoplake_ops.run_tests where run_id = '{run_id}'"
+    )
+    assert {t[0] for t in tests} == expected_tests
+    assert not [t for t in tests if t[1] in ("fail", "error")]
+
+    # freshness: every source of the project, checked against its SLA
+    sources = {uid.split(".")[-1] for uid in manifest["sources"]}
+    freshness = history(
+        lake,
+        "select source, status, warn_after_hours, error_after_hours "
+        f"from shoplake_ops.run_freshness where run_id = '{run_id}'",
+    )
+    assert {f[0] for f in freshness} == sources
+    assert all(f[1] == "pass" and f[2] < f[3] for f in freshness)  # just ingested
+
+
+def test_status_prints_the_last_runs(completed_run: tuple[Lake, str]) -> None:
+    lake, _ = completed_run
+    result = shoplake("status", "--lake", str(lake.root))
+    assert result.returncode == 0, result.stderr
+    run_id = history(lake, "select run_id from shoplake_ops.runs")[0][0]
+    assert run_id in result.stdout
+    assert "success" in result.stdout
+
+
+def test_a_failing_step_stops_the_run_and_from_resumes(tmp_path: Path) -> None:
+    lake = generated_lake(tmp_path / "lake")
+    # someone drops a file that does not match the payments schema into silver: the
+    # build's staging model cannot cast it, so the build step fails
+    assert shoplake("run", "--lake", str(lake.root), "--to", "ingest").returncode == 0
+    intruder = lake.partition_dir("payments", date(2026, 10, 6))
+    intruder.mkdir(parents=True, exist_ok=True)
+    pq.write_table(
+        pa.table({"payment_id": ["x-1"], "amount": ["not a number"]}),
+        intruder / "intruder.parquet",
+    )
+
+    failed = shoplake("run", "--lake", str(lake.root), "--from", "freshness")
+    assert failed.returncode == 1
+    assert "failed at step build" in failed.stderr
+    assert "shoplake run --from build" in failed.stderr
+    assert not (lake.root / "site").exists() or not any((lake.root / "site").iterdir())
+
+    (intruder / "intruder.parquet").unlink()
+    resumed = shoplake("run", "--lake", str(lake.root), "--from", "build")
+    assert resumed.returncode == 0, resumed.stderr
+
+    runs = history(
+        lake, "select run_id, status, failed_step from shoplake_ops.runs order by started_at"
+    )
+    assert [(r[1], r[2]) for r in runs] == [
+        ("success", None),  # --to ingest
+        ("failed", "build"),
+        ("success", None),  # --from build
+    ]
+    steps = dict(
+        history(
+            lake,
+            f"select step, status from shoplake_ops.run_steps where run_id = '{runs[1][0]}'",
+        )
+    )
+    assert steps["build"] == "failed"
+    assert steps["docs"] == steps["dashboard"] == "skipped"  # never reached
+    resumed_steps = dict(
+        history(
+            lake,
+            f"select step, status from shoplake_ops.run_steps where run_id = '{runs[2][0]}'",
+        )
+    )
+    assert resumed_steps["ingest"] == "skipped"
+    assert resumed_steps["build"] == "success"
+
+
+def test_a_second_run_while_one_holds_the_lake_exits(tmp_path: Path) -> None:
+    lake = generated_lake(tmp_path / "lake")
+    with lake_lock(lake, "run", wait=False):
+        busy = shoplake("run", "--lake", str(lake.root))
+    assert busy.returncode == 1
+    assert "another shoplake run is running" in busy.stderr
+    assert not lake.state_dir("pipeline").exists()  # it did not start
+    assert not (lake.root / "silver").exists()
+
+
+def test_unknown_step_is_a_clear_error(tmp_path: Path) -> None:
+    result = shoplake("run", "--lake", str(tmp_path), "--from", "deploy")
+    assert result.returncode == 1
+    assert "no such step" in result.stderr
+    assert "extract, ingest, freshness, build, docs, dashboard" in result.stderr
