@@ -15,8 +15,11 @@
        what a daily run needs; a backfill passes the range), up to 100 per statement,
        `if not exists`, so re-running is harmless.
 
-    Where ingest registers partitions in the Glue catalog itself (Glue job bookmarks /
-    crawler), step 3 is a no-op. On other adapters the operation does nothing. -#}
+    On AWS, `shoplake deploy aws` creates the same tables in the Glue database (from the
+    same source definitions; pytests/aws/test_spectrum_matches_glue.py checks that the
+    two agree) and shoplake.aws.catalog.sync_partitions, run after every ingest into an
+    s3:// lake, registers each new partition there, so steps 2 and 3 find everything in
+    place and change nothing. On other adapters the operation does nothing. -#}
 {% macro stage_external_sources(start_date=none, end_date=none, refresh=false, source_name='lake') %}
     {%- if target.type != 'redshift' -%}
         {{ log("stage_external_sources: nothing to do on " ~ target.type ~ " (sources are read in place or loaded)", info=true) }}
@@ -34,7 +37,8 @@
     {%- set today = modules.datetime.date.today() -%}
     {%- set start = start_date or (today - modules.datetime.timedelta(days=1)).isoformat() -%}
     {%- set end = end_date or today.isoformat() -%}
-    {%- set days = dbt.dates_in_range(start, end, in_fmt='%Y-%m-%d', out_fmt='%Y-%m-%d') + [end] -%}
+    {#- dates_in_range includes both ends -#}
+    {%- set days = dbt.dates_in_range(start, end, in_fmt='%Y-%m-%d', out_fmt='%Y-%m-%d') -%}
     {%- set sources = [] -%}
     {%- for node in graph.sources.values() -%}
         {%- if node.source_name == source_name and node.external and node.external.location -%}

@@ -91,7 +91,7 @@ def _free_port() -> int:
 def start_server() -> AwsServer:
     """Start moto's server on a free port of 127.0.0.1 and wait until it answers."""
     port = _free_port()
-    log = tempfile.TemporaryFile()
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server process
     try:
         process = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)],
@@ -108,9 +108,11 @@ def start_server() -> AwsServer:
             log.seek(0)
             err = log.read()[-2000:].decode(errors="replace")
             raise AwsEndpointUnavailable(f"moto's server exited ({process.returncode}): {err}")
-        with contextlib.suppress(urllib.error.URLError, OSError):
-            with urllib.request.urlopen(f"{server.endpoint_url}/moto-api/", timeout=1):
-                return server
+        with (
+            contextlib.suppress(urllib.error.URLError, OSError),
+            urllib.request.urlopen(f"{server.endpoint_url}/moto-api/", timeout=1),
+        ):
+            return server
         time.sleep(0.1)
     server.stop()
     raise AwsEndpointUnavailable(f"moto's server did not answer within {START_TIMEOUT_S:.0f} s")

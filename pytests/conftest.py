@@ -13,9 +13,9 @@ And a local AWS endpoint, moto's server mode on 127.0.0.1 (see aws_server.py):
 * ``aws_env`` (function): sets AWS_ENDPOINT_URL, fake credentials and region for one test.
 * ``s3_bucket`` (function): name of a fresh empty bucket on it.
 
-A test that uses any of them is marked ``postgres`` (or ``aws``) automatically (``-m "not postgres"``
-deselects them). If the server cannot start, those tests fail with the reason; they are
-never skipped.
+A test that uses any of them is marked ``postgres`` (or ``aws``) automatically
+(``-m "not postgres"`` deselects them). If the server cannot start, those tests fail
+with the reason; they are never skipped.
 """
 
 from __future__ import annotations

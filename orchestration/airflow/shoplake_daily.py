@@ -51,7 +51,7 @@ def step_command(step: str) -> str:
 
 with DAG(
     dag_id="shoplake_daily",
-    description="extract, ingest, source freshness, dbt build, docs, dashboard",
+    description="shoplake's daily run: " + ", ".join(STEPS),
     schedule=SCHEDULE,
     start_date=datetime(2026, 1, 1),
     catchup=False,

@@ -9,6 +9,7 @@ from dbt's manifest, and from the lake's files — never from the pipeline's out
 from __future__ import annotations
 
 import json
+import threading
 from datetime import date
 from pathlib import Path
 
@@ -16,11 +17,14 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from browser import load_page, screenshot_path
 from run_kit import generated_lake, shoplake
 
+from shoplake.dashboard import default_dashboard_path
 from shoplake.ingest.transaction import lake_lock
 from shoplake.lake import Lake
 from shoplake.pipeline import STEPS
+from shoplake.serve import make_server
 
 
 def history(lake: Lake, sql: str) -> list[tuple]:
@@ -53,6 +57,31 @@ def test_run_produces_warehouse_docs_and_dashboard(completed_run: tuple[Lake, st
         assert f"{step}:" in output  # every step is announced and timed
 
 
+@pytest.mark.browser
+def test_run_pages_load_in_chromium_without_errors(completed_run: tuple[Lake, str]) -> None:
+    """The dashboard file and the served docs site, as a user opens them after a run."""
+    lake, _ = completed_run
+    dashboard = load_page(
+        default_dashboard_path(lake).as_uri(),
+        "run-dashboard",
+        wait_for="#kpi-revenue .value",
+    )
+    assert not dashboard.problems, dashboard.problems
+    server = make_server(lake, port=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        docs = load_page(f"{server.url}docs/", "run-docs", wait_for="text=shoplake warehouse")
+        served = load_page(f"{server.url}dashboard/", "run-served-dashboard")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert not docs.problems, docs.problems
+    assert not served.problems, served.problems
+    for name in ("run-dashboard", "run-docs", "run-served-dashboard"):
+        assert screenshot_path(name).is_file()
+
+
 def test_run_history_records_steps_accounting_and_tests(completed_run: tuple[Lake, str]) -> None:
     lake, _ = completed_run
     runs = history(lake, "select run_id, status, failed_step, seconds from shoplake_ops.runs")
@@ -67,7 +96,8 @@ def test_run_history_records_steps_accounting_and_tests(completed_run: tuple[Lak
     assert [s[0] for s in steps] == list(STEPS)
     statuses = dict((s[0], s[1]) for s in steps)
     assert statuses["extract"] == "skipped"  # no DSN configured
-    assert all(statuses[s] in ("success", "warn") for s in STEPS if s != "extract")
+    assert statuses["catalog"] == "skipped"  # a local lake has no Glue catalog
+    assert all(statuses[s] in ("success", "warn") for s in STEPS if s not in ("extract", "catalog"))
     assert sum(s[2] for s in steps) <= seconds
 
     # the ingest's accounting equals what the generator says it wrote
@@ -167,7 +197,7 @@ def test_a_failing_step_stops_the_run_and_from_resumes(tmp_path: Path) -> None:
         )
     )
     assert resumed_steps["ingest"] == "skipped"
-    assert resumed_steps["build"] == "success"
+    assert resumed_steps["build"] in ("success", "warn")  # warn: recency of old test data
 
 
 def test_a_second_run_while_one_holds_the_lake_exits(tmp_path: Path) -> None:
@@ -184,4 +214,4 @@ def test_unknown_step_is_a_clear_error(tmp_path: Path) -> None:
     result = shoplake("run", "--lake", str(tmp_path), "--from", "deploy")
     assert result.returncode == 1
     assert "no such step" in result.stderr
-    assert "extract, ingest, freshness, build, docs, dashboard" in result.stderr
+    assert ", ".join(STEPS) in result.stderr

@@ -120,8 +120,13 @@ def test_airflow_tasks_make_one_recorded_daily_run(
         ).fetchall()
     assert runs == [("airflow-20261007", "success")]
     assert [s[0] for s in steps] == list(STEPS)
-    assert dict(steps)["extract"] == "skipped"
-    assert all(status == "success" for step, status in steps if step != "extract")
+    assert dict(steps)["extract"] == dict(steps)["catalog"] == "skipped"  # no DSN, local lake
+    # warn: the build's recency tests and freshness may warn on generated past data
+    assert all(
+        status in ("success", "warn")
+        for step, status in steps
+        if step not in ("extract", "catalog")
+    )
 
 
 def test_crontab_runs_the_daily_job_at_two_utc() -> None:

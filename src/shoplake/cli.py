@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,7 +13,9 @@ from shoplake import __version__
 from shoplake.config import load_settings
 from shoplake.errors import ShoplakeError
 from shoplake.lake import Lake
-from shoplake.report import Console
+from shoplake.pipeline import STEPS
+from shoplake.report import Console, Report
+from shoplake.serve import DEFAULT_HOST, DEFAULT_PORT
 
 app = typer.Typer(
     name="shoplake",
@@ -31,7 +34,8 @@ LakeOption = Annotated[
     str | None,
     typer.Option(
         "--lake",
-        help="Lake root directory. Default: SHOPLAKE_LAKE, then shoplake.toml, then ./lake.",
+        help="Lake root: a directory or s3://bucket/prefix (AWS credentials and endpoint "
+        "from the standard AWS chain). Default: SHOPLAKE_LAKE, then shoplake.toml, then ./lake.",
         show_default=False,
     ),
 ]
@@ -46,7 +50,8 @@ DsnOption = Annotated[
 
 
 def _lake(option: str | None) -> Lake:
-    return Lake.at(option or load_settings().lake)
+    settings = load_settings()
+    return Lake.at(option or settings.lake, raw=settings.raw)
 
 
 def _version(value: bool) -> None:
@@ -164,19 +169,28 @@ def ingest(
     """Raw -> silver: validate, type, de-duplicate, quarantine and publish partitions.
 
     Only new or changed raw files are read. Prints read = written + quarantined +
-    duplicates per dataset; the run log is kept under _state/runs/.
+    duplicates per dataset; the run log is kept under _state/runs/. On an s3:// lake with
+    SHOPLAKE_GLUE_DATABASE set, the new partitions are then registered in that Glue
+    database (Athena and Redshift Spectrum see them at once).
     """
     from shoplake.ingest import run_ingest
 
     console = Console()
+    the_lake = _lake(lake)
     with console.progress() as progress:
-        report = run_ingest(_lake(lake), wait=wait, progress=progress)
+        report = run_ingest(the_lake, wait=wait, progress=progress)
     console.print_report(report.as_report())
     if not report.balanced:
         raise ShoplakeError(
             "ingest accounting does not balance (read != written + quarantined + duplicates)",
             "this is a bug in shoplake: please report it with the run log",
         )
+    if not the_lake.is_local:
+        from shoplake.aws.catalog import sync_if_configured
+
+        synced = sync_if_configured(the_lake)
+        if synced is not None:
+            console.print_report(synced.as_report())
 
 
 @app.command()
@@ -200,7 +214,9 @@ def build(
         str | None,
         typer.Option(
             help="DuckDB warehouse file for the dev target. Default: SHOPLAKE_DUCKDB_PATH, "
-            "then <lake>/warehouse.duckdb.",
+            "then <lake>/warehouse.duckdb (for an s3:// lake: "
+            ".shoplake/s3/<bucket>/<prefix>/warehouse.duckdb under SHOPLAKE_LOCAL_DIR or the "
+            "current directory).",
             show_default=False,
         ),
     ] = None,
@@ -210,15 +226,15 @@ def build(
     """Build the warehouse with dbt (staging, marts, gold) and run every test.
 
     Writes a temporary dbt profile from profiles.yml.example, so no profile needs
-    editing; dbt's artifacts and logs go to <lake>/_state/dbt/<target>/. Incremental
-    facts pick up late records and status changes since the last build.
+    editing; dbt's artifacts and logs go to <lake>/_state/dbt/<target>/ (for an s3://
+    lake: .shoplake/s3/<bucket>/<prefix>/_state/dbt/<target>/ under SHOPLAKE_LOCAL_DIR or
+    the current directory). Incremental facts pick up late records and status changes
+    since the last build.
     """
     from shoplake.warehouse import build as run_build
 
-    location = lake or load_settings().lake
     result = run_build(
-        # Redshift reads the lake itself (Spectrum): prod takes an s3:// location as is.
-        location if target == "prod" and location.startswith("s3://") else _lake(location),
+        _lake(lake),
         target=target,
         full_refresh=full_refresh,
         select=select or (),
@@ -226,6 +242,135 @@ def build(
         postgres_dsn=postgres_dsn or load_settings().postgres_dsn,
     )
     Console().print_report(result.as_report())
+
+
+@app.command("run")
+def run_daily(
+    target: Annotated[
+        str, typer.Option(help="dbt target of the build step: dev, postgres or prod.")
+    ] = "dev",
+    from_step: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help=f"Start at this step (resume after a failure): {', '.join(STEPS)}.",
+            show_default=False,
+        ),
+    ] = None,
+    to_step: Annotated[
+        str | None,
+        typer.Option("--to", help="Stop after this step.", show_default=False),
+    ] = None,
+    only: Annotated[
+        str | None,
+        typer.Option(
+            "--only", help="Run just this step (one scheduler task per step).", show_default=False
+        ),
+    ] = None,
+    run_id: Annotated[
+        str | None,
+        typer.Option(
+            "--run-id",
+            help="Name of the run. A run of that name recorded before is continued: a "
+            "scheduler running one task per step passes the same id to every task.",
+            show_default=False,
+        ),
+    ] = None,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Rebuild the incremental facts from scratch.")
+    ] = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait", help="If another run holds the lake, wait for it instead of exiting."
+        ),
+    ] = False,
+    duckdb_path: Annotated[
+        str | None,
+        typer.Option(help="DuckDB warehouse file (dev target).", show_default=False),
+    ] = None,
+    postgres_dsn: DsnOption = None,
+    lake: LakeOption = None,
+) -> None:
+    """The daily job: extract (if a DSN is configured), ingest, Glue catalog (S3 lakes), source
+    freshness, dbt build, docs, dashboard.
+
+    Each step is timed and reported; a failing step stops the run with exit code 1 and
+    says how to resume (--from STEP). Stale sources are reported, not fatal. Every run is
+    recorded in the warehouse (schema shoplake_ops; see `shoplake status`). A run holds the
+    lake's run lock: a second run started meanwhile exits at once (or waits, with --wait).
+    """
+    from shoplake.pipeline import RunOptions, as_report, run_pipeline
+
+    if only and (from_step or to_step):
+        raise ShoplakeError("--only cannot be combined with --from/--to", "use one or the other")
+    settings = load_settings()
+    record = run_pipeline(
+        _lake(lake),
+        RunOptions(
+            target=target,
+            postgres_dsn=postgres_dsn or settings.postgres_dsn,
+            products_table=settings.products_table,
+            duckdb_path=duckdb_path,
+            full_refresh=full_refresh,
+            wait=wait,
+        ),
+        from_step=only or from_step,
+        to_step=only or to_step,
+        run_id=run_id,
+        say=lambda line: typer.echo(line, err=True),
+    )
+    Console().print_report(as_report(record))
+
+
+@app.command()
+def status(
+    limit: Annotated[int, typer.Option(min=1, help="How many runs to show.")] = 10,
+    duckdb_path: Annotated[
+        str | None,
+        typer.Option(help="DuckDB warehouse file (dev target).", show_default=False),
+    ] = None,
+    lake: LakeOption = None,
+) -> None:
+    """The last runs of `shoplake run`: status, step timings, quarantined records, tests
+    and stale sources (from the warehouse's shoplake_ops tables)."""
+    from shoplake.history import last_runs_duckdb
+    from shoplake.warehouse import dbt_env
+
+    path = dbt_env(_lake(lake), "dev", duckdb_path=duckdb_path)["SHOPLAKE_DUCKDB_PATH"]
+    runs = last_runs_duckdb(Path(path), limit)
+    if not runs:
+        typer.echo(f"no runs recorded yet in {path}: run `shoplake run`")
+        return
+    rows = [
+        (
+            r.run_id,
+            f"{r.started_at:%Y-%m-%d %H:%M:%S}",
+            r.status + (f" at {r.failed_step}" if r.failed_step else ""),
+            round(r.seconds, 1) if r.seconds is not None else None,
+            " ".join(f"{step}={secs:.0f}s" for step, st, secs in r.steps if secs is not None),
+            r.quarantined,
+            f"{r.tests_passed}/{r.tests_total}",
+            r.stale_sources,
+        )
+        for r in runs
+    ]
+    Console().print_report(
+        Report(
+            title=f"last {len(rows)} runs ({path})",
+            columns=(
+                "run",
+                "started (UTC)",
+                "status",
+                "seconds",
+                "steps",
+                "quarantined",
+                "tests passed",
+                "stale sources",
+            ),
+            rows=rows,
+        )
+    )
 
 
 load_app = typer.Typer(help="Copy the silver lake into a database.", no_args_is_help=True)
@@ -253,6 +398,303 @@ def load_postgres(
             "no PostgreSQL DSN given", "pass --postgres-dsn or set SHOPLAKE_POSTGRES_DSN"
         )
     Console().print_report(run_load(_lake(lake), dsn, schema).as_report())
+
+
+# --- alerts -------------------------------------------------------------------------------
+alerts_app = typer.Typer(
+    help="Real-time purchase alerts: one per purchase, exactly once.", no_args_is_help=True
+)
+app.add_typer(alerts_app, name="alerts")
+AlertsStateOption = Annotated[
+    str | None,
+    typer.Option(
+        "--state-dir",
+        help="Folder of the alerts ledger (SQLite). Default: SHOPLAKE_ALERTS_STATE, then "
+        "<lake>/_state/alerts; for an s3:// lake, _state/alerts in its local working "
+        "directory (SHOPLAKE_LOCAL_DIR, default ./.shoplake, /s3/<bucket>/<prefix>).",
+        show_default=False,
+    ),
+]
+
+
+@alerts_app.command("watch")
+def alerts_watch(
+    webhook: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SHOPLAKE_ALERTS_WEBHOOK",
+            help="POST each alert as JSON to this URL (Idempotency-Key: <alert_id>; signed "
+            "with SHOPLAKE_ALERTS_WEBHOOK_SECRET when set). Default: SHOPLAKE_ALERTS_WEBHOOK.",
+            show_default=False,
+        ),
+    ] = None,
+    interval: Annotated[
+        float | None,
+        typer.Option(
+            min=0.05,
+            help="Seconds between looks at the recent landing folders. Default: 0.5 "
+            "(s3:// lakes: 5, as S3 charges per LIST).",
+            show_default=False,
+        ),
+    ] = None,
+    sweep: Annotated[
+        float | None,
+        typer.Option(
+            min=0.1,
+            help="Seconds between full listings of raw/clickstream/ (files dropped into older "
+            "landing folders). Default: 10 (s3:// lakes: 300).",
+            show_default=False,
+        ),
+    ] = None,
+    once: Annotated[
+        bool,
+        typer.Option(
+            "--once", help="Process what is there, deliver, print a summary and exit (cron)."
+        ),
+    ] = False,
+    retry_for: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="With --once: seconds to keep retrying undelivered alerts before exiting "
+            "(they stay in the outbox for the next run).",
+        ),
+    ] = 10.0,
+    state_dir: AlertsStateOption = None,
+    lake: LakeOption = None,
+) -> None:
+    """Turn new clickstream files into purchase alerts as they land.
+
+    Watches raw/clickstream/YYYY/MM/DD/HH/ (names starting with _ or . are uploads in
+    progress and skipped), writes one alert per purchase to
+    alerts/year=YYYY/month=MM/day=DD/*.ndjson and, with --webhook, POSTs it with retries
+    and backoff. Exactly once per purchase across restarts, kills and re-delivered
+    files. Prints one line per processed file: path, alerts, new, bad lines, latency.
+    One watcher per lake.
+    """
+    from shoplake.alerts.watcher import process_pending, watch
+
+    location = _lake(lake)
+
+    def say(line: str) -> None:
+        typer.echo(line)
+        sys.stdout.flush()
+
+    if once:
+        summary = process_pending(
+            location, webhook, retry_for_s=retry_for, state_dir=state_dir, log=say
+        )
+        Console().print_report(summary.as_report())
+        return
+    watch(location, webhook, interval_s=interval, sweep_s=sweep, state_dir=state_dir, log=say)
+
+
+@alerts_app.command("status")
+def alerts_status(state_dir: AlertsStateOption = None, lake: LakeOption = None) -> None:
+    """Counts from the alerts ledger: files read, alerts, unpublished, undelivered."""
+    from shoplake.alerts.watcher import status as alerts_ledger_status
+
+    Console().print_report(alerts_ledger_status(_lake(lake), state_dir=state_dir))
+
+
+@alerts_app.command("package")
+def alerts_package(
+    dest: Annotated[
+        Path, typer.Option(help="Folder to write shoplake-alerts-lambda.zip into.")
+    ] = Path("dist"),
+) -> None:
+    """Build the AWS Lambda zip of the alerts handler (stdlib + boto3 from the runtime).
+
+    Handler: shoplake.alerts.lambda_handler.handler. Environment:
+    SHOPLAKE_ALERTS_TOPIC_ARN (SNS topic), SHOPLAKE_ALERTS_CLAIM_LEASE_S (default 120).
+    """
+    from shoplake.alerts.package import HANDLER, build_lambda_zip
+
+    path = build_lambda_zip(dest)
+    typer.echo(f"{path} ({path.stat().st_size:,} bytes; handler {HANDLER})")
+
+
+@app.command()
+def dashboard(
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where to write the page. Default: <lake>/site/dashboard.html.",
+            show_default=False,
+        ),
+    ] = None,
+    duckdb_path: Annotated[
+        str | None,
+        typer.Option(
+            help="DuckDB warehouse file (dev target). Default: SHOPLAKE_DUCKDB_PATH, then "
+            "<lake>/warehouse.duckdb.",
+            show_default=False,
+        ),
+    ] = None,
+    lake: LakeOption = None,
+) -> None:
+    """Write the dashboard: one self-contained HTML page (no network needed to open it).
+
+    Revenue, orders, AOV and customers by day and region, payment status mix, top
+    products, the clickstream funnel, and a data-quality panel (dbt tests, source
+    freshness and recent runs from `shoplake run`'s history; quarantine per dataset).
+    The page filters by date range and region. Reads the warehouse read-only: build it
+    first (`shoplake build` or `shoplake run`).
+    """
+    from shoplake.dashboard import write_dashboard
+
+    path = write_dashboard(_lake(lake), out=out, duckdb_path=duckdb_path)
+    typer.echo(f"dashboard written to {path} ({path.stat().st_size:,} bytes)")
+
+
+@app.command()
+def serve(
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="TCP port to listen on.")
+    ] = DEFAULT_PORT,
+    host: Annotated[
+        str,
+        typer.Option(help="Address to bind. The default keeps the site on this machine."),
+    ] = DEFAULT_HOST,
+    duckdb_path: Annotated[
+        str | None,
+        typer.Option(help="DuckDB warehouse file (dev target).", show_default=False),
+    ] = None,
+    lake: LakeOption = None,
+) -> None:
+    """Serve the dbt docs site (/docs/) and the dashboard (/dashboard/) on one port.
+
+    Needs the docs generated (`shoplake run` does it). Writes the dashboard first if it
+    is missing or older than the warehouse; after that, reload the page to see what a
+    later `shoplake run` or `shoplake dashboard` wrote. Ctrl-C stops the server.
+    """
+    from shoplake.serve import serve as run_serve
+
+    run_serve(_lake(lake), host=host, port=port, duckdb_path=duckdb_path, say=typer.echo)
+
+
+# --- deploy and athena (AWS) ----------------------------------------------------------------
+deploy_app = typer.Typer(help="Create or update shoplake's cloud resources.", no_args_is_help=True)
+app.add_typer(deploy_app, name="deploy")
+athena_app = typer.Typer(help="Run the sample analyses on Amazon Athena.", no_args_is_help=True)
+app.add_typer(athena_app, name="athena")
+RegionOption = Annotated[
+    str | None,
+    typer.Option(
+        help="AWS region. Default: the AWS configuration (AWS_REGION, AWS_DEFAULT_REGION, "
+        "~/.aws/config). Credentials always come from the standard AWS chain; "
+        "AWS_ENDPOINT_URL points every call at another endpoint.",
+        show_default=False,
+    ),
+]
+WorkgroupOption = Annotated[
+    str, typer.Option(help="Athena workgroup (`deploy aws` creates one named --name).")
+]
+
+
+@deploy_app.command("aws")
+def deploy_aws(
+    plan: Annotated[
+        bool,
+        typer.Option("--plan", help="Print what would be created or updated; change nothing."),
+    ] = False,
+    name: Annotated[
+        str,
+        typer.Option(
+            help="Prefix of every resource name. Bucket names are global, so make it yours "
+            "(e.g. acme-shoplake): buckets <name>-raw, -processed and -archive, Glue "
+            "database <name> (- becomes _), Athena workgroup <name>, roles <name>-ingest, "
+            "-athena-reader, -redshift-spectrum and -alert-lambda, KMS alias "
+            "alias/<name>-lake, topic and function <name>-purchase-alerts."
+        ),
+    ] = "shoplake",
+    prefix: Annotated[
+        str,
+        typer.Option(
+            help="Where the lake sits in the buckets: raw files under "
+            "s3://<name>-raw/<prefix>/raw/, the lake root (silver, quarantine, _state) at "
+            "s3://<name>-processed/<prefix>."
+        ),
+    ] = "lake",
+    athena_scan_limit_mb: Annotated[
+        int,
+        typer.Option(
+            min=10, help="Bytes-scanned limit per Athena query, in MiB (Athena's minimum: 10)."
+        ),
+    ] = 10240,
+    quarantine_days: Annotated[
+        int, typer.Option(min=1, help="Days after which quarantined records expire.")
+    ] = 90,
+    region: RegionOption = None,
+) -> None:
+    """Create or update shoplake's AWS resources so they match their description.
+
+    KMS key; raw (versioned), processed and archive buckets with SSE-KMS, public access
+    blocked, lifecycle rules (raw to Standard-IA at 30 days and Glacier at 90,
+    quarantine and Athena results expiry) and policies denying plain HTTP and other
+    encryption; the Glue database and one table per silver dataset; the Athena
+    workgroup (encrypted results, scan limit) with the analyses as named queries;
+    least-privilege IAM policies and roles (ingest, Athena readers, Redshift Spectrum,
+    alert Lambda); the SNS topic and the purchase-alert Lambda on new clickstream
+    files. Prints one line per resource: create, update (and what differs) or no
+    change. Running it again changes nothing; nothing is ever deleted.
+    """
+    from shoplake.aws.deploy import Deployment, deploy
+    from shoplake.aws.session import AwsSession
+
+    deployment = Deployment(
+        name=name,
+        prefix=prefix.strip("/"),
+        bytes_scanned_cutoff=athena_scan_limit_mb * 1024 * 1024,
+        quarantine_days=quarantine_days,
+    )
+    result = deploy(deployment, plan_only=plan, session=AwsSession(region))
+    Console().print_report(result.as_report())
+
+
+@athena_app.command("query")
+def athena_query(
+    query: Annotated[
+        str,
+        typer.Argument(
+            metavar="NAME",
+            help="Named query: an analysis of analyses/, e.g. monthly_revenue_trend.",
+        ),
+    ],
+    workgroup: WorkgroupOption = "shoplake",
+    database: Annotated[
+        str | None,
+        typer.Option(
+            help="Glue database to run in. Default: the named query's own (the lake's).",
+            show_default=False,
+        ),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option(min=1, help="Seconds to wait before stopping the query.")
+    ] = 600.0,
+    region: RegionOption = None,
+) -> None:
+    """Run one of the workgroup's named queries, wait for it and print its rows.
+
+    The workgroup's settings apply (encrypted results, bytes-scanned limit): a query
+    that fails or hits the limit exits non-zero with Athena's reason.
+    """
+    from shoplake.aws.athena import run_named_query
+    from shoplake.aws.session import AwsSession
+
+    result = run_named_query(
+        query, workgroup, database, session=AwsSession(region), timeout_seconds=timeout
+    )
+    Console().print_report(result.as_report())
+
+
+@athena_app.command("list")
+def athena_list(workgroup: WorkgroupOption = "shoplake", region: RegionOption = None) -> None:
+    """List the workgroup's named queries (name, database, description)."""
+    from shoplake.aws.athena import named_queries_report
+    from shoplake.aws.session import AwsSession
+
+    Console().print_report(named_queries_report(workgroup, session=AwsSession(region)))
 
 
 def main() -> None:

@@ -27,6 +27,9 @@ CONFIG_FILE = "shoplake.toml"
 @dataclass(frozen=True)
 class Settings:
     lake: str = "./lake"
+    #: Where the raw zone lives, if not in the lake root: the directory or s3:// location
+    #: whose ``raw/`` folder holds it (the deployed layout has a separate raw bucket).
+    raw: str | None = None
     postgres_dsn: str | None = None
     products_table: str = "public.products"
 

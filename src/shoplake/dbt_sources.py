@@ -3,7 +3,8 @@
 The silver lake's datasets are defined once, in ``contract.py``. This module turns them
 into the dbt source file ``models/staging/lake/_lake__sources.yml`` (committed, so that
 dbt works without running Python first; ``pytests/warehouse`` asserts it is in sync) and
-gives the PostgreSQL loader and the Redshift Spectrum DDL their column types.
+gives the PostgreSQL loader, the Redshift Spectrum DDL and the Glue Data Catalog
+(:mod:`shoplake.aws.catalog`) their column types.
 
 One source table per dataset, three ways to reach it:
 
@@ -91,6 +92,17 @@ def _q(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def partition_description(ds: Dataset, column: str) -> str:
+    return f"Hive partition: {column} of {ds.business_ts} (UTC)."
+
+
+def external_location(lake_root: str, ds: Dataset) -> str:
+    """Where a dataset's silver table lives under a lake root (trailing slash), as external
+    tables name it: the dbt ``external.location`` (with the root as a Jinja expression)
+    and the Glue table's location (:mod:`shoplake.aws.catalog`) both come from here."""
+    return f"{lake_root.rstrip('/')}/{SILVER}/{ds.name}/"
+
+
 def duckdb_location(ds: Dataset) -> str:
     glob = f"{LAKE_ROOT}/{SILVER}/{ds.name}/" + "/".join(f"{p}=*" for p in PARTITION_COLUMNS)
     return f"read_parquet('{glob}/*.parquet', hive_partitioning = true, union_by_name = true)"
@@ -128,7 +140,7 @@ def render_sources_yaml() -> str:
             "        config:",
             f"          external_location: {_q(duckdb_location(ds))}",
             "        external:",
-            f"          location: {_q(f'{LAKE_ROOT}/{SILVER}/{ds.name}/')}",
+            f"          location: {_q(external_location(LAKE_ROOT, ds))}",
             "          file_format: parquet",
             "          partitions:",
         ]
@@ -136,8 +148,7 @@ def render_sources_yaml() -> str:
             out += [
                 f"            - name: {p}",
                 f"              data_type: {PARTITION_TYPES[p]}",
-                "              description: "
-                + _q(f"Hive partition: {p} of {ds.business_ts} (UTC)."),
+                f"              description: {_q(partition_description(ds, p))}",
             ]
         out.append("        columns:")
         for name, rtype, description in redshift_columns(ds):

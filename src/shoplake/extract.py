@@ -47,13 +47,15 @@ Reading
     memory does not grow with the catalog. The session time zone is UTC.
 
 Crash safety and re-runs
-    The CSV is written under a temporary name starting with ``_`` in the landing
-    directory (ingest, Spectrum and Athena ignore such names), flushed to disk, then
-    renamed into place with ``os.replace``. Only after that is the new watermark saved,
-    also by temp file + ``os.replace``. A failure before the rename leaves no visible
-    file and the old watermark; a crash between the rename and the state save leaves the
-    file *and* the old watermark, so the next run extracts the same rows again into a
-    second file. That is harmless: ingest counts identical re-deliveries as duplicates.
+    The CSV is written to a scratch file (in a local lake: under a temporary name
+    starting with ``_`` in the landing directory, which ingest, Spectrum and Athena
+    ignore), then published in one step (:meth:`Lake.publish_file`: fsync and
+    ``os.replace`` locally, a single upload on S3, which makes the object visible only
+    once complete). Only after that is the new watermark saved, also atomically. A
+    failure before the publish leaves no visible file and the old watermark; a crash
+    between the publish and the state save leaves the file *and* the old watermark, so
+    the next run extracts the same rows again into a second file. That is harmless:
+    ingest counts identical re-deliveries as duplicates.
     Nothing is ever lost, at worst delivered twice. Two runs at the same time are safe in
     the same sense (duplicates, never a gap).
 
@@ -71,7 +73,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
-import os
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -87,7 +88,6 @@ from psycopg.conninfo import conninfo_to_dict
 
 from shoplake.contract import PRODUCTS, Field, Kind, format_utc
 from shoplake.errors import ShoplakeError
-from shoplake.files import fsync_dir, write_atomic
 from shoplake.lake import Lake
 from shoplake.report import Report
 
@@ -265,21 +265,21 @@ class Watermark:
     keys: frozenset[str] = frozenset()  # product ids extracted with updated_at == at
 
 
-def _state_path(lake: Lake) -> Path:
-    return lake.state_dir("extract", "products.json")
+def _state_key(lake: Lake) -> str:
+    return lake.state_key("extract", "products.json")
 
 
 def _load_state(lake: Lake) -> dict[str, Any]:
-    path = _state_path(lake)
-    if not path.exists():
-        return {"version": STATE_VERSION, "tables": {}}
+    key = _state_key(lake)
     try:
-        state = json.loads(path.read_text("utf-8"))
+        state = json.loads(lake.read_bytes(key).decode("utf-8"))
         if not isinstance(state.get("tables"), dict):
             raise ValueError("no 'tables' object")
+    except FileNotFoundError:
+        return {"version": STATE_VERSION, "tables": {}}
     except (OSError, ValueError) as exc:
         raise ShoplakeError(
-            f"{path}: unreadable extract state ({exc})",
+            f"{lake.url(key)}: unreadable extract state ({exc})",
             "delete the file to extract the whole catalog again (ingest treats the "
             "re-delivered rows as duplicates)",
         ) from None
@@ -297,7 +297,7 @@ def _watermark(state: dict[str, Any], table: str) -> Watermark:
 
 
 def _save_state(lake: Lake, state: dict[str, Any]) -> None:
-    write_atomic(_state_path(lake), json.dumps(state, indent=1, sort_keys=True) + "\n")
+    lake.write_atomic(_state_key(lake), json.dumps(state, indent=1, sort_keys=True) + "\n")
 
 
 # ------------------------------------------------------------------------------------
@@ -335,17 +335,17 @@ def _row_formatter(fields: Iterable[Field]) -> Callable[[tuple[Any, ...]], list[
 
 
 class _LazyCsv:
-    """A CSV file in the landing directory, created only when the first row arrives."""
+    """A CSV file for the lake key ``final``, created only when the first row arrives."""
 
-    def __init__(self, final: Path) -> None:
-        self.final = final
-        self.tmp = final.with_name(f"_{final.name}.tmp")
+    def __init__(self, lake: Lake, final: str) -> None:
+        self.lake, self.final = lake, final
+        self.tmp: Path | None = None
         self._file: Any = None
         self._writer: Any = None
 
     def write(self, row: list[str]) -> None:
         if self._writer is None:
-            self.final.parent.mkdir(parents=True, exist_ok=True)
+            self.tmp = self.lake.scratch_file(self.final)
             self._file = self.tmp.open("w", encoding="utf-8", newline="")
             self._writer = csv.writer(self._file, lineterminator="\n")
             self._writer.writerow(COLUMNS)
@@ -356,16 +356,15 @@ class _LazyCsv:
         return self._file is not None
 
     def publish(self) -> None:
-        """Flush to disk and rename into place (the file becomes visible to ingest)."""
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        """Put the file in place in one step (it becomes visible to ingest)."""
+        assert self.tmp is not None
         self._file.close()
-        os.replace(self.tmp, self.final)
-        fsync_dir(self.final.parent)
+        self.lake.publish_file(self.tmp, self.final)
 
     def discard(self) -> None:
         if self._file is not None:
             self._file.close()
+        if self.tmp is not None:
             self.tmp.unlink(missing_ok=True)
 
 
@@ -397,10 +396,11 @@ def extract_products(
     state = _load_state(lake)
     old = _watermark(state, table)
 
-    target = lake.landing_dir(PRODUCTS.name, landed) / (
-        f"{PRODUCTS.name}-{landed:%Y%m%dT%H%M%S%fZ}.csv"
+    target = lake.key(
+        lake.landing_prefix(PRODUCTS.name, landed),
+        f"{PRODUCTS.name}-{landed:%Y%m%dT%H%M%S%fZ}.csv",
     )
-    out = _LazyCsv(target)
+    out = _LazyCsv(lake, target)
     fmt = _row_formatter(PRODUCTS.fields)
     rows = 0
     last_at: datetime | None = None
@@ -455,7 +455,7 @@ def extract_products(
     state["tables"][table] = {
         "watermark": new_at.isoformat(),
         "keys_at_watermark": sorted(keys_at_last),
-        "last_file": lake.relative(target),
+        "last_file": target,
         "last_rows": rows,
         "extracted_at": landed.isoformat(),
     }
@@ -463,7 +463,7 @@ def extract_products(
     return ExtractReport(
         table=table,
         rows=rows,
-        file=lake.relative(target),
+        file=target,
         old_watermark=old.at,
         new_watermark=new_at,
         cutoff=cutoff,

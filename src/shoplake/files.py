@@ -1,4 +1,8 @@
-"""Writing files safely: readers see the old content or all of the new, never a part."""
+"""Writing local files safely: readers see the old content or all of the new, never a part.
+
+These are the local-directory primitives under :class:`shoplake.storage.LocalStorage`;
+code that must also work on an S3 lake writes through :class:`shoplake.lake.Lake`.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +11,37 @@ import os
 from pathlib import Path
 
 
-def write_atomic(path: Path, data: bytes | str) -> None:
-    """Write ``path`` via a hidden temporary file, fsync, rename, and fsync the directory.
+def write_atomic(path: Path, data: bytes | str, *, durable: bool = True) -> None:
+    """Write ``path`` via a hidden temporary file and a rename.
 
     The temporary name starts with ``_`` so that lake readers (and Spectrum/Athena) skip
-    it if a crash leaves it behind.
+    it if a crash leaves it behind. ``durable`` (default) fsyncs the file before the
+    rename and the directory after it, so the new content survives a power loss; data
+    that can be regenerated skips that cost.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(path.parent)
     tmp = path.with_name(f"_{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as fh:
         fh.write(data.encode("utf-8") if isinstance(data, str) else data)
-        fh.flush()
-        os.fsync(fh.fileno())
+        if durable:
+            fh.flush()
+            os.fsync(fh.fileno())
     os.replace(tmp, path)
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
+
+
+def ensure_dir(path: Path) -> None:
+    """Create a directory (and its parents) if missing. A stat first: creating one that
+    exists costs far more on some file systems (overlay), and most already exist."""
+    if not os.path.isdir(path):
+        path.mkdir(parents=True, exist_ok=True)
+
+
+def fsync_file(path: Path) -> None:
+    """Make a file's content durable before it is renamed into place."""
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
 
 
 def fsync_dir(path: Path) -> None:

@@ -244,11 +244,11 @@ class RunSummary:
 
 def last_runs_duckdb(database: Path, limit: int = 10) -> list[RunSummary]:
     """The newest runs recorded in a DuckDB warehouse (none if it has no history yet)."""
-    import duckdb
+    from shoplake.warehouse import open_read_only
 
     if not database.is_file():
         return []
-    with contextlib.closing(duckdb.connect(str(database), read_only=True)) as con:
+    with open_read_only(database) as con:
         known = con.execute(
             "select count(*) from information_schema.tables "
             "where table_schema = ? and table_name = 'runs'",

@@ -72,6 +72,7 @@ def load_postgres(lake: Lake, dsn: str, schema: str = DEFAULT_SCHEMA) -> LoadRep
             "check --postgres-dsn / SHOPLAKE_POSTGRES_DSN",
         ) from exc
     duck = duckdb.connect()
+    lake.attach(duck)  # an s3:// lake is read through s3fs
     with conn, tempfile.TemporaryDirectory(prefix="shoplake-pgload-") as tmp:
         cur = conn.cursor()
         cur.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
@@ -96,9 +97,7 @@ def load_postgres(lake: Lake, dsn: str, schema: str = DEFAULT_SCHEMA) -> LoadRep
                     )
                 )
             cur.execute(sql.SQL("truncate table {}").format(table))
-            files = list(lake.silver_dir(name).glob("year=*/month=*/day=*/*.parquet"))
-            files = [f for f in files if not f.name.startswith(("_", "."))]
-            if not files:
+            if not lake.list_silver(name):
                 report.rows[name] = 0
                 continue
             csv_path = Path(tmp) / f"{name}.csv"

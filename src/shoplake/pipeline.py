@@ -4,12 +4,15 @@ Steps, in order (:data:`STEPS`):
 
 1. ``extract``   products changed in PostgreSQL -> raw/products (skipped without a DSN);
 2. ``ingest``    raw -> silver, quarantine and the accounting per dataset;
-3. ``freshness`` ``dbt source freshness``: each source against its SLA. A stale source is
+3. ``catalog``   new silver partitions registered in the Glue Data Catalog (``s3://``
+   lakes with ``SHOPLAKE_GLUE_DATABASE`` set; skipped otherwise), so Athena and Redshift
+   Spectrum see them;
+4. ``freshness`` ``dbt source freshness``: each source against its SLA. A stale source is
    reported (step status ``warn``) but does not stop the run: the marts are still built
    from what arrived, as dbt Cloud does with its freshness checkbox;
-4. ``build``     ``dbt build``: seeds, models and every data and unit test;
-5. ``docs``      ``dbt docs generate``: the analysts' docs site;
-6. ``dashboard`` the self-contained dashboard page (DuckDB warehouse only).
+5. ``build``     ``dbt build``: seeds, models and every data and unit test;
+6. ``docs``      ``dbt docs generate``: the analysts' docs site;
+7. ``dashboard`` the self-contained dashboard page (DuckDB warehouse only).
 
 A failing step stops the run with a non-zero exit code and a message naming the step;
 ``--from STEP`` starts a new run at that step (the earlier ones are recorded as
@@ -17,7 +20,7 @@ skipped). The run holds the lake's ``run`` lock, so that a slow run and the next
 one never overlap: the second exits at once (or waits, with ``--wait``).
 
 Every run is recorded (see :mod:`shoplake.history`) in the warehouse after each step, and
-as JSON under ``_state/pipeline/<run_id>.json``.
+as JSON under ``_state/pipeline/<run_id>.json`` in the lake.
 """
 
 from __future__ import annotations
@@ -34,7 +37,6 @@ from pathlib import Path
 
 from shoplake import history
 from shoplake.errors import ShoplakeError
-from shoplake.files import write_atomic
 from shoplake.ingest.transaction import lake_lock
 from shoplake.lake import Lake
 from shoplake.report import Report
@@ -99,6 +101,17 @@ def _ingest(ctx: _Context) -> StepOutcome:
         for f in ("records_read", "written", "quarantined", "duplicates")
     ]
     return "success", ("{:,} read, {:,} written, {:,} quarantined, {:,} duplicates".format(*totals))
+
+
+def _catalog(ctx: _Context) -> StepOutcome:
+    if ctx.lake.is_local:
+        return "skipped", "local lake: no catalog to update"
+    from shoplake.aws.catalog import DATABASE_ENV, sync_if_configured
+
+    synced = sync_if_configured(ctx.lake)
+    if synced is None:
+        return "skipped", f"no Glue database configured ({DATABASE_ENV})"
+    return "success", f"{synced.added_count} partitions added to Glue database {synced.database}"
 
 
 def _freshness(ctx: _Context) -> StepOutcome:
@@ -183,6 +196,7 @@ def _duckdb_path(lake: Lake, options: RunOptions) -> Path:
 STEPS: dict[str, tuple[str, Callable[[_Context], StepOutcome]]] = {
     "extract": ("copy changed products out of PostgreSQL (if a DSN is configured)", _extract),
     "ingest": ("raw -> silver: validate, de-duplicate, quarantine, publish", _ingest),
+    "catalog": ("register new silver partitions in the Glue Data Catalog (S3 lakes)", _catalog),
     "freshness": ("dbt source freshness: every source against its SLA", _freshness),
     "build": ("dbt build: seeds, models, data and unit tests", _build),
     "docs": ("dbt docs generate: the docs site", _docs),
@@ -202,9 +216,9 @@ def new_run_id(now: datetime) -> str:
     return f"{now:%Y%m%dT%H%M%S}Z-{secrets.token_hex(3)}"
 
 
-def run_log(lake: Lake, run_id: str) -> Path:
-    """The JSON record of a run in the lake."""
-    return lake.state_dir("pipeline", f"{run_id}.json")
+def run_log_key(lake: Lake, run_id: str) -> str:
+    """The lake key of a run's JSON record."""
+    return lake.state_key("pipeline", f"{run_id}.json")
 
 
 def run_pipeline(
@@ -280,9 +294,9 @@ def _open_record(
                 f"--run-id {run_id!r}: use letters, digits, '.', '_', '-' and '+' only",
                 "for example airflow-20261122",
             )
-        path = run_log(lake, run_id)
-        if path.is_file():
-            record = history.RunRecord.from_json(json.loads(path.read_text("utf-8")))
+        key = run_log_key(lake, run_id)
+        if lake.exists(key):
+            record = history.RunRecord.from_json(json.loads(lake.read_text(key)))
             if [s.step for s in record.steps] == names and record.target == options.target:
                 return record
             raise ShoplakeError(
@@ -294,7 +308,7 @@ def _open_record(
         run_id=run_id or new_run_id(started),
         started_at=started,
         target=options.target,
-        lake=str(lake.root),
+        lake=lake.url(),
         steps=[history.StepRecord(i + 1, name) for i, name in enumerate(names)],
     )
 
@@ -312,7 +326,9 @@ def _finish(ctx: _Context, failed: history.StepRecord | None) -> None:
 def _save(ctx: _Context) -> None:
     """Write the run to the lake (JSON) and to the warehouse's history tables."""
     record = ctx.record
-    write_atomic(run_log(ctx.lake, record.run_id), json.dumps(record.to_json(), indent=2))
+    ctx.lake.write_atomic(
+        run_log_key(ctx.lake, record.run_id), json.dumps(record.to_json(), indent=2)
+    )
     if ctx.options.target == "dev":
         history.record_duckdb(record, _duckdb_path(ctx.lake, ctx.options))
     elif ctx.options.target == "postgres" and ctx.options.postgres_dsn:

@@ -6,14 +6,19 @@ module sets for the run (lake root, DuckDB file, PostgreSQL connection from the 
 Targets:
 
 * ``dev`` (default): DuckDB at ``<lake>/warehouse.duckdb`` (or ``duckdb_path`` /
-  ``SHOPLAKE_DUCKDB_PATH``), sources read the lake's Parquet in place;
+  ``SHOPLAKE_DUCKDB_PATH``), sources read the lake's Parquet in place. A DuckDB file
+  cannot live in an object store: for an ``s3://`` lake the default file is
+  ``<local dir>/warehouse.duckdb`` (:attr:`shoplake.lake.Lake.local_dir`, one local
+  directory per lake), and the profile registers s3fs with DuckDB so that the sources
+  read the ``s3://`` Parquet files in place;
 * ``postgres``: the silver tables are first loaded into the ``lake`` schema
   (:mod:`shoplake.pgload`), then dbt builds into ``SHOPLAKE_PG_SCHEMA`` (``analytics``);
 * ``prod``: Redshift from ``SHOPLAKE_REDSHIFT_*``; the Spectrum external schema, tables
   and recent partitions are staged first (``stage_external_sources`` run-operation).
 
-dbt's artifacts and logs go to ``<lake>/_state/dbt/<target>/`` so that runs on
-different lakes never share a ``target/`` directory.
+dbt's artifacts and logs go to ``<local dir>/_state/dbt/<target>/`` (the lake directory
+itself for a local lake) so that runs on different lakes never share a ``target/``
+directory.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shoplake.errors import ShoplakeError
-from shoplake.lake import SILVER, Lake
+from shoplake.lake import SILVER, STATE, Lake
 from shoplake.report import Report
 
 TARGETS = ("dev", "postgres", "prod")
@@ -52,24 +57,23 @@ def project_dir() -> Path:
     )
 
 
-#: A local lake, or (prod only: Redshift reads the lake itself) an s3:// location.
+#: A lake, or its location (a directory or s3://bucket/prefix).
 LakeLike = Lake | str
 
 
-def _lake_root(lake: LakeLike) -> str:
-    return lake if isinstance(lake, str) else str(lake.root)
+def _as_lake(lake: LakeLike) -> Lake:
+    return lake if isinstance(lake, Lake) else Lake.at(lake)
 
 
 def artifacts_dir(lake: LakeLike, target: str = "dev") -> Path:
     """Where dbt writes target/ (manifest, run_results, docs) and logs/ for a lake:
-    ``<lake>/_state/dbt/<target>/``, or ``<project>/target/<target>/`` for an s3 lake."""
-    if isinstance(lake, str):
-        return project_dir() / "target" / target
-    return lake.state_dir("dbt", target)
+    ``<local dir>/_state/dbt/<target>/`` (local dir: see :attr:`Lake.local_dir`)."""
+    return _as_lake(lake).local_dir / STATE / "dbt" / target
 
 
-def default_duckdb_path(lake: Lake) -> Path:
-    return lake.root / "warehouse.duckdb"
+def default_duckdb_path(lake: LakeLike) -> Path:
+    """The dev warehouse of a lake: ``<local dir>/warehouse.duckdb``."""
+    return _as_lake(lake).local_dir / "warehouse.duckdb"
 
 
 @dataclass
@@ -108,12 +112,8 @@ def dbt_env(
     """The environment variables profiles.yml.example and the project read for a run."""
     if target not in TARGETS:
         raise ShoplakeError(f"unknown target {target!r}", f"use one of {', '.join(TARGETS)}")
-    if isinstance(lake, str) and target != "prod":
-        raise ShoplakeError(
-            f"lake {lake!r}: the {target} target needs a local lake directory",
-            "use --lake with a directory (only --target prod reads an s3:// lake)",
-        )
-    env = {"SHOPLAKE_LAKE": _lake_root(lake), "SHOPLAKE_DBT_TARGET": target}
+    lake = _as_lake(lake)
+    env = {"SHOPLAKE_LAKE": lake.url(), "SHOPLAKE_DBT_TARGET": target}
     if target == "dev":
         path = duckdb_path or os.environ.get("SHOPLAKE_DUCKDB_PATH") or default_duckdb_path(lake)
         env["SHOPLAKE_DUCKDB_PATH"] = str(Path(path).expanduser().resolve())
@@ -292,14 +292,15 @@ def build(
     )
     if target == "dev":
         Path(env["SHOPLAKE_DUCKDB_PATH"]).parent.mkdir(parents=True, exist_ok=True)
-    if target == "prod" and not _lake_root(lake).startswith("s3://"):
+    lake = _as_lake(lake)
+    if target == "prod" and lake.is_local:
         raise ShoplakeError(
-            f"the prod target reads the lake from S3, not {_lake_root(lake)!r}",
+            f"the prod target reads the lake from S3, not {lake.url()!r}",
             "pass --lake s3://bucket/prefix (or set SHOPLAKE_LAKE)",
         )
-    if isinstance(lake, Lake) and not lake.zone(SILVER).is_dir():
+    if target != "prod" and not lake.any(SILVER):
         raise ShoplakeError(
-            f"{lake.root}: no silver/ zone to build from", "run `shoplake ingest` first"
+            f"{lake.url()}: no silver/ zone to build from", "run `shoplake ingest` first"
         )
     started = time.perf_counter()
     if target == "postgres" and load:
@@ -355,3 +356,26 @@ def source_freshness(lake: LakeLike, *, target: str = "dev", quiet: bool = False
             "run `shoplake ingest`, or see the dbt output",
         )
     return run.target_path / "sources.json"
+
+
+@contextlib.contextmanager
+def open_read_only(path: Path) -> Iterator:
+    """A read-only DuckDB connection to a warehouse file; clear errors when it is missing
+    or a build holds it open for writing."""
+    import duckdb
+
+    if not path.is_file():
+        raise ShoplakeError(
+            f"no warehouse at {path}", "run `shoplake build` (or `shoplake run`) first"
+        )
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        raise ShoplakeError(
+            f"cannot open the warehouse {path} read-only: {str(exc).splitlines()[0]}",
+            "if a build is writing it, try again when it has finished",
+        ) from exc
+    try:
+        yield con
+    finally:
+        con.close()

@@ -25,14 +25,12 @@ from __future__ import annotations
 
 import bisect
 import json
-import os
 import random
 import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from shoplake.errors import ShoplakeError
@@ -66,7 +64,7 @@ class GenerateReport:
     faults: bool
     datasets: dict[str, Counts]
     products_loaded: int | None = None  # rows upserted into PostgreSQL, when a DSN was given
-    summary_path: Path | None = None
+    summary_path: str | None = None  # where the counts were written (path or URL)
     seconds: float = 0.0
     bytes_written: int = 0
 
@@ -169,15 +167,15 @@ def generate(
 
         rows = [_product_row(rec) for _, rec in world.out["products"]]
         loaded = load_products_table(postgres_dsn, products_table, rows)
-    writer = Writer()
     counts: dict[str, Counts] = {}
-    for name in BATCH_DATASETS:
-        if name == "products" and postgres_dsn:
-            continue
-        fault_rng = random.Random(f"{seed}:faults:{name}") if faults else None
-        files = plan(name, world.out[name], start, seed)
-        counts[name] = BatchWriter(lake, writer, name, seed).write_all(files, fault_rng)
-    counts["clickstream"] = _clickstream(lake, writer, world, seed, faults)
+    with Writer(lake) as writer:
+        for name in BATCH_DATASETS:
+            if name == "products" and postgres_dsn:
+                continue
+            fault_rng = random.Random(f"{seed}:faults:{name}") if faults else None
+            files = plan(name, world.out[name], start, seed)
+            counts[name] = BatchWriter(lake, writer, name, seed).write_all(files, fault_rng)
+        counts["clickstream"] = _clickstream(lake, writer, world, seed, faults)
     report = GenerateReport(
         start=start,
         days=days,
@@ -188,8 +186,9 @@ def generate(
         products_loaded=loaded,
         bytes_written=writer.bytes,
     )
-    report.summary_path = lake.state_dir(*SUMMARY)
-    _write_json(report.summary_path, report.as_dict())
+    summary_key = lake.state_key(*SUMMARY)
+    lake.write_atomic(summary_key, json.dumps(report.as_dict(), indent=2) + "\n")
+    report.summary_path = lake.url(summary_key)
     report.seconds = time.perf_counter() - began
     return report
 
@@ -208,40 +207,41 @@ def generate_clickstream(lake: Lake, *, start: date, days: int, events: int, see
     rng = random.Random(f"{seed}:clickstream-bench")
     catalog = _catalog(world)
     sessions = Sessions(rng, catalog)
-    out = HourlyWriter(lake, Writer(), seed, t_start=world.t0, t_end=world.t_end)
-    geo = world.geo
-    first_hour = world.t0 // HOUR_MS
-    budgets = _hour_budgets(world, events)
-    rnd = rng.random
-    currencies = [currency_for(code) for code in geo.codes]
-    order_seq = 0
-    for k, budget in enumerate(budgets):
-        h = first_hour + k
-        if k % 24 == 0:
-            catalog.set_time(h * HOUR_MS)
-            order_seq = 0
-        while budget > 0:
-            t = h * HOUR_MS + int(rnd() * HOUR_MS)
-            currency = currencies[bisect.bisect(geo.cum, rnd() * geo.cum[-1])]
-            device = _device(rng)
-            if rnd() < KNOWN_VISITORS:
-                user = f"C{1 + int(rnd() * 50_000):06d}"
-            else:
-                user = f"anon-{rng.getrandbits(40):010x}"
-            if rnd() < CONVERSION:
-                order_seq += 1
-                lines = []
-                for _ in range(rng.choice((1, 1, 1, 2, 3))):
-                    i = catalog.pick(rng.random())
-                    lines.append((catalog.ids[i], convert(catalog.price(i), currency)))
-                order_id = f"O{utc(t):%y%m%d}{order_seq:05d}"
-                net = sum(unit for _, unit in lines)
-                evs = sessions.purchase(t, user, device, order_id, currency, net, lines)
-            else:
-                evs = sessions.browse(t, user, device, currency)
-            budget -= out.add(evs if len(evs) <= budget else evs[:budget])
-        out.flush_before(h)
-    return out.close().records
+    with Writer(lake) as writer:
+        out = HourlyWriter(lake, writer, seed, t_start=world.t0, t_end=world.t_end)
+        geo = world.geo
+        first_hour = world.t0 // HOUR_MS
+        budgets = _hour_budgets(world, events)
+        rnd = rng.random
+        currencies = [currency_for(code) for code in geo.codes]
+        order_seq = 0
+        for k, budget in enumerate(budgets):
+            h = first_hour + k
+            if k % 24 == 0:
+                catalog.set_time(h * HOUR_MS)
+                order_seq = 0
+            while budget > 0:
+                t = h * HOUR_MS + int(rnd() * HOUR_MS)
+                currency = currencies[bisect.bisect(geo.cum, rnd() * geo.cum[-1])]
+                device = _device(rng)
+                if rnd() < KNOWN_VISITORS:
+                    user = f"C{1 + int(rnd() * 50_000):06d}"
+                else:
+                    user = f"anon-{rng.getrandbits(40):010x}"
+                if rnd() < CONVERSION:
+                    order_seq += 1
+                    lines = []
+                    for _ in range(rng.choice((1, 1, 1, 2, 3))):
+                        i = catalog.pick(rng.random())
+                        lines.append((catalog.ids[i], convert(catalog.price(i), currency)))
+                    order_id = f"O{utc(t):%y%m%d}{order_seq:05d}"
+                    net = sum(unit for _, unit in lines)
+                    evs = sessions.purchase(t, user, device, order_id, currency, net, lines)
+                else:
+                    evs = sessions.browse(t, user, device, currency)
+                budget -= out.add(evs if len(evs) <= budget else evs[:budget])
+            out.flush_before(h)
+        return out.close().records
 
 
 # helpers ---------------------------------------------------------------------------------
@@ -352,10 +352,3 @@ def _product_row(rec: dict[str, Any]) -> dict[str, Any]:
             row[key] = Decimal(row[key]).scaleb(-2)
     row["updated_at"] = utc(rec["updated_at"])
     return row
-
-
-def _write_json(path: Path, document: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name("_" + path.name)
-    tmp.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)

@@ -151,22 +151,23 @@ class BatchWriter:
                     broken.append((fault_rng.choice(files), kind))
         for i, pf in enumerate(files):
             data, ext = self._render(pf, fault_rng)
-            path = self.lake.landing_dir(self.ds.name, pf.landed) / (pf.name + ext)
-            self.writer.write(path, data)
+            landing = self.lake.landing_prefix(self.ds.name, pf.landed)
+            self.writer.write(f"{landing}/{pf.name}{ext}", data)
             self.counts.files += 1
             self.counts.records += len(pf.records)
             self.counts.late_files += pf.landed > pf.export_day
             if i in resend:
                 later = pf.landed + timedelta(days=resend_rng.randint(0, 1))
-                copy = self.lake.landing_dir(self.ds.name, later) / f"{pf.name}_resent{ext}"
-                self.writer.write(copy, data)
+                landing = self.lake.landing_prefix(self.ds.name, later)
+                self.writer.write(f"{landing}/{pf.name}_resent{ext}", data)
                 self.counts.files += 1
                 self.counts.duplicates += len(pf.records)
         for k, (pf, kind) in enumerate(broken):
             assert fault_rng is not None
             data, ext = self._render_broken(pf, kind, fault_rng)
             name = f"{pf.name}_{bad.FILE_LABELS[kind]}{k}{ext}"
-            self.writer.write(self.lake.landing_dir(self.ds.name, pf.landed) / name, data)
+            landing = self.lake.landing_prefix(self.ds.name, pf.landed)
+            self.writer.write(f"{landing}/{name}", data)
             self.counts.files += 1
             self.counts.add_fault(kind)
         return self.counts

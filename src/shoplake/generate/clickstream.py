@@ -19,7 +19,6 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from operator import itemgetter
-from pathlib import Path
 from urllib.parse import quote_plus
 
 from shoplake.generate import data
@@ -340,13 +339,14 @@ class HourlyWriter:
         data = "".join(lines).encode()
         if gz:
             data, name = gzip_bytes(data, level=1), name + ".gz"
-        self.writer.write(self.landing(hour) / name, data)
+        self.writer.write(f"{self.landing(hour)}/{name}", data)
         self.counts.files += 1
         return data
 
-    def landing(self, hour: int) -> Path:
+    def landing(self, hour: int) -> str:
+        """The landing prefix (raw/clickstream/YYYY/MM/DD/HH) of an hour since the epoch."""
         moment = utc(hour * HOUR_MS)
-        return self.lake.landing_dir("clickstream", datetime(*moment.timetuple()[:4]))
+        return self.lake.landing_prefix("clickstream", datetime(*moment.timetuple()[:4]))
 
     def _write_hour(self, h: int, events: list[Event]) -> None:
         events.sort(key=_time)  # stable: same-time events keep their order
@@ -366,7 +366,7 @@ class HourlyWriter:
             data = self._put(h, f"{stem}_{k:02d}.json", part, gz)
             if k == 0 and resend:
                 suffix = ".json.gz" if gz else ".json"
-                self.writer.write(self.landing(later) / f"{stem}_{k:02d}_resent{suffix}", data)
+                self.writer.write(f"{self.landing(later)}/{stem}_{k:02d}_resent{suffix}", data)
                 self.counts.files += 1
                 self.counts.duplicates += len(part)
 
@@ -387,7 +387,7 @@ class FaultHook:
             name, payload = broken_click_file(kind, lines, self.rng)
             stem = f"clickstream_{utc(h * HOUR_MS):%Y%m%d%H}_{name}{k}"
             suffix = ".json.gz" if kind == "unreadable_gzip" else ".json"
-            out.writer.write(out.landing(h) / (stem + suffix), payload)
+            out.writer.write(f"{out.landing(h)}/{stem}{suffix}", payload)
             out.counts.files += 1
             out.counts.add_fault(kind)
         extra: dict[int, list[str]] = defaultdict(list)

@@ -14,15 +14,15 @@ import csv
 import gzip
 import io
 import json
-import os
 import random
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 from shoplake.contract import Dataset, Kind
+from shoplake.lake import Lake
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 SECOND_MS = 1000
@@ -215,20 +215,48 @@ def gzip_bytes(data: bytes, level: int = 6) -> bytes:
 
 
 class Writer:
-    """Writes files atomically: to ``_<name>`` in the same directory, then a rename."""
+    """Writes raw files into a lake, each one atomically (see :meth:`Lake.write_atomic`).
 
-    def __init__(self) -> None:
-        self._dirs: set[Path] = set()
+    Generated data can be regenerated, so local files are not fsynced. On an object
+    store each file is one PUT; several go at once (:data:`UPLOADS` at a time), and
+    :meth:`close` (or leaving the ``with`` block) waits for them and raises the first
+    failure.
+    """
+
+    UPLOADS = 16
+
+    def __init__(self, lake: Lake) -> None:
+        self.lake = lake
         self.files = 0
         self.bytes = 0
+        self._pool = None if lake.is_local else ThreadPoolExecutor(self.UPLOADS)
+        self._pending: list[Future[None]] = []
 
-    def write(self, path: Path, data: bytes) -> None:
-        if path.parent not in self._dirs:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._dirs.add(path.parent)
-        tmp = path.with_name("_" + path.name)
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
+    def write(self, key: str, data: bytes) -> None:
         self.files += 1
         self.bytes += len(data)
+        if self._pool is None:
+            self.lake.write_atomic(key, data, durable=False)
+            return
+        self._pending.append(self._pool.submit(self.lake.write_atomic, key, data))
+        if len(self._pending) >= 4 * self.UPLOADS:
+            self._drain()
+
+    def _drain(self) -> None:
+        pending, self._pending = self._pending, []
+        for future in pending:
+            future.result()
+
+    def close(self) -> None:
+        """Wait until every file is written."""
+        if self._pool is not None:
+            try:
+                self._drain()
+            finally:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

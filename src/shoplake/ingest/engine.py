@@ -35,7 +35,6 @@ _RAW_RELATION = {
     Format.JSON: "raw_records",
     Format.NDJSON: "parsed_lines",
 }
-SILVER_FILE = "data.parquet"
 
 QUARANTINE_SCHEMA = pa.schema(
     [
@@ -139,20 +138,24 @@ def run_ingest(
     started = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     run_id = f"{started:%Y%m%dT%H%M%S}Z-{secrets.token_hex(3)}"
     report = IngestReport(run_id=run_id, started_at=started)
-    with lake_lock(lake, "ingest", wait):
+    with lake_lock(lake, "ingest", wait) as lease:
         report.recovered = recover(lake)
-        manifest = _load_manifest(lake)
-        txn = Transaction(lake, run_id)
+        manifest_key = lake.state_key(*MANIFEST)
+        manifest = _load_manifest(lake, manifest_key)
+        before = _dumps(manifest)
+        txn = Transaction(lake, run_id, lease)
         con = duckdb.connect()
         try:
             con.execute("SET TimeZone = 'UTC'")
+            lake.attach(con)
             job = _Job(lake, con, txn, run_id, started.replace(tzinfo=None))
             for ds in DATASETS.values():
                 files = manifest.setdefault(ds.name, {})
                 report.datasets[ds.name] = job.ingest(ds, files, progress or NullProgress())
             report.finished_at = datetime.now(timezone.utc)
-            report.log_path = lake.relative(lake.run_log(run_id))
-            txn.stage_bytes(lake.relative(lake.state_dir(*MANIFEST)), _dumps(manifest))
+            report.log_path = lake.run_log_key(run_id)
+            if _dumps(manifest) != before:  # a run that read nothing leaves it untouched
+                txn.stage_bytes(manifest_key, _dumps(manifest))
             txn.stage_bytes(report.log_path, _dumps(report.to_json()))
             txn.commit()
         except BaseException:
@@ -167,14 +170,12 @@ def _dumps(obj: Any) -> bytes:
     return json.dumps(obj, indent=1, sort_keys=True).encode()
 
 
-def _load_manifest(lake: Lake) -> dict[str, dict[str, list[int]]]:
-    path = lake.state_dir(*MANIFEST)
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def _file_signature(path: Path) -> list[int]:
-    st = path.stat()
-    return [st.st_size, st.st_mtime_ns]
+def _load_manifest(lake: Lake, key: str) -> dict[str, dict[str, list[int | str]]]:
+    """Raw files already ingested: key -> signature (size and mtime, or size and ETag)."""
+    try:
+        return json.loads(lake.read_bytes(key))
+    except FileNotFoundError:
+        return {}
 
 
 class _Job:
@@ -194,22 +195,23 @@ class _Job:
         return int(self.sql(query)[0][0])
 
     # reading ---------------------------------------------------------------------------
-    def ingest(self, ds: Dataset, seen: dict[str, list[int]], progress: Progress) -> DatasetStats:
+    def ingest(
+        self, ds: Dataset, seen: dict[str, list[int | str]], progress: Progress
+    ) -> DatasetStats:
         stats = DatasetStats()
-        todo = []
-        for path in self.lake.raw_files(ds):
-            relative, signature = self.lake.relative(path), _file_signature(path)
-            if seen.get(relative) != signature:
-                todo.append((path, relative, signature))
+        todo = {
+            e.key: e.signature for e in self.lake.list_raw(ds) if seen.get(e.key) != e.signature
+        }
         if not todo:
             return stats
         task = progress.task(f"ingest {ds.name}", total=len(todo))
         self._create_raw_tables(ds)
         bad_files: list[dict[str, Any]] = []
-        for path, relative, signature in todo:
+        for relative, content in self.lake.read_many(todo):
+            signature = todo[relative]
             stats.files_read += 1
             try:
-                data = decode(path.read_bytes(), path.name)
+                data = decode(content, relative.rsplit("/", 1)[-1])
                 stats.extra_columns += self._load_file(ds, relative, data)
             except FileRejected as rejected:
                 bad_files.append(
@@ -291,10 +293,9 @@ class _Job:
             schema=QUARANTINE_SCHEMA,
         )
         self.con.register("bad_files", files)
-        relative = self.lake.relative(
-            self.lake.quarantine_file(ds.name, self.now.date(), self.run_id)
+        target = self.txn.stage_path(
+            self.lake.quarantine_key(ds.name, self.now.date(), self.run_id)
         )
-        target = self.txn.stage_path(relative)
         self.sql(
             f"""copy (
                 select {lit(self.run_id)} as run_id, {lit(ds.name)} as dataset, source_file,
@@ -324,7 +325,7 @@ class _Job:
         existing = self._existing_partitions(ds)
         parts = [f"select {silver_cols}, partition_day, 1 as is_new from incoming"]
         if existing:
-            files = "[" + ", ".join(lit(str(self.lake.absolute(p))) for p in existing) + "]"
+            files = "[" + ", ".join(lit(self.lake.url(p)) for p in existing) + "]"
             parts.append(
                 f"select {silver_cols}, cast({q(ds.business_ts)} as date) as partition_day,"
                 f" 0 as is_new from read_parquet({files})"
@@ -382,23 +383,20 @@ class _Job:
 
     def _existing_partitions(self, ds: Dataset) -> list[str]:
         """Silver files (lake-relative) that may hold keys of the incoming records."""
+        published = {e.key for e in self.lake.list_silver(ds.name)}
+        if not published:
+            return []
         days = {
             r[0]
             for r in self.sql(f"select distinct cast({q(ds.business_ts)} as date) from incoming")
         }
         if not ds.partition_fixed_by_key:
             days |= self._days_holding_incoming_keys(ds)
-        paths = []
-        for day in sorted(days):
-            path = self.lake.partition_dir(ds.name, day) / SILVER_FILE
-            if path.is_file():
-                paths.append(self.lake.relative(path))
-        return paths
+        keys = [self.lake.partition_key(ds.name, day) for day in sorted(days)]
+        return [key for key in keys if key in published]
 
     def _days_holding_incoming_keys(self, ds: Dataset) -> set[date]:
         """Partitions where a key of the incoming batch already lives (any business date)."""
-        if not list(self.lake.silver_dir(ds.name).glob(f"year=*/month=*/day=*/{SILVER_FILE}")):
-            return set()
         key = ", ".join(q(k) for k in ds.key)
         glob = lit(self.lake.silver_glob(ds.name))
         rows = self.sql(
@@ -425,7 +423,7 @@ class _Job:
         rows = dict(self.sql("select partition_day, count(*) from output group by all"))
         copies = []
         for day in days:
-            relative = self.lake.relative(self.lake.partition_dir(ds.name, day) / SILVER_FILE)
+            relative = self.lake.partition_key(ds.name, day)
             if rows.get(day):
                 copies.append((day, self.txn.stage_path(relative)))
             else:

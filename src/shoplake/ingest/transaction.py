@@ -1,34 +1,40 @@
-"""Crash-safe publishing: stage everything, write a commit marker, then move into place.
+"""Crash-safe publishing: stage everything, write a commit marker, then put it in place.
 
 A run writes each output file (silver partitions, its quarantine file, the file
-manifest, its run log) under ``_state/txn/<run_id>/`` at the path it will have in the
-lake, then atomically writes ``COMMIT`` listing the moves and deletions, then performs
-them with ``os.replace`` (atomic on POSIX) and removes the transaction directory.
+manifest, its run log) to a local scratch file, and at commit stages them in the lake as
+``_state/txn/<run_id>/files/<n>-<name>`` (one flat folder: a local lake makes it durable
+with a single directory fsync). Then it writes ``_state/txn/<run_id>/COMMIT`` (one atomic
+write) listing which staged file goes to which key and the keys to delete, then
+publishes each staged file at its key, deletes, and removes the transaction.
 
-- Killed before ``COMMIT`` exists: nothing was published; :func:`recover` deletes the
-  leftovers. The lake is as it was.
-- Killed after: :func:`recover` finishes the moves (roll forward). The lake is as the run
-  meant it to be.
+* Local lake: publishing is ``os.replace`` (atomic on POSIX), after fsync of the staged
+  files and before fsync of the directories.
+* S3 lake (no rename): publishing is a server-side copy of the staged object to its key,
+  a single-object operation that S3 makes visible atomically (strongly consistent
+  reads); the staged objects are deleted only after every copy, the marker last.
 
-Each published file replaces its predecessor in one rename, so readers see the old or
-the new partition, never half of one, and never both.
+Recovery (:func:`recover`, at the start of the next run, under the lock):
+
+- killed before ``COMMIT`` exists: nothing was published; the staged leftovers are
+  deleted. The lake is as it was.
+- killed after: the publishing is repeated from the marker (roll forward; a copy or
+  rename of a file already published is harmless). The lake is as the run meant it.
+
+Each published file replaces its predecessor in one step, so readers see the old or the
+new partition, never half of one, and never both.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
-import shutil
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from shoplake.errors import LakeBusyError
-from shoplake.files import fsync_dir, write_atomic
 from shoplake.lake import Lake
+from shoplake.storage import Lease
 
 COMMIT = "COMMIT"
 CRASH_ENV = "SHOPLAKE_CRASH_AT"
@@ -43,106 +49,98 @@ def crash_point(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-class Transaction:
-    """Output of one run, staged under ``_state/txn/<run_id>/`` until committed."""
+def _txn_prefix(lake: Lake, run_id: str) -> str:
+    return lake.state_key("txn", run_id)
 
-    def __init__(self, lake: Lake, run_id: str) -> None:
+
+class Transaction:
+    """Output of one run, written to scratch files and staged until committed."""
+
+    def __init__(self, lake: Lake, run_id: str, lease: Lease | None = None) -> None:
         self.lake = lake
-        self.dir = lake.state_dir("txn", run_id)
-        self.moves: list[str] = []  # lake-relative paths staged for publishing, in order
-        self.deletes: list[str] = []  # lake-relative paths to remove
+        self.prefix = _txn_prefix(lake, run_id)
+        self.lease = lease or Lease()
+        self.moves: list[tuple[str, str]] = []  # (staged key, lake key), in order
+        self.deletes: list[str] = []  # lake-relative keys to remove
+        self._scratch: dict[str, Path] = {}  # lake key -> local file being written
+        self.committed = False  # the marker is written: only roll forward from here
 
     def stage_path(self, relative: str) -> Path:
-        """Where to write the staged copy of the lake file at ``relative``."""
-        path = self.dir / "files" / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if relative not in self.moves:
-            self.moves.append(relative)
-        return path
+        """A local file to write the new content of the lake file at ``relative`` to."""
+        if relative not in self._scratch:
+            name = f"{len(self.moves):05d}-{relative.rsplit('/', 1)[-1]}"
+            staged = self.lake.key(self.prefix, "files", name)
+            self._scratch[relative] = self.lake.scratch_file(staged)
+            self.moves.append((staged, relative))
+        return self._scratch[relative]
 
     def stage_bytes(self, relative: str, data: bytes) -> None:
-        path = self.stage_path(relative)
-        path.write_bytes(data)
+        self.stage_path(relative).write_bytes(data)
 
     def delete(self, relative: str) -> None:
         self.deletes.append(relative)
 
     def commit(self) -> None:
         crash_point("before_commit")
-        for relative in self.moves:  # staged data must be on disk before the marker
-            _fsync_file(self.dir / "files" / relative)
+        # staged data must be durable in the lake before the marker names it
+        self.lake.publish_files([(self._scratch[r], staged) for staged, r in self.moves])
+        self._scratch.clear()
+        self.lease.check()  # never commit without the lock (S3: it could have been lost)
         marker = {"moves": self.moves, "deletes": self.deletes}
-        write_atomic(self.dir / COMMIT, json.dumps(marker, indent=1).encode())
+        self.lake.write_atomic(self.lake.key(self.prefix, COMMIT), json.dumps(marker, indent=1))
+        self.committed = True
         crash_point("after_commit")
-        _apply(self.lake, self.dir, marker)
+        _apply(self.lake, self.prefix, marker)
 
     def abort(self) -> None:
-        shutil.rmtree(self.dir, ignore_errors=True)
+        """Drop an uncommitted run's files. A committed one is left for :func:`recover`
+        to finish (publishing may have stopped half-way, e.g. on a network error)."""
+        for path in self._scratch.values():
+            path.unlink(missing_ok=True)
+        self._scratch.clear()
+        if not self.committed:
+            self.lake.delete_prefix(self.prefix)
 
 
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb") as fh:
-        os.fsync(fh.fileno())
-
-
-def _apply(lake: Lake, txn_dir: Path, marker: dict) -> None:
+def _apply(lake: Lake, prefix: str, marker: dict) -> None:
     """Publish a committed transaction. Idempotent: safe to repeat after a crash."""
-    for i, relative in enumerate(marker["moves"]):
-        staged = txn_dir / "files" / relative
-        if staged.exists():
-            target = lake.absolute(relative)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staged, target)
-        if i == 0:
-            crash_point("mid_publish")
+    pairs = [(staged, relative) for staged, relative in marker["moves"]]
+    lake.store.promote(pairs[:1])
+    crash_point("mid_publish")
+    lake.store.promote(pairs[1:])
     for relative in marker["deletes"]:
-        with contextlib.suppress(FileNotFoundError):
-            lake.absolute(relative).unlink()
-    for directory in {lake.absolute(r).parent for r in marker["moves"]}:
-        fsync_dir(directory)
+        lake.delete(relative)
     crash_point("before_cleanup")
-    shutil.rmtree(txn_dir, ignore_errors=True)
+    # the staged files first, the marker last: a marker never outlives what it names
+    # without the publishing being complete
+    lake.delete_prefix(lake.key(prefix, "files"))
+    lake.delete(lake.key(prefix, COMMIT))
+    lake.delete_prefix(prefix)
 
 
 def recover(lake: Lake) -> list[str]:
     """Finish committed transactions and drop uncommitted ones. Returns what was done."""
     done = []
-    base = lake.state_dir("txn")
-    if not base.is_dir():
-        return done
-    for txn_dir in sorted(p for p in base.iterdir() if p.is_dir()):
-        marker_path = txn_dir / COMMIT
-        if marker_path.is_file():
-            _apply(lake, txn_dir, json.loads(marker_path.read_text()))
-            done.append(f"finished interrupted run {txn_dir.name}")
+    base = lake.state_key("txn")
+    runs = {e.key[len(base) + 1 :].split("/", 1)[0] for e in lake.list(base)}
+    if lake.is_local and lake.state_dir("txn").is_dir():  # also runs that died before
+        runs |= {p.name for p in lake.state_dir("txn").iterdir() if p.is_dir()}  # any file
+    for run_id in sorted(runs):
+        prefix = _txn_prefix(lake, run_id)
+        try:
+            marker = json.loads(lake.read_bytes(lake.key(prefix, COMMIT)))
+        except FileNotFoundError:
+            lake.delete_prefix(prefix)
+            done.append(f"discarded unfinished run {run_id}")
         else:
-            shutil.rmtree(txn_dir, ignore_errors=True)
-            done.append(f"discarded unfinished run {txn_dir.name}")
+            _apply(lake, prefix, marker)
+            done.append(f"finished interrupted run {run_id}")
     return done
 
 
 @contextlib.contextmanager
-def lake_lock(lake: Lake, name: str, wait: bool) -> Iterator[None]:
-    """Hold ``_state/<name>.lock`` (an OS lock: released when the process dies)."""
-    path = lake.state_dir(f"{name}.lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if not wait:
-                    holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
-                    raise LakeBusyError(
-                        f"another shoplake {name} is running on {lake.root} "
-                        f"(pid {holder} holds {lake.relative(path)})",
-                        "wait for it to finish, or rerun with --wait",
-                    ) from None
-                time.sleep(0.2)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
+def lake_lock(lake: Lake, name: str, wait: bool) -> Iterator[Lease]:
+    """Hold ``_state/<name>.lock`` for one run (an OS lock locally, a conditional-write
+    lock object on S3; see :mod:`shoplake.storage`)."""
+    with lake.lock(name, wait) as lease:
+        yield lease

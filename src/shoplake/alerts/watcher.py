@@ -1,0 +1,390 @@
+"""The alerts watcher: new clickstream files -> ``alerts/`` NDJSON and webhook POSTs.
+
+Exactly once per purchase, end to end, although file notifications are at-least-once,
+files are re-delivered and the process may be killed at any instant:
+
+1. **Record** (one SQLite transaction per source file): insert each alert by id (a
+   re-delivered purchase is already there and is skipped), assign the new ones to an
+   ``alerts/`` file, and mark the source file read. Before the commit nothing happened;
+   after it, the alerts exist exactly once in the ledger.
+2. **Publish**: write each ``alerts/`` file whose alerts are not yet published, whole,
+   from the ledger (same bytes every time), atomically (a rename locally, one PUT on
+   S3); then mark it published.
+   A crash in between rewrites the same file with the same content on restart.
+3. **Deliver** (only alerts made while a webhook was configured): POST each from the
+   outbox, mark it delivered on 2xx; otherwise retry later with exponential backoff,
+   never drop. The one window that remains is inherent: killed after the receiver
+   accepted a POST but before the ledger recorded it, the alert is posted again on
+   restart with the same ``Idempotency-Key``, which the receiver uses to de-duplicate.
+
+See docs/alerts.md for the layout, payload and operations.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from shoplake.alerts.core import Alert, crash_point, scan_file
+from shoplake.alerts.ledger import Ledger
+from shoplake.alerts.stores import landed_at, list_landed, state_dir_for
+from shoplake.alerts.webhook import SECRET_ENV, WEBHOOK_ENV, DeliveryFailed, Webhook, backoff
+from shoplake.contract import format_utc
+from shoplake.errors import LakeBusyError, ShoplakeError
+from shoplake.lake import ALERTS, Lake, day_partition
+from shoplake.report import Report
+from shoplake.storage import Entry, Lease
+
+Log = Callable[[str], None]
+
+#: Defaults by lake kind: local directory reads are cheap, S3 LISTs cost money.
+DEFAULT_INTERVAL_S = {"local": 0.5, "s3": 5.0}
+DEFAULT_SWEEP_S = {"local": 10.0, "s3": 300.0}
+LOCK_NAME = "alerts"
+#: Longest a watcher spends delivering before it looks for new files again.
+DELIVERY_SLICE_S = 2.0
+
+
+@dataclass
+class FileResult:
+    path: str
+    alerts: int
+    new_alerts: int
+    bad_lines: int
+    file_error: str | None
+    latency_s: float | None  # landing (mtime) to alerts published; None: unknown (S3)
+
+    def line(self) -> str:
+        latency = "?" if self.latency_s is None else f"{self.latency_s:.3f}s"
+        error = f" file_error={self.file_error!r}" if self.file_error else ""
+        return (
+            f"{self.path} alerts={self.alerts} new={self.new_alerts} bad_lines={self.bad_lines}"
+            f" latency={latency}{error}"
+        )
+
+
+@dataclass
+class Summary:
+    """What one pass (``--once``) did, and what is still waiting."""
+
+    files: list[FileResult] = field(default_factory=list)
+    delivered: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def new_alerts(self) -> int:
+        return sum(f.new_alerts for f in self.files)
+
+    @property
+    def bad_lines(self) -> int:
+        return sum(f.bad_lines for f in self.files)
+
+    @property
+    def max_latency_s(self) -> float | None:
+        return max((f.latency_s for f in self.files if f.latency_s is not None), default=None)
+
+    def as_report(self) -> Report:
+        latency = self.max_latency_s
+        return Report(
+            title="purchase alerts",
+            columns=("files read", "new alerts", "bad lines", "delivered", "undelivered"),
+            rows=[
+                (
+                    len(self.files),
+                    self.new_alerts,
+                    self.bad_lines,
+                    self.delivered,
+                    self.counts.get("undelivered", 0),
+                )
+            ],
+            notes=[
+                "no new or changed clickstream files"
+                if not self.files
+                else f"max latency from landing to alert: {latency:.3f}s"
+                if latency is not None
+                else "latency unknown (S3 listings carry no time)",
+                f"ledger: {self.counts.get('alerts', 0)} alerts from "
+                f"{self.counts.get('files', 0)} files",
+            ],
+        )
+
+
+def out_path(alert: Alert, source: Entry, processed_at: str) -> str:
+    """The ``alerts/`` file of a new alert: one per processed source file and event day.
+
+    The name sorts by processing time and is unique per (source path, signature), so a
+    re-processed file never overwrites an earlier batch.
+    """
+    tag = hashlib.sha1(f"{source.key}\0{source.signature}".encode()).hexdigest()[:10]
+    stamp = processed_at.replace("-", "").replace(":", "").replace(".", "")
+    day = datetime.strptime(alert.event_day, "%Y-%m-%d")
+    return f"{ALERTS}/{day_partition(day)}/{stamp}-{tag}.ndjson"
+
+
+class Watcher:
+    """One lake's alert pipeline, run by the holder of the lake's alerts lock."""
+
+    def __init__(
+        self,
+        lake: Lake,
+        ledger: Ledger,
+        webhook: Webhook | None,
+        lease: Lease,
+        log: Log,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.lake, self.ledger, self.webhook, self.lease = lake, ledger, webhook, lease
+        self.log, self.clock = log, clock
+        self.signatures = ledger.file_signatures()
+        self.endpoint_failures = 0
+        self.endpoint_retry_at = 0.0
+
+    # files -----------------------------------------------------------------------------
+    def poll(self, full: bool) -> Iterator[FileResult]:
+        """Process every landed file that is new or changed (all folders if ``full``),
+        yielding each result as soon as the file is done (the caller may stop between)."""
+        now = datetime.fromtimestamp(self.clock(), timezone.utc)
+        for entry in list_landed(self.lake, None if full else now):
+            if self.signatures.get(entry.key) != _signature(entry):
+                result = self.process(entry)
+                if result is not None:
+                    yield result
+
+    def process(self, entry: Entry) -> FileResult | None:
+        try:
+            data = self.lake.read_bytes(entry.key)
+        except FileNotFoundError:  # gone since it was listed; a new listing will tell
+            return None
+        detected = datetime.fromtimestamp(self.clock(), timezone.utc)
+        processed_at = format_utc(detected)
+        scan = scan_file(data, entry.key, detected)
+        self.lease.check()  # never record or publish without holding the lock
+        new = self.ledger.record_file(
+            entry.key,
+            _signature(entry),
+            lines=scan.lines,
+            bad_lines=scan.bad_lines,
+            file_error=scan.file_error,
+            alerts=[(a, out_path(a, entry, processed_at)) for a in scan.alerts],
+            deliver=self.webhook is not None,
+            processed_at=processed_at,
+        )
+        self.signatures[entry.key] = _signature(entry)
+        crash_point("alerts_after_record")
+        self.publish()
+        landed = landed_at(entry)
+        return FileResult(
+            entry.key,
+            len(scan.alerts),
+            len(new),
+            scan.bad_lines,
+            scan.file_error,
+            None if landed is None else max(self.clock() - landed, 0.0),
+        )
+
+    def publish(self) -> int:
+        """Write every ``alerts/`` file that has unpublished alerts; returns how many."""
+        pending = self.ledger.unpublished()
+        for path, payloads in pending.items():
+            self.lease.check()
+            self.lake.write_atomic(path, "".join(p + "\n" for p in payloads))
+            crash_point("alerts_after_publish")
+            self.ledger.mark_published(path)
+        return len(pending)
+
+    # the webhook outbox ------------------------------------------------------------------
+    def deliver(self, budget_s: float) -> int:
+        """POST the due alerts, batch after batch while ``budget_s`` seconds last (the
+        first batch is always tried); stops early if the receiver is down (it then waits
+        out its backoff). Returns how many were accepted."""
+        if self.webhook is None:
+            return 0
+        delivered = 0
+        stop_at = self.clock() + budget_s
+        while self.clock() >= self.endpoint_retry_at:
+            due = self.ledger.due(self.clock())
+            if not due:
+                break
+            for item in due:
+                self.lease.check()
+                try:
+                    self.webhook.post(item.alert_id, item.payload, item.attempts + 1)
+                except DeliveryFailed as exc:
+                    if exc.endpoint_down:
+                        self.endpoint_failures += 1
+                        wait = backoff(self.endpoint_failures)
+                        self.endpoint_retry_at = self.clock() + wait
+                        self.ledger.mark_failed(item.alert_id, str(exc), self.endpoint_retry_at)
+                        self.log(f"webhook: {exc}; retrying in {wait:.1f}s")
+                        return delivered
+                    retry_at = self.clock() + backoff(item.attempts + 1)
+                    self.ledger.mark_failed(item.alert_id, str(exc), retry_at)
+                    self.log(f"webhook rejected alert {item.alert_id}: {exc}; will retry")
+                    continue
+                crash_point("alerts_after_post")
+                self.ledger.mark_delivered(item.alert_id, format_utc(datetime.now(timezone.utc)))
+                self.endpoint_failures = 0
+                delivered += 1
+            if self.clock() >= stop_at:
+                break
+        return delivered
+
+    def next_delivery_at(self) -> float | None:
+        """When a delivery attempt is next due (epoch seconds), None if nothing waits."""
+        if self.webhook is None:
+            return None
+        due = self.ledger.next_due()
+        return None if due is None else max(due, self.endpoint_retry_at)
+
+
+def _signature(entry: Entry) -> str:
+    return ":".join(str(part) for part in entry.signature)
+
+
+def _kind(lake: Lake) -> str:
+    return "local" if lake.is_local else "s3"
+
+
+@contextlib.contextmanager
+def _running(
+    location: str | os.PathLike,
+    webhook: str | None,
+    state_dir: str | os.PathLike | None,
+    log: Log,
+) -> Iterator[Watcher]:
+    """Open the lake, take its alerts lock, open the ledger, finish what a killed run
+    left unpublished (idempotent), and yield the watcher. The webhook defaults to
+    SHOPLAKE_ALERTS_WEBHOOK."""
+    lake = Lake.at(location)
+    if lake.is_local and not lake.root.is_dir():
+        raise ShoplakeError(
+            f"lake {lake.root} does not exist", "pass the lake's directory with --lake"
+        )
+    webhook = webhook or os.environ.get(WEBHOOK_ENV)
+    hook = Webhook(webhook, secret=os.environ.get(SECRET_ENV) or None) if webhook else None
+    with contextlib.ExitStack() as stack:
+        try:
+            lease = stack.enter_context(lake.lock(LOCK_NAME))
+        except LakeBusyError as exc:
+            raise LakeBusyError(
+                exc.what,
+                "an alerts watcher processes new files as they land; stop it to run another",
+            ) from None
+        ledger = Ledger(state_dir_for(lake, state_dir))
+        stack.callback(ledger.close)
+        watcher = Watcher(lake, ledger, hook, lease, log)
+        watcher.publish()
+        yield watcher
+
+
+def process_pending(
+    lake: str | os.PathLike | Lake,
+    webhook: str | None = None,
+    *,
+    retry_for_s: float = 10.0,
+    state_dir: str | os.PathLike | None = None,
+    log: Log | None = None,
+) -> Summary:
+    """One pass: alerts for every new or changed clickstream file, then deliveries.
+
+    ``lake`` is a directory or ``s3://bucket/prefix``; ``webhook`` defaults to
+    SHOPLAKE_ALERTS_WEBHOOK (unset: alerts go to ``alerts/`` only). Undelivered alerts
+    are retried with backoff for up to ``retry_for_s`` seconds, then left in the outbox
+    for the next pass or a running watcher. Raises :class:`shoplake.errors.LakeBusyError` if a
+    watcher holds the lake (it does this work already). ``log`` gets one line per
+    processed file.
+    """
+    log = log or (lambda line: None)
+    with _running(lake, webhook, state_dir, log) as watcher:
+        summary = Summary()
+        for result in watcher.poll(full=True):
+            log(result.line())
+            summary.files.append(result)
+        deadline = time.time() + retry_for_s
+        while True:
+            summary.delivered += watcher.deliver(max(deadline - time.time(), 0.0))
+            due = watcher.next_delivery_at()
+            if due is None or due >= deadline or time.time() >= deadline:
+                break
+            time.sleep(max(due - time.time(), 0.0))
+        summary.counts = watcher.ledger.counts()
+        return summary
+
+
+def watch(
+    lake: str | os.PathLike | Lake,
+    webhook: str | None = None,
+    *,
+    interval_s: float | None = None,
+    sweep_s: float | None = None,
+    state_dir: str | os.PathLike | None = None,
+    log: Log | None = None,
+    stop: threading.Event | None = None,
+) -> None:
+    """Watch a lake until ``stop`` is set or SIGTERM/SIGINT arrives (then finish the
+    file or POST in hand and return; a kill at any other moment is safe too).
+
+    Every ``interval_s`` it lists the recent landing folders, every ``sweep_s`` all of
+    them (defaults: 0.5 s and 10 s locally, 5 s and 300 s on S3).
+    """
+    log = log or (lambda line: None)
+    stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+    with _running(lake, webhook, state_dir, log) as watcher:
+        kind = _kind(watcher.lake)
+        interval_s = interval_s or DEFAULT_INTERVAL_S[kind]
+        sweep_s = sweep_s or DEFAULT_SWEEP_S[kind]
+        log(f"watching {watcher.lake.url()} (ledger {watcher.ledger.path})")
+        next_sweep = 0.0
+        while not stop.is_set():
+            full = time.time() >= next_sweep
+            if full:
+                next_sweep = time.time() + sweep_s
+            try:
+                watcher.publish()  # anything a storage error left unpublished
+                for result in watcher.poll(full=full):
+                    log(result.line())
+                    if stop.is_set():  # SIGTERM: leave the rest for the next start
+                        break
+            except LakeBusyError:
+                raise
+            except (OSError, ShoplakeError) as exc:  # storage hiccup (S3, NFS): try again
+                log(f"storage error on {watcher.lake.url()}: {exc}")
+                next_sweep = 0.0 if full else next_sweep
+            delivered = 0 if stop.is_set() else watcher.deliver(DELIVERY_SLICE_S)
+            if delivered:
+                left = watcher.ledger.counts()["undelivered"]
+                log(f"webhook: delivered {delivered}, {left} waiting")
+            stop.wait(interval_s)
+
+
+def status(lake: str | os.PathLike | Lake, *, state_dir: str | os.PathLike | None = None) -> Report:
+    """The ledger's counts and the oldest undelivered alert (safe while a watcher runs)."""
+    opened = Lake.at(lake)
+    ledger = Ledger(state_dir_for(opened, state_dir))
+    try:
+        counts = ledger.counts()
+        oldest = ledger.oldest_undelivered()
+    finally:
+        ledger.close()
+    notes = [f"ledger: {ledger.path}"]
+    if oldest:
+        notes.append(
+            f"oldest undelivered: {oldest[0]} after {oldest[1]} attempts"
+            + (f" (last error: {oldest[2]})" if oldest[2] else "")
+        )
+    return Report(
+        title=f"purchase alerts of {opened.url()}",
+        columns=tuple(counts),
+        rows=[tuple(counts.values())],
+        notes=notes,
+    )

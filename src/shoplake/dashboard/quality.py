@@ -1,0 +1,166 @@
+"""The data-quality panel: dbt tests, source freshness, the run list, and quarantine.
+
+Tests, freshness and the run list come from the run history that ``shoplake run``
+records in the warehouse (:mod:`shoplake.history`); a warehouse built by hand has none,
+and the panel says so instead of failing.
+
+Quarantine comes from the lake itself (local or S3): every rejected record is a row of
+a quarantine Parquet file, and every ingest run's log (``_state/runs/``) counts the
+records it read.
+Both cover every ingest run, including ones run by hand, so the rate per dataset
+(quarantined / read) compares like with like. The history adds what the latest recorded
+run read and rejected.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from typing import Any
+
+import duckdb
+
+from shoplake import history
+from shoplake.contract import DATASETS
+from shoplake.dashboard.data import query_rows
+from shoplake.lake import Lake
+from shoplake.storage import HIDDEN_PREFIXES
+
+#: How many runs the run list shows, and what it shows of each.
+RECENT_RUNS = 10
+RUN_FIELDS = ("run_id", "started_at", "seconds", "status", "failed_step", "error")
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {
+        name
+        for (name,) in con.execute(
+            "select table_name from information_schema.tables where table_schema = ?",
+            [history.SCHEMA],
+        ).fetchall()
+    }
+
+
+def _newest_run_with(con: duckdb.DuckDBPyConnection, table: str) -> str | None:
+    """The newest run that has rows in a child table (a run that stopped early has none)."""
+    found = con.execute(
+        f"""
+        select r.run_id from {history.SCHEMA}.runs as r
+        where exists (select 1 from {history.SCHEMA}.{table} as c where c.run_id = r.run_id)
+        order by r.started_at desc, r.run_id desc
+        limit 1
+        """
+    ).fetchall()
+    return found[0][0] if found else None
+
+
+def history_data(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Recent runs, and the tests, freshness and ingest figures of the newest runs that
+    have them. ``recorded`` is False when the warehouse holds no run history."""
+    s = history.SCHEMA
+    tables = _tables(con)
+    if "runs" not in tables:
+        return {"recorded": False}
+    runs = [
+        dict(zip(RUN_FIELDS, row, strict=True))
+        for row in query_rows(
+            con,
+            f"select {', '.join(RUN_FIELDS)} from {s}.runs "
+            "order by started_at desc, run_id desc limit ?",
+            [RECENT_RUNS],
+        )
+    ]
+    if not runs:
+        return {"recorded": False}
+    started = {r["run_id"]: r["started_at"] for r in runs}
+
+    def section(table: str, columns: str, order: str) -> dict[str, Any] | None:
+        run_id = _newest_run_with(con, table) if table in tables else None
+        if run_id is None:
+            return None
+        if run_id not in started:
+            started.update(
+                query_rows(
+                    con, f"select run_id, started_at from {s}.runs where run_id = ?", [run_id]
+                )
+            )
+        rows = query_rows(
+            con, f"select {columns} from {s}.{table} where run_id = ? order by {order}", [run_id]
+        )
+        return {"run_id": run_id, "started_at": started[run_id], "rows": rows}
+
+    return {
+        "recorded": True,
+        "runs": runs,
+        "tests": section(
+            "run_tests", "name, resource_type, status, failures, message", "resource_type, name"
+        ),
+        "freshness": section(
+            "run_freshness",
+            "source, max_loaded_at, age_hours, warn_after_hours, error_after_hours, status",
+            "source",
+        ),
+        "datasets": section(
+            "run_datasets", "dataset, records_read, quarantined, duplicates", "dataset"
+        ),
+    }
+
+
+def quarantine_keys(lake: Lake, dataset: str) -> list[str]:
+    """The published quarantine files of a dataset (``_``/``.`` names are in progress)."""
+    return [
+        entry.key
+        for entry in lake.list(lake.quarantine_prefix(dataset))
+        if entry.name.endswith(".parquet") and not entry.name.startswith(HIDDEN_PREFIXES)
+    ]
+
+
+def records_read(lake: Lake) -> tuple[dict[str, int], int]:
+    """Records read per dataset over every ingest run's log, and how many runs."""
+    logs = posixpath.dirname(lake.run_log_key("any"))
+    totals: dict[str, int] = {}
+    runs = 0
+    for entry in lake.list(logs):
+        if not entry.name.endswith(".json") or entry.name.startswith(HIDDEN_PREFIXES):
+            continue
+        try:
+            log = json.loads(lake.read_text(entry.key))
+        except (OSError, ValueError):
+            continue  # a damaged log: its run is left out of the rate
+        runs += 1
+        for name, stats in (log.get("datasets") or {}).items():
+            totals[name] = totals.get(name, 0) + int(stats.get("read") or 0)
+    return totals, runs
+
+
+def quarantine_data(lake: Lake) -> dict[str, Any]:
+    """Quarantined records per dataset and reason, and the rate against records read."""
+    read, runs = records_read(lake)
+    con = duckdb.connect()
+    try:
+        lake.attach(con)
+        datasets = []
+        for name in DATASETS:
+            keys = quarantine_keys(lake, name)
+            reasons: list[list] = []
+            if keys:
+                reasons = query_rows(
+                    con,
+                    "select reason, count(*) as n from read_parquet(?) "
+                    "group by reason order by n desc, reason",
+                    [[lake.url(key) for key in keys]],
+                )
+            quarantined = sum(n for _, n in reasons)
+            total = read.get(name, 0)
+            datasets.append(
+                {
+                    "dataset": name,
+                    "read": total,
+                    "quarantined": quarantined,
+                    "rate": quarantined / total if total else None,
+                    "reasons": reasons,
+                }
+            )
+    finally:
+        con.close()
+    return {"ingest_runs": runs, "datasets": datasets}

@@ -1,0 +1,708 @@
+"""Where the lake's bytes live: a local directory or an S3 prefix, behind one small API.
+
+:class:`shoplake.lake.Lake` builds every lake-relative *key* (``silver/orders/...``) and
+hands the I/O to a :class:`Storage`. Two backends:
+
+* :class:`LocalStorage`: a directory, through ``os``/``pathlib`` directly (atomic
+  ``os.replace``, fsync, ``flock``), with no cost over plain files;
+* :class:`S3Storage`: ``s3://bucket/prefix`` through s3fs (credentials and endpoint from
+  the standard AWS chain, including ``AWS_ENDPOINT_URL``).
+
+What both guarantee, and why the S3 version holds:
+
+* a write is atomic for readers (old content or all of the new): locally a temporary
+  ``_``-prefixed file renamed into place; on S3 a single PUT (or a multipart upload, which
+  becomes visible only when completed), and S3 reads are strongly consistent;
+* listings skip nothing and cache nothing (s3fs's listing cache is off: another process
+  may have written since);
+* the run lock: locally an OS file lock (released when the process dies); on S3 an object
+  created with a conditional PUT (``If-None-Match: *``) and renewed with ``If-Match``, see
+  :class:`S3Lock`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import socket
+import stat
+import tempfile
+import threading
+import time
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+from shoplake.errors import LakeBusyError, ShoplakeError
+from shoplake.files import ensure_dir, fsync_dir, fsync_file, write_atomic
+
+#: Names that lake readers (and Spectrum, Athena) skip: in-progress or internal files.
+HIDDEN_PREFIXES = ("_", ".")
+
+#: Seconds after which an S3 lock that nobody renewed is considered abandoned.
+LOCK_TTL_ENV = "SHOPLAKE_S3_LOCK_TTL"
+DEFAULT_LOCK_TTL = 60.0
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A file of the lake as listed: its key, size and a version that changes with content.
+
+    ``version`` is the modification time in nanoseconds for a local file and the ETag
+    for an S3 object; ``signature`` is what ingest's file manifest compares.
+    """
+
+    key: str
+    size: int
+    version: int | str
+
+    @property
+    def name(self) -> str:
+        return self.key.rsplit("/", 1)[-1]
+
+    @property
+    def signature(self) -> list[int | str]:
+        return [self.size, self.version]
+
+
+class Lease:
+    """A held run lock. ``check()`` raises if the lock was lost (S3: taken over after the
+    holder stopped renewing it), so that a run never publishes without holding it."""
+
+    def check(self) -> None:  # a local OS lock cannot be lost while the process lives
+        return None
+
+
+class Storage(ABC):
+    """The I/O of a lake on lake-relative keys (``/``-separated, no leading slash)."""
+
+    #: The lake root as given to DuckDB, pyarrow and dbt (a directory or ``s3://b/p``).
+    url_root: str
+
+    def url(self, key: str = "") -> str:
+        """The location of ``key`` for DuckDB, pyarrow and dbt (may contain globs)."""
+        return f"{self.url_root}/{key}" if key else self.url_root
+
+    @property
+    def is_local(self) -> bool:
+        return False
+
+    # reading ---------------------------------------------------------------------------
+    @abstractmethod
+    def read_bytes(self, key: str) -> bytes:
+        """The content of ``key``; FileNotFoundError if there is none."""
+
+    def read_many(self, keys: Iterable[str]) -> Iterator[tuple[str, bytes]]:
+        """``(key, content)`` in the order given (S3 fetches several at a time)."""
+        for key in keys:
+            yield key, self.read_bytes(key)
+
+    @abstractmethod
+    def info(self, key: str) -> Entry | None:
+        """The file at ``key``, or None."""
+
+    def exists(self, key: str) -> bool:
+        return self.info(key) is not None
+
+    @abstractmethod
+    def list(self, prefix: str) -> list[Entry]:
+        """Every file under ``prefix`` (a key prefix ending at a ``/``), sorted by key."""
+
+    @abstractmethod
+    def any(self, prefix: str) -> bool:
+        """Whether at least one file lies under ``prefix``."""
+
+    # writing ---------------------------------------------------------------------------
+    @abstractmethod
+    def write_atomic(self, key: str, data: bytes, *, durable: bool = True) -> None:
+        """Replace ``key`` with ``data``: readers see the old or the new content, never a
+        part. ``durable=False`` skips fsync locally (regenerable data)."""
+
+    @abstractmethod
+    def scratch_file(self, key: str) -> Path:
+        """A fresh local path to write a file that :meth:`publish_files` puts at ``key``."""
+
+    @abstractmethod
+    def publish_files(self, items: list[tuple[Path, str]]) -> None:
+        """Put each finished local file (from :meth:`scratch_file`) at its key, each one
+        atomically for readers; the local files are consumed."""
+
+    def publish_file(self, path: Path, key: str) -> None:
+        self.publish_files([(path, key)])
+
+    @abstractmethod
+    def promote(self, pairs: list[tuple[str, str]]) -> None:
+        """For each ``(source, target)`` whose source still exists, make ``target`` hold
+        the source's content in one atomic step. Idempotent: repeating it after a crash
+        is safe. Locally a rename (the source is gone); on S3 a server-side copy (the
+        source stays until deleted)."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove ``key`` if it exists."""
+
+    @abstractmethod
+    def delete_prefix(self, prefix: str) -> None:
+        """Remove every file under ``prefix``."""
+
+    # coordination and engines ----------------------------------------------------------
+    @abstractmethod
+    def lock(self, key: str, what: str, wait: bool) -> contextlib.AbstractContextManager[Lease]:
+        """Hold the lock object ``key`` for one run of ``what``; with ``wait``, wait for
+        the holder; otherwise raise :class:`LakeBusyError` at once."""
+
+    def attach(self, con: Any) -> None:
+        """Let a DuckDB connection read (and write single files at) this storage's URLs."""
+        return None
+
+
+# ---------------------------------------------------------------------------------------
+# a local directory
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LocalStorage(Storage):
+    root: Path
+
+    @property
+    def url_root(self) -> str:  # type: ignore[override]
+        return str(self.root)
+
+    @property
+    def is_local(self) -> bool:
+        return True
+
+    def path(self, key: str) -> Path:
+        return self.root / key if key else self.root
+
+    def read_bytes(self, key: str) -> bytes:
+        return self.path(key).read_bytes()
+
+    def info(self, key: str) -> Entry | None:
+        try:
+            st = self.path(key).stat()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return Entry(key, st.st_size, st.st_mtime_ns) if stat.S_ISREG(st.st_mode) else None
+
+    def list(self, prefix: str) -> list[Entry]:
+        base = self.path(prefix.rstrip("/"))
+        out = []
+        stack = [(base, prefix.rstrip("/"))]
+        while stack:
+            directory, key = stack.pop()
+            try:
+                with os.scandir(directory) as it:
+                    for item in it:
+                        child = f"{key}/{item.name}" if key else item.name
+                        if item.is_dir():
+                            stack.append((Path(item.path), child))
+                        elif item.is_file():
+                            st = item.stat()
+                            out.append(Entry(child, st.st_size, st.st_mtime_ns))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+        return sorted(out, key=lambda e: e.key)
+
+    def any(self, prefix: str) -> bool:
+        base = self.path(prefix.rstrip("/"))
+        return base.is_dir() and any(p.is_file() for p in base.rglob("*"))
+
+    def write_atomic(self, key: str, data: bytes, *, durable: bool = True) -> None:
+        write_atomic(self.path(key), data, durable=durable)
+
+    def scratch_file(self, key: str) -> Path:
+        """``_<name>.<pid>.tmp`` beside the target: same file system, so publishing is a
+        rename; the ``_`` keeps readers away from it if a crash leaves it behind."""
+        target = self.path(key)
+        ensure_dir(target.parent)
+        return target.with_name(f"_{target.name}.{os.getpid()}.tmp")
+
+    def publish_files(self, items: list[tuple[Path, str]]) -> None:
+        directories = set()
+        for path, key in items:
+            target = self.path(key)
+            fsync_file(path)
+            ensure_dir(target.parent)
+            os.replace(path, target)
+            directories.add(target.parent)
+        for directory in directories:
+            fsync_dir(directory)
+
+    def promote(self, pairs: list[tuple[str, str]]) -> None:
+        directories = set()
+        for source, target in pairs:
+            staged, final = self.path(source), self.path(target)
+            if staged.exists():
+                ensure_dir(final.parent)
+                os.replace(staged, final)
+                directories.add(final.parent)
+        for directory in directories:
+            fsync_dir(directory)
+
+    def delete(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path(key).unlink()
+
+    def delete_prefix(self, prefix: str) -> None:
+        shutil.rmtree(self.path(prefix.rstrip("/")), ignore_errors=True)
+
+    @contextlib.contextmanager
+    def lock(self, key: str, what: str, wait: bool) -> Iterator[Lease]:
+        """An OS lock (flock) on the file ``key``: released when the process dies."""
+        path = self.path(key)
+        ensure_dir(path.parent)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if not wait:
+                        holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+                        raise LakeBusyError(
+                            f"another shoplake {what} is running on {self.root} "
+                            f"(pid {holder} holds {key})",
+                            "wait for it to finish, or rerun with --wait",
+                        ) from None
+                    time.sleep(0.2)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+            yield Lease()
+        finally:
+            os.close(fd)  # closing releases the lock
+
+
+# ---------------------------------------------------------------------------------------
+# an S3 prefix
+# ---------------------------------------------------------------------------------------
+def parse_s3_url(url: str) -> tuple[str, str]:
+    """``s3://bucket/some/prefix/`` -> ``("bucket", "some/prefix")``."""
+    rest = url[len("s3://") :]
+    bucket, _, prefix = rest.partition("/")
+    prefix = "/".join(p for p in prefix.split("/") if p)
+    if not bucket or any(p in (".", "..") for p in prefix.split("/")):
+        raise ShoplakeError(
+            f"lake {url!r}: not a valid S3 location", "use s3://bucket or s3://bucket/prefix"
+        )
+    return bucket, prefix
+
+
+class S3Storage(Storage):
+    """A lake under ``s3://bucket/prefix`` (s3fs; one client per storage object)."""
+
+    #: Requests in flight at once for reads, uploads and copies of many files.
+    CONCURRENCY = 32
+
+    def __init__(self, url: str) -> None:
+        self.bucket, self.prefix = parse_s3_url(url)
+        self.url_root = f"s3://{self.bucket}" + (f"/{self.prefix}" if self.prefix else "")
+        self._fs: Any = None
+        self._fs_lock = threading.Lock()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, S3Storage) and other.url_root == self.url_root
+
+    def __hash__(self) -> int:
+        return hash(self.url_root)
+
+    def __repr__(self) -> str:
+        return f"S3Storage({self.url_root!r})"
+
+    @property
+    def fs(self) -> Any:
+        """The s3fs file system, created on first use (no network before that)."""
+        with self._fs_lock:
+            if self._fs is None:
+                import s3fs
+
+                self._fs = s3fs.S3FileSystem(use_listings_cache=False, skip_instance_cache=True)
+            return self._fs
+
+    def _path(self, key: str) -> str:
+        """bucket/prefix/key, the form s3fs takes."""
+        return "/".join(p for p in (self.bucket, self.prefix, key.strip("/")) if p)
+
+    def _object_key(self, key: str) -> str:
+        """The S3 object key of a lake key (prefix included, bucket not)."""
+        return "/".join(p for p in (self.prefix, key.strip("/")) if p)
+
+    def _key(self, path: str) -> str:
+        base = self._path("") + "/"
+        return path[len(base) :] if path.startswith(base) else path
+
+    # reading ---------------------------------------------------------------------------
+    def read_bytes(self, key: str) -> bytes:
+        with _s3_errors(self, key):
+            return self.fs.cat_file(self._path(key))
+
+    def read_many(self, keys: Iterable[str]) -> Iterator[tuple[str, bytes]]:
+        """Fetched :data:`CONCURRENCY` at a time (memory stays bounded by one batch)."""
+        batch: list[str] = []
+        for key in keys:
+            batch.append(key)
+            if len(batch) == self.CONCURRENCY:
+                yield from zip(batch, self._each(self.fs._cat_file, batch), strict=True)
+                batch = []
+        if batch:
+            yield from zip(batch, self._each(self.fs._cat_file, batch), strict=True)
+
+    def _each(self, call: Callable[..., Awaitable[Any]], *columns: list[Any]) -> list[Any]:
+        """``call(a, b, ...)`` for each row of the columns, where the last column holds
+        lake keys (passed as s3fs paths), at most :data:`CONCURRENCY` at a time on
+        s3fs's event loop; results in order."""
+        from fsspec.asyn import sync
+
+        *others, keys = columns
+        rows = list(zip(*others, [self._path(k) for k in keys], strict=True))
+
+        async def run() -> list[Any]:
+            gate = asyncio.Semaphore(self.CONCURRENCY)
+
+            async def one(row: tuple[str, ...]) -> Any:
+                async with gate:
+                    return await call(*row)
+
+            return await asyncio.gather(*(one(row) for row in rows))
+
+        with _s3_errors(self, keys[0] if keys else ""):
+            return sync(self.fs.loop, run) if rows else []
+
+    def info(self, key: str) -> Entry | None:
+        with _s3_errors(self, key):
+            try:
+                out = self.fs.call_s3("head_object", Bucket=self.bucket, Key=self._object_key(key))
+            except FileNotFoundError:
+                return None
+        return Entry(key, int(out["ContentLength"]), out["ETag"])
+
+    def list(self, prefix: str) -> list[Entry]:
+        with _s3_errors(self, prefix):
+            found = self.fs.find(self._path(prefix.rstrip("/")), detail=True)
+        return sorted(
+            (
+                Entry(self._key(path), int(d.get("size") or 0), d.get("ETag", ""))
+                for path, d in found.items()
+                if d.get("type") != "directory"
+            ),
+            key=lambda e: e.key,
+        )
+
+    def any(self, prefix: str) -> bool:
+        with _s3_errors(self, prefix):
+            out = self.fs.call_s3(
+                "list_objects_v2",
+                Bucket=self.bucket,
+                Prefix=(self._object_key(prefix.rstrip("/")) + "/").lstrip("/"),
+                MaxKeys=1,
+            )
+        return bool(out.get("KeyCount") or out.get("Contents"))
+
+    # writing ---------------------------------------------------------------------------
+    def write_atomic(self, key: str, data: bytes, *, durable: bool = True) -> None:
+        """One PUT: S3 makes an object visible only once it is complete."""
+        with _s3_errors(self, key):
+            self.fs.pipe_file(self._path(key), data)
+
+    def scratch_file(self, key: str) -> Path:
+        fd, name = tempfile.mkstemp(prefix="shoplake-", suffix="-" + key.rsplit("/", 1)[-1])
+        os.close(fd)
+        return Path(name)
+
+    def publish_files(self, items: list[tuple[Path, str]]) -> None:
+        """Upload concurrently; each object appears complete or not at all."""
+        self._each(self.fs._put_file, [str(p) for p, _ in items], [k for _, k in items])
+        for path, _ in items:
+            path.unlink(missing_ok=True)
+
+    def promote(self, pairs: list[tuple[str, str]]) -> None:
+        """Server-side copies (each one atomic), of the sources that still exist."""
+        if not pairs:
+            return
+        common = os.path.commonpath([s for s, _ in pairs]) if len(pairs) > 1 else pairs[0][0]
+        present = {e.key for e in self.list(common)} if len(pairs) > 1 else None
+        todo = [
+            (s, t) for s, t in pairs if (s in present if present is not None else self.exists(s))
+        ]
+        self._each(self.fs._cp_file, [self._path(s) for s, _ in todo], [t for _, t in todo])
+
+    def delete(self, key: str) -> None:
+        with _s3_errors(self, key), contextlib.suppress(FileNotFoundError):
+            self.fs.rm_file(self._path(key))
+
+    def delete_prefix(self, prefix: str) -> None:
+        keys = [e.key for e in self.list(prefix)]
+        if keys:
+            with _s3_errors(self, prefix):
+                self.fs.rm([self._path(k) for k in keys])
+
+    def lock(self, key: str, what: str, wait: bool) -> contextlib.AbstractContextManager[Lease]:
+        return S3Lock(self, key, what, wait)
+
+    def attach(self, con: Any) -> None:
+        con.register_filesystem(self.fs)
+
+
+@contextlib.contextmanager
+def _s3_errors(storage: S3Storage, key: str) -> Iterator[None]:
+    """Credentials, endpoint and bucket problems as one clear ShoplakeError."""
+    from botocore.exceptions import BotoCoreError, NoCredentialsError
+
+    where = storage.url(key)
+    try:
+        yield
+    except NoCredentialsError:
+        raise ShoplakeError(
+            f"{where}: no AWS credentials found",
+            "set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (standard AWS chain)",
+        ) from None
+    except PermissionError as exc:
+        raise ShoplakeError(
+            f"{where}: access denied ({exc})", "check the credentials' S3 permissions"
+        ) from None
+    except BotoCoreError as exc:
+        raise ShoplakeError(
+            f"{where}: cannot reach S3 ({exc})",
+            "check AWS_ENDPOINT_URL / the network, and the region",
+        ) from None
+    except FileNotFoundError as exc:
+        if _error_code(exc) == "NoSuchBucket":
+            raise ShoplakeError(
+                f"{where}: bucket {storage.bucket!r} does not exist",
+                "create it (shoplake deploy aws) or fix --lake (or SHOPLAKE_RAW)",
+            ) from None
+        raise
+
+
+def _error_code(exc: BaseException) -> str:
+    """The S3 error code behind an exception s3fs translated (or raised itself)."""
+    for err in (exc, exc.__cause__):
+        response = getattr(err, "response", None)
+        if isinstance(response, dict):
+            return str(response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def _precondition_failed(exc: BaseException) -> bool:
+    return isinstance(exc, FileExistsError) or _error_code(exc) in (
+        "PreconditionFailed",  # 412: the condition did not hold
+        "ConditionalRequestConflict",  # 409: a concurrent conditional write won
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# the run lock on S3
+# ---------------------------------------------------------------------------------------
+def _process_identity() -> dict[str, Any]:
+    """Who holds a lock: enough to tell, on the same machine, whether it is still alive.
+
+    ``boot`` (kernel boot id) and ``pidns`` (pid namespace) make the pid meaningful only
+    to a process that sees the same pid numbers; ``start`` (process start time in clock
+    ticks) tells a reused pid from the holder.
+    """
+    ident: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid()}
+    with contextlib.suppress(OSError):
+        ident["boot"] = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        ident["pidns"] = os.stat("/proc/self/ns/pid").st_ino
+        ident["start"] = _start_ticks(os.getpid())
+    return ident
+
+
+def _start_ticks(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])  # field 22: starttime
+
+
+def _holder_is_dead(holder: dict[str, Any]) -> bool:
+    """True only when certain: the holder ran on this kernel, in this pid namespace, and
+    its process is gone (or the pid now belongs to a younger process)."""
+    me = _process_identity()
+    if "boot" not in me or holder.get("boot") != me["boot"] or holder.get("pidns") != me["pidns"]:
+        return False
+    pid = holder.get("pid")
+    if not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return holder.get("start") is not None and _start_ticks(pid) != holder.get("start")
+
+
+class S3Lock(Lease, contextlib.AbstractContextManager):
+    """A run lock on S3, which has no file locks.
+
+    Taking it: create the lock object with ``If-None-Match: *`` (S3 refuses with 412 if
+    it exists: exactly one creator wins). The object names the holder (host, pid, and what
+    makes the pid unambiguous) and is renewed every ``ttl / 4`` seconds with ``If-Match``
+    on its ETag. Releasing it: a delete with ``If-Match``.
+
+    A holder that died: if it ran on this machine (same boot id and pid namespace) and its
+    process is gone, the lock is taken over at once; otherwise once nobody renewed it for
+    the TTL its holder wrote into it (:data:`LOCK_TTL_ENV`, default 60 s), measured by
+    S3's own clock (``Last-Modified`` against the response's ``Date``), so clock skew
+    between machines does not matter.
+    Taking over is a PUT with ``If-Match`` on the stale ETag: of several waiters only one
+    succeeds. A holder that could not renew in time (paused, partitioned) learns it has
+    lost the lock at its next renewal or :meth:`Lease.check`, and stops before publishing.
+    """
+
+    def __init__(self, storage: S3Storage, key: str, what: str, wait: bool) -> None:
+        self.storage, self.key, self.what, self.wait = storage, key, what, wait
+        self.ttl = float(os.environ.get(LOCK_TTL_ENV) or DEFAULT_LOCK_TTL)
+        self.owner = uuid.uuid4().hex
+        self.etag = ""
+        self.beats = 0
+        self.lost: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._s3_key = storage._object_key(key)
+        self._written = 0.0  # time.monotonic() of the last successful write
+
+    # the lock object -------------------------------------------------------------------
+    def _body(self) -> bytes:
+        doc = {
+            "owner": self.owner,
+            "what": self.what,
+            "beats": self.beats,
+            "ttl": self.ttl,
+            "since": datetime.now(timezone.utc).isoformat(),
+            **_process_identity(),
+        }
+        return json.dumps(doc, sort_keys=True).encode()
+
+    def _put(self, **condition: str) -> str:
+        out = self.storage.fs.call_s3(
+            "put_object",
+            Bucket=self.storage.bucket,
+            Key=self._s3_key,
+            Body=self._body(),
+            **condition,
+        )
+        self._written = time.monotonic()
+        return out["ETag"]
+
+    def _current(self) -> tuple[str, dict[str, Any], float] | None:
+        """(ETag, holder document, seconds since it was last written, by S3's clock)."""
+        from fsspec.asyn import sync
+
+        fs = self.storage.fs
+
+        async def get() -> tuple[dict[str, Any], bytes]:
+            out = await fs._call_s3("get_object", Bucket=self.storage.bucket, Key=self._s3_key)
+            async with out["Body"] as body:
+                return out, await body.read()
+
+        try:
+            out, raw = sync(fs.loop, get)
+        except FileNotFoundError:
+            return None
+        try:
+            holder = json.loads(raw)
+        except ValueError:
+            holder = {}
+        date = out["ResponseMetadata"]["HTTPHeaders"].get("date")
+        server_now = parsedate_to_datetime(date) if date else datetime.now(timezone.utc)
+        age = (server_now - out["LastModified"]).total_seconds()
+        return out["ETag"], holder if isinstance(holder, dict) else {}, age
+
+    # acquire / renew / release ---------------------------------------------------------
+    def __enter__(self) -> Lease:
+        with _s3_errors(self.storage, self.key):
+            self._acquire()
+        self._thread = threading.Thread(target=self._renew, name="shoplake-s3-lock", daemon=True)
+        self._thread.start()
+        return self
+
+    def _acquire(self) -> None:
+        while True:
+            try:
+                self.etag = self._put(IfNoneMatch="*")
+                return
+            except OSError as exc:
+                if not _precondition_failed(exc):
+                    raise
+            current = self._current()
+            if current is None:
+                continue  # released meanwhile: try again at once
+            etag, holder, age = current
+            if holder.get("owner") == self.owner:  # our create succeeded; a retry saw it
+                self.etag = etag
+                return
+            if age > float(holder.get("ttl") or self.ttl) or _holder_is_dead(holder):
+                try:
+                    self.etag = self._put(IfMatch=etag)
+                    return
+                except OSError as exc:
+                    if not _precondition_failed(exc):
+                        raise
+                    continue  # another waiter took it over first
+            if not self.wait:
+                raise LakeBusyError(
+                    f"another shoplake {self.what} is running on {self.storage.url_root} "
+                    f"(pid {holder.get('pid', '?')} on {holder.get('host', '?')} holds "
+                    f"{self.key}, renewed {age:.0f} s ago)",
+                    "wait for it to finish, or rerun with --wait",
+                )
+            time.sleep(0.5)
+
+    def _renew(self) -> None:
+        while not self._stop.wait(self.ttl / 4):
+            self.beats += 1
+            try:
+                self.etag = self._put(IfMatch=self.etag)
+            except OSError as exc:
+                if _precondition_failed(exc):
+                    self.lost = "another run took the lock over"
+                    return
+                # a transient error: try again at the next beat, while the TTL allows
+            except Exception:  # a transient failure must not end the renewals
+                continue
+
+    def check(self) -> None:
+        if not self.lost and time.monotonic() - self._written > self.ttl / 2:
+            self.lost = f"it could not be renewed for {time.monotonic() - self._written:.0f} s"
+        if self.lost:
+            raise LakeBusyError(
+                f"lost the {self.what} lock on {self.storage.url_root}: {self.lost}",
+                "nothing was published by this run; rerun it",
+            )
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        if self.lost:
+            return
+        with contextlib.suppress(OSError):
+            self.storage.fs.call_s3(
+                "delete_object", Bucket=self.storage.bucket, Key=self._s3_key, IfMatch=self.etag
+            )
+
+
+__all__ = [
+    "DEFAULT_LOCK_TTL",
+    "HIDDEN_PREFIXES",
+    "LOCK_TTL_ENV",
+    "Entry",
+    "Lease",
+    "LocalStorage",
+    "S3Lock",
+    "S3Storage",
+    "Storage",
+    "parse_s3_url",
+]
