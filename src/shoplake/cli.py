@@ -48,6 +48,15 @@ DsnOption = Annotated[
     ),
 ]
 
+DuckdbPathOption = Annotated[
+    str | None,
+    typer.Option(
+        help="DuckDB warehouse file of the dev target. Default: SHOPLAKE_DUCKDB_PATH, then "
+        "<lake>/warehouse.duckdb (for an s3:// lake, in its local directory).",
+        show_default=False,
+    ),
+]
+
 
 def _lake(option: str | None) -> Lake:
     settings = load_settings()
@@ -210,16 +219,7 @@ def build(
         list[str] | None,
         typer.Option(help="dbt node selection, passed to `dbt build --select` (repeatable)."),
     ] = None,
-    duckdb_path: Annotated[
-        str | None,
-        typer.Option(
-            help="DuckDB warehouse file for the dev target. Default: SHOPLAKE_DUCKDB_PATH, "
-            "then <lake>/warehouse.duckdb (for an s3:// lake: "
-            ".shoplake/s3/<bucket>/<prefix>/warehouse.duckdb under SHOPLAKE_LOCAL_DIR or the "
-            "current directory).",
-            show_default=False,
-        ),
-    ] = None,
+    duckdb_path: DuckdbPathOption = None,
     postgres_dsn: DsnOption = None,
     lake: LakeOption = None,
 ) -> None:
@@ -285,10 +285,7 @@ def run_daily(
             "--wait", help="If another run holds the lake, wait for it instead of exiting."
         ),
     ] = False,
-    duckdb_path: Annotated[
-        str | None,
-        typer.Option(help="DuckDB warehouse file (dev target).", show_default=False),
-    ] = None,
+    duckdb_path: DuckdbPathOption = None,
     postgres_dsn: DsnOption = None,
     lake: LakeOption = None,
 ) -> None:
@@ -326,10 +323,7 @@ def run_daily(
 @app.command()
 def status(
     limit: Annotated[int, typer.Option(min=1, help="How many runs to show.")] = 10,
-    duckdb_path: Annotated[
-        str | None,
-        typer.Option(help="DuckDB warehouse file (dev target).", show_default=False),
-    ] = None,
+    duckdb_path: DuckdbPathOption = None,
     lake: LakeOption = None,
 ) -> None:
     """The last runs of `shoplake run`: status, step timings, quarantined records, tests
@@ -519,18 +513,12 @@ def dashboard(
     out: Annotated[
         Path | None,
         typer.Option(
-            help="Where to write the page. Default: <lake>/site/dashboard.html.",
+            help="Where to write the page. Default: <lake>/site/dashboard.html (for an s3:// "
+            "lake, in its local directory).",
             show_default=False,
         ),
     ] = None,
-    duckdb_path: Annotated[
-        str | None,
-        typer.Option(
-            help="DuckDB warehouse file (dev target). Default: SHOPLAKE_DUCKDB_PATH, then "
-            "<lake>/warehouse.duckdb.",
-            show_default=False,
-        ),
-    ] = None,
+    duckdb_path: DuckdbPathOption = None,
     lake: LakeOption = None,
 ) -> None:
     """Write the dashboard: one self-contained HTML page (no network needed to open it).
@@ -556,10 +544,7 @@ def serve(
         str,
         typer.Option(help="Address to bind. The default keeps the site on this machine."),
     ] = DEFAULT_HOST,
-    duckdb_path: Annotated[
-        str | None,
-        typer.Option(help="DuckDB warehouse file (dev target).", show_default=False),
-    ] = None,
+    duckdb_path: DuckdbPathOption = None,
     lake: LakeOption = None,
 ) -> None:
     """Serve the dbt docs site (/docs/) and the dashboard (/dashboard/) on one port.
