@@ -53,11 +53,12 @@ format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-## bench: ingest benchmark (bare DuckDB COPY vs shoplake vs PySpark) and build benchmark
+## bench: ingest (bare DuckDB COPY vs shoplake vs PySpark), build and freshness benchmarks
 bench: setup
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python scripts/bench_ingest.py
 	$(BIN)/python scripts/bench_build.py
+	$(BIN)/python scripts/bench_freshness.py
 
 clean:
 	rm -rf $(VENV) $(LAKE) .pytest_cache .ruff_cache

@@ -7,8 +7,8 @@ and (b) its data in the gold marts, at the default scale.
    so the warehouse is warm, as it is on any day but the first.
 2. Starts ``shoplake alerts watch`` on the lake and lets it catch up with the backlog.
 3. Lands one more hourly clickstream file (the next day's busiest hour, generated with
-   another seed) the way an uploader does: written under a ``_`` name, then renamed. The
-   rename is time zero.
+   another seed) in the current hour's landing folder, the way an uploader does: written
+   under a ``_`` name, then renamed. The rename is time zero.
 4. (a) waits until every purchase in that file has its alert in ``alerts/``; the expected
    alert ids are computed here from the file itself (``shoplake.contract.click_id``).
 5. (b) runs what a landing-triggered (or hourly) run does, ``shoplake run --from ingest``,
@@ -144,7 +144,12 @@ def main() -> None:
         wait_quiet(lake)
         source = busiest_hour_file(scratch, new_day)
         expected = purchases(source)
-        relative = source.relative_to(scratch.root)
+        # it lands now: raw/clickstream/<current UTC date and hour>/ (its events are of
+        # the next business day; landing folders are by delivery time)
+        relative = (
+            lake.landing_dir("clickstream", datetime.now(timezone.utc)).relative_to(lake.root)
+            / source.name
+        )
         target = lake.root / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         upload = target.with_name(f"_{target.name}.uploading")
@@ -169,7 +174,7 @@ def main() -> None:
     )
     to_gold = None
     for line in process.stderr:
-        if to_gold is None and line.startswith("[5/"):  # build finished, docs starting
+        if to_gold is None and "] docs:" in line:  # the build step finished
             to_gold = time.perf_counter() - landed
     if process.wait() != 0:
         raise SystemExit("the run failed")

@@ -683,13 +683,28 @@ def athena_list(workgroup: WorkgroupOption = "shoplake", region: RegionOption = 
 
 
 def main() -> None:
-    """Console-script entry point: known errors become one line and exit code 1."""
+    """Console-script entry point: known errors become one line and exit code 1.
+
+    Storage failures that no layer below could name (a disk full, an S3 server error
+    after s3fs's own retries) are reported the same way: whatever was being published
+    is safe (see docs/lake.md), so rerunning is the remedy.
+    """
     try:
         app()
     except ShoplakeError as exc:
         if _state["debug"]:
             raise
         typer.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except OSError as exc:
+        if _state["debug"]:
+            raise
+        error = ShoplakeError(
+            f"storage error: {exc}",
+            "nothing half-written is left behind; check the disk or the S3 endpoint and "
+            "run the command again (--debug shows the traceback)",
+        )
+        typer.echo(f"error: {error}", err=True)
         sys.exit(1)
 
 

@@ -33,6 +33,7 @@ import signal
 from collections.abc import Iterator
 from pathlib import Path
 
+from shoplake.errors import LakeBusyError
 from shoplake.lake import Lake
 from shoplake.storage import Lease
 
@@ -87,10 +88,25 @@ class Transaction:
         self._scratch.clear()
         self.lease.check()  # never commit without the lock (S3: it could have been lost)
         marker = {"moves": self.moves, "deletes": self.deletes}
-        self.lake.write_atomic(self.lake.key(self.prefix, COMMIT), json.dumps(marker, indent=1))
+        commit_key = self.lake.key(self.prefix, COMMIT)
+        self.lake.write_atomic(commit_key, json.dumps(marker, indent=1))
+        if not self.lake.is_local and not self._staged_files_intact():
+            # S3 only: this run stalled past its lock's TTL after the check above, and the
+            # run that took the lock over discarded our (then uncommitted) staging. Applying
+            # the marker now would run its deletes without the copies: withdraw it instead.
+            self.lake.delete(commit_key)
+            self.lake.delete_prefix(self.prefix)
+            raise LakeBusyError(
+                "this run lost the lake's lock before publishing: nothing was published",
+                "run it again",
+            )
         self.committed = True
         crash_point("after_commit")
         _apply(self.lake, self.prefix, marker)
+
+    def _staged_files_intact(self) -> bool:
+        present = {e.key for e in self.lake.list(self.lake.key(self.prefix, "files"))}
+        return all(staged in present for staged, _ in self.moves)
 
     def abort(self) -> None:
         """Drop an uncommitted run's files. A committed one is left for :func:`recover`
