@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 LAKE   ?= lake
-DEMO_START ?= 2026-10-01
+DEMO_START ?= $(shell date -u -d '30 days ago' +%Y-%m-%d)
 DEMO_DAYS  ?= 30
 
 .PHONY: setup postgres chromium demo test lint format bench clean
@@ -26,7 +26,7 @@ postgres:
 chromium:
 	@scripts/ensure_chromium.sh
 
-## demo: generate a month of raw data with bad input mixed in, then the daily run on it
+## demo: generate the last 30 days of raw data with bad input mixed in, then the daily run on it
 demo: setup
 	rm -rf $(LAKE)
 	$(BIN)/shoplake generate --lake $(LAKE) --start $(DEMO_START) --days $(DEMO_DAYS) --faults
