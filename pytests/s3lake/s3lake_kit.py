@@ -20,16 +20,6 @@ import pyarrow.parquet as pq
 #: Lineage that depends on which run wrote a row, not on the input.
 RUN_COLUMNS = ("ingested_at", "run_id", "quarantined_at")
 DATASETS = ("orders", "sales", "payments", "customers", "products", "clickstream")
-FACTS = ("fact_orders", "sales_fact", "fact_payments", "fact_clicks")
-GOLD = ("agg_daily_revenue", "agg_daily_funnel", "agg_customer_segments", "agg_payment_status")
-DIMENSIONS = (
-    "dim_date",
-    "dim_geography",
-    "dim_customers",
-    "dim_customers_history",
-    "dim_products",
-    "dim_users",
-)
 STATS = ("files_read", "read", "written", "quarantined", "duplicates", "files_quarantined")
 
 

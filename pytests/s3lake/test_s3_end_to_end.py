@@ -11,11 +11,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from marts import DIMENSIONS, FACTS, GOLD
 from s3lake_kit import (
     DATASETS,
-    DIMENSIONS,
-    FACTS,
-    GOLD,
     STATS,
     by_partition,
     get,

@@ -6,7 +6,8 @@ import json
 from datetime import datetime
 
 import duckdb
-from warehouse_kit import DIMENSIONS, FACTS, GOLD, duckdb_rows
+from marts import DIMENSIONS, FACTS, GOLD
+from warehouse_kit import duckdb_rows
 
 from shoplake.lake import Lake
 from shoplake.warehouse import artifacts_dir, build, default_duckdb_path, docs_generate

@@ -5,7 +5,8 @@ run, and the incremental DuckDB build equals a full refresh."""
 from __future__ import annotations
 
 import psycopg
-from warehouse_kit import DIMENSIONS, FACTS, GOLD, cutoff, duckdb_columns, duckdb_rows, ingest, land
+from marts import DIMENSIONS, FACTS, GOLD
+from warehouse_kit import cutoff, duckdb_columns, duckdb_rows, ingest, land
 
 from shoplake.lake import Lake
 from shoplake.pgload import load_postgres

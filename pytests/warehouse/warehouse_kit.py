@@ -10,18 +10,6 @@ import duckdb
 
 from shoplake.lake import Lake, landing_time
 
-#: Facts and gold aggregates: what the equality checks compare.
-FACTS = ("fact_orders", "sales_fact", "fact_payments", "fact_clicks")
-GOLD = ("agg_daily_revenue", "agg_daily_funnel", "agg_customer_segments", "agg_payment_status")
-DIMENSIONS = (
-    "dim_date",
-    "dim_geography",
-    "dim_customers",
-    "dim_customers_history",
-    "dim_products",
-    "dim_users",
-)
-
 #: The generated lake of the cross-engine check: a few days at a small scale.
 GENERATED_START, GENERATED_DAYS, GENERATED_ORDERS_PER_DAY = date(2026, 10, 1), 5, 40
 
