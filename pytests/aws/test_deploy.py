@@ -63,8 +63,10 @@ def test_plan_on_an_empty_account_lists_everything_as_create_and_creates_nothing
         "iam policy": 4,
         "iam role": 4,
         "sns topic": 1,
+        "sqs queue": 1,
         "lambda function": 1,
         "lambda permission": 1,
+        "lambda event invoke config": 1,
         "s3 event notification": 1,
     }
     # ... and nothing of it exists afterwards
@@ -79,6 +81,8 @@ def test_plan_on_an_empty_account_lists_everything_as_create_and_creates_nothing
     assert d.workgroup not in groups
     topics = [t["TopicArn"] for t in boto3.client("sns").list_topics()["Topics"]]
     assert not [t for t in topics if t.endswith(f":{d.topic}")]
+    sqs = boto3.client("sqs")
+    assert _error_code(lambda: sqs.get_queue_url(QueueName=d.failed_alerts_queue))
 
 
 def test_deploy_twice_the_second_run_changes_nothing(aws_env):
@@ -143,6 +147,9 @@ def test_drift_is_reported_as_update_and_repaired(aws_env):
     iam.create_policy_version(
         PolicyArn=ingest_policy, PolicyDocument=json.dumps(widened), SetAsDefault=True
     )
+    sqs = boto3.client("sqs")
+    queue_url = sqs.get_queue_url(QueueName=d.failed_alerts_queue)["QueueUrl"]
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"MessageRetentionPeriod": "3600"})
 
     plan = deploy(d, plan_only=True)
     pending = {(c.kind, c.name): (c.action, c.detail) for c in plan.pending}
@@ -155,6 +162,7 @@ def test_drift_is_reported_as_update_and_repaired(aws_env):
         ),
         ("glue table", f"{d.glue_database}.orders"): ("update", "columns"),
         ("iam policy", d.role("ingest")): ("update", "statements"),
+        ("sqs queue", d.failed_alerts_queue): ("update", "MessageRetentionPeriod"),
     }
 
     deploy(d)
@@ -164,6 +172,13 @@ def test_drift_is_reported_as_update_and_repaired(aws_env):
         "STANDARD_IA",
         "GLACIER",
     }
+    assert [
+        r["AbortIncompleteMultipartUpload"] for r in rules if "AbortIncompleteMultipartUpload" in r
+    ] == [{"DaysAfterInitiation": 7}]
+    retention = sqs.get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["MessageRetentionPeriod"]
+    )["Attributes"]["MessageRetentionPeriod"]
+    assert retention == str(14 * 24 * 60 * 60)
     document = iam.get_policy_version(
         PolicyArn=ingest_policy,
         VersionId=iam.get_policy(PolicyArn=ingest_policy)["Policy"]["DefaultVersionId"],
@@ -241,6 +256,24 @@ def test_lifecycle_rules_tier_raw_and_expire_quarantine(deployed):
     assert not [r for r in processed if r["Filter"].get("Prefix", "").startswith("lake/silver")]
 
 
+def test_every_bucket_aborts_incomplete_uploads_after_7_days_beside_its_other_rules(deployed):
+    s3, d = deployed.client("s3"), deployed.deployment
+    other_rules = {
+        d.raw_bucket: ["lake/raw/"],
+        d.processed_bucket: ["lake/quarantine/", "athena-results/"],
+        d.archive_bucket: [""],
+    }
+    for bucket, prefixes in other_rules.items():
+        rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+        (abort,) = [r for r in rules if "AbortIncompleteMultipartUpload" in r]
+        assert abort["Status"] == "Enabled"
+        assert abort["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
+        assert abort["Filter"].get("Prefix", "") == ""  # the whole bucket
+        assert not {"Expiration", "Transitions"} & set(abort)  # aborts uploads, nothing else
+        others = [r for r in rules if r is not abort]
+        assert sorted(r["Filter"].get("Prefix", "") for r in others) == sorted(prefixes)
+
+
 def test_bucket_policies_deny_plain_http_and_other_encryption(deployed, key_arn):
     s3 = deployed.client("s3")
     tls = {"aws:SecureTransport": "true"}
@@ -296,6 +329,50 @@ def test_new_clickstream_files_invoke_the_alert_function(deployed, tmp_path):
     assert statement["Principal"] == {"Service": "s3.amazonaws.com"}
     assert statement["Action"] == "lambda:InvokeFunction"
     assert statement["Condition"]["ArnLike"]["AWS:SourceArn"] == f"arn:aws:s3:::{d.raw_bucket}"
+
+
+def test_events_the_alert_function_fails_on_go_to_an_encrypted_queue(deployed, key_arn):
+    d, sqs = deployed.deployment, deployed.client("sqs")
+    url = sqs.get_queue_url(QueueName=d.failed_alerts_queue)["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attributes["KmsMasterKeyId"] == key_arn
+    assert attributes["MessageRetentionPeriod"] == str(14 * 24 * 60 * 60)
+    assert sqs.list_queue_tags(QueueUrl=url)["Tags"] == {
+        "project": "shoplake",
+        "shoplake:deployment": d.name,
+    }
+
+    config = deployed.client("lambda").get_function_event_invoke_config(FunctionName=d.function)
+    assert config["MaximumRetryAttempts"] == 2
+    assert config["MaximumEventAgeInSeconds"] == 6 * 60 * 60
+    assert config["DestinationConfig"]["OnFailure"] == {"Destination": attributes["QueueArn"]}
+    assert not config["DestinationConfig"].get("OnSuccess")
+
+
+def test_a_missing_or_changed_failure_destination_is_reported_and_created(aws_env):
+    """moto keeps the *first* event invoke config a function was given (a later put is
+    stored but never read back), so only the create path can be checked after applying;
+    a changed config is checked as far as the plan reporting it."""
+    d = Deployment(name=unique_name())
+    deploy(d)
+    lam = boto3.client("lambda")
+    lam.delete_function_event_invoke_config(FunctionName=d.function)
+    lam.put_function_event_invoke_config(
+        FunctionName=d.function, MaximumRetryAttempts=0, MaximumEventAgeInSeconds=6 * 60 * 60
+    )
+    changed = [(c.action, c.kind, c.detail) for c in deploy(d, plan_only=True).pending]
+    assert changed == [("update", "lambda event invoke config", "MaximumRetryAttempts, OnFailure")]
+
+    lam.delete_function_event_invoke_config(FunctionName=d.function)
+    missing = [(c.action, c.kind, c.name) for c in deploy(d, plan_only=True).pending]
+    assert missing == [("create", "lambda event invoke config", d.function)]
+    deploy(d)
+    config = lam.get_function_event_invoke_config(FunctionName=d.function)
+    assert config["MaximumRetryAttempts"] == 2
+    assert config["DestinationConfig"]["OnFailure"]["Destination"].endswith(
+        f":{d.failed_alerts_queue}"
+    )
+    assert not deploy(d, plan_only=True).pending
 
 
 def test_the_alert_topic_and_athena_results_are_encrypted_with_the_lake_key(deployed, key_arn):

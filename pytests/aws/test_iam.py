@@ -2,9 +2,9 @@
 
 Two judges: the policy documents as read back from IAM, evaluated per (action, resource,
 context) with ``iam_eval`` for every service; and moto's own request authorizer, which
-enforces identity policies on S3 object calls, for the S3 grants. The expectations are
-the jobs (ingest never deletes raw files, analysts read silver and write only their query
-results, ...), written here, not read off the policies.
+enforces identity policies on S3 object calls and SQS sends, for those grants. The
+expectations are the jobs (ingest never deletes raw files, analysts read silver and write
+only their query results, ...), written here, not read off the policies.
 """
 
 from __future__ import annotations
@@ -59,6 +59,8 @@ def arns(deployed) -> dict[str, str]:
         "primary_workgroup": f"arn:aws:athena:{REGION}:{account}:workgroup/primary",
         "topic": f"arn:aws:sns:{REGION}:{account}:{d.topic}",
         "other_topic": f"arn:aws:sns:{REGION}:{account}:other",
+        "failed_queue": f"arn:aws:sqs:{REGION}:{account}:{d.name}-purchase-alerts-failed",
+        "other_queue": f"arn:aws:sqs:{REGION}:{account}:other",
         "log_stream": (
             f"arn:aws:logs:{REGION}:{account}:log-group:/aws/lambda/{d.function}:log-stream:x"
         ),
@@ -67,6 +69,7 @@ def arns(deployed) -> dict[str, str]:
 
 VIA_S3 = {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}
 VIA_SNS = {"kms:ViaService": f"sns.{REGION}.amazonaws.com"}
+VIA_SQS = {"kms:ViaService": f"sqs.{REGION}.amazonaws.com"}
 RAW_ORDERS = "lake/raw/orders/2026/10/01/orders.csv"
 RAW_PRODUCTS = "lake/raw/products/2026/10/01/products.csv"
 RAW_CLICKS = "lake/raw/clickstream/2026/10/01/14/clicks.json"
@@ -182,13 +185,21 @@ def test_the_alert_function_reads_new_clicks_and_publishes_to_its_topic_only(rol
             (True, "sns:Publish", "{topic}"),
             (True, "kms:GenerateDataKey", "{key}", VIA_SNS),
             (True, "logs:PutLogEvents", "{log_stream}"),
+            # Lambda sends the events it gives up on as this role, into the encrypted queue
+            (True, "sqs:SendMessage", "{failed_queue}"),
+            (True, "kms:GenerateDataKey", "{key}", VIA_SQS),
+            (True, "kms:Decrypt", "{key}", VIA_SQS),
+            (False, "sqs:SendMessage", "{other_queue}"),
+            (False, "sqs:ReceiveMessage", "{failed_queue}"),
+            (False, "sqs:DeleteMessage", "{failed_queue}"),
+            (False, "sqs:PurgeQueue", "{failed_queue}"),
             (False, "s3:GetObject", "{raw}/" + RAW_ORDERS),
             (False, "s3:PutObject", "{raw}/" + RAW_CLICKS),
             (False, "s3:DeleteObject", "{raw}/" + RAW_CLICKS),
             (False, "s3:DeleteObject", "{raw}/" + LEDGER),
             (False, "s3:GetObject", "{processed}/" + SILVER),
             (False, "sns:Publish", "{other_topic}"),
-            (False, "kms:Decrypt", "{key}"),  # only through S3 and SNS
+            (False, "kms:Decrypt", "{key}"),  # only through S3, SNS and SQS
         ],
     )
 
@@ -203,6 +214,7 @@ def test_every_grant_names_its_actions_and_this_deployments_resources(roles, arn
         arns["orders_table"].rsplit("/", 1)[0] + "/",
         arns["workgroup"],
         arns["topic"],
+        arns["failed_queue"],
         arns["log_stream"].split(":log-stream")[0],
     )
     for kind, docs in roles.items():
@@ -232,7 +244,7 @@ def _enable_authorization(endpoint: str) -> None:
 
 
 @pytest.mark.aws
-def test_moto_enforces_each_roles_s3_grants_on_real_requests(monkeypatch):
+def test_moto_enforces_each_roles_s3_and_sqs_grants_on_real_requests(monkeypatch):
     """A dedicated endpoint (authorization cannot be switched off again): users holding
     exactly the deployed role policies try object calls; moto's authorizer decides."""
     server = start_server()
@@ -253,18 +265,22 @@ def test_moto_enforces_each_roles_s3_grants_on_real_requests(monkeypatch):
             (d.processed_bucket, QUARANTINE),
         ]:
             s3.put_object(Bucket=bucket, Key=key, Body=b"seed")
-        clients = {}
+        sqs = boto3.client("sqs")
+        failed_queue = sqs.get_queue_url(QueueName=d.failed_alerts_queue)["QueueUrl"]
+        other_queue = sqs.create_queue(QueueName=f"{d.name}-other")["QueueUrl"]
+        clients, sqs_clients = {}, {}
         for kind in ROLE_POLICIES:
             user = f"{d.name}-{kind.replace('_', '-')}-tester"
             iam.create_user(UserName=user)
             for item in iam.list_attached_role_policies(RoleName=d.role(kind))["AttachedPolicies"]:
                 iam.attach_user_policy(UserName=user, PolicyArn=item["PolicyArn"])
             key = iam.create_access_key(UserName=user)["AccessKey"]
-            clients[kind] = boto3.client(
-                "s3",
-                aws_access_key_id=key["AccessKeyId"],
-                aws_secret_access_key=key["SecretAccessKey"],
-            )
+            credentials = {
+                "aws_access_key_id": key["AccessKeyId"],
+                "aws_secret_access_key": key["SecretAccessKey"],
+            }
+            clients[kind] = boto3.client("s3", **credentials)
+            sqs_clients[kind] = boto3.client("sqs", **credentials)
         _enable_authorization(server.endpoint_url)
 
         def may(kind: str, call: str, bucket: str, key: str) -> bool:
@@ -308,6 +324,21 @@ def test_moto_enforces_each_roles_s3_grants_on_real_requests(monkeypatch):
             if may(kind, call, bucket, key) != expected
         ]
         assert not wrong
+
+        def may_send(kind: str, queue_url: str) -> bool:
+            try:
+                sqs_clients[kind].send_message(QueueUrl=queue_url, MessageBody="{}")
+            except Exception as exc:
+                # moto's authorizer answers this JSON API in XML: botocore sees only the 403
+                if "<Code>AccessDenied</Code>" not in str(exc):
+                    raise
+                return False
+            return True
+
+        # Lambda delivers failed events with the function's role: into its queue only
+        assert may_send("alert_lambda", failed_queue)
+        assert not may_send("alert_lambda", other_queue)
+        assert not may_send("ingest", failed_queue)
         # and the anonymous or unknown caller gets nothing at all
         with pytest.raises(Exception, match="InvalidAccessKeyId"):
             boto3.client("s3").get_object(Bucket=raw, Key=RAW_ORDERS)

@@ -590,7 +590,8 @@ def deploy_aws(
             "(e.g. acme-shoplake): buckets <name>-raw, -processed and -archive, Glue "
             "database <name> (- becomes _), Athena workgroup <name>, roles <name>-ingest, "
             "-athena-reader, -redshift-spectrum and -alert-lambda, KMS alias "
-            "alias/<name>-lake, topic and function <name>-purchase-alerts."
+            "alias/<name>-lake, topic and function <name>-purchase-alerts, queue "
+            "<name>-purchase-alerts-failed."
         ),
     ] = "shoplake",
     prefix: Annotated[
@@ -616,13 +617,14 @@ def deploy_aws(
 
     KMS key; raw (versioned), processed and archive buckets with SSE-KMS, public access
     blocked, lifecycle rules (raw to Standard-IA at 30 days and Glacier at 90,
-    quarantine and Athena results expiry) and policies denying plain HTTP and other
-    encryption; the Glue database and one table per silver dataset; the Athena
-    workgroup (encrypted results, scan limit) with the analyses as named queries;
-    least-privilege IAM policies and roles (ingest, Athena readers, Redshift Spectrum,
-    alert Lambda); the SNS topic and the purchase-alert Lambda on new clickstream
-    files. Prints one line per resource: create, update (and what differs) or no
-    change. Running it again changes nothing; nothing is ever deleted.
+    quarantine and Athena results expiry, incomplete uploads aborted after 7 days) and
+    policies denying plain HTTP and other encryption; the Glue database and one table
+    per silver dataset; the Athena workgroup (encrypted results, scan limit) with the
+    analyses as named queries; least-privilege IAM policies and roles (ingest, Athena
+    readers, Redshift Spectrum, alert Lambda); the SNS topic and the purchase-alert
+    Lambda on new clickstream files, with an SQS queue for the events it still fails on
+    after two retries. Prints one line per resource: create, update (and what differs)
+    or no change. Running it again changes nothing; nothing is ever deleted.
     """
     from shoplake.aws.deploy import Deployment, deploy
     from shoplake.aws.session import AwsSession

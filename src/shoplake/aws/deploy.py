@@ -50,6 +50,12 @@ LAMBDA_RUNTIME = "python3.12"
 #: Must stay below the handler's claim lease (SHOPLAKE_ALERTS_CLAIM_LEASE_S, 120 s).
 LAMBDA_TIMEOUT_S = 60
 LAMBDA_MEMORY_MB = 256
+#: Asynchronous invocations (S3 events): Lambda's retries of a failed event, and how long
+#: it keeps trying; an event that exhausts either goes to the failed-events queue.
+ALERT_RETRY_ATTEMPTS = 2
+ALERT_MAX_EVENT_AGE_S = 6 * 3600
+#: SQS's longest retention: time to notice the failures, fix the cause and replay.
+FAILED_EVENTS_RETENTION_S = 14 * 24 * 3600
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$")
 _PREFIX = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
@@ -141,6 +147,11 @@ class Deployment:
     @property
     def function(self) -> str:
         return f"{self.name}-purchase-alerts"
+
+    @property
+    def failed_alerts_queue(self) -> str:
+        """Where the alert function's events go once Lambda gives up on them."""
+        return f"{self.name}-purchase-alerts-failed"
 
     def role(self, kind: str) -> str:
         return f"{self.name}-{kind.replace('_', '-')}"
@@ -312,6 +323,10 @@ class _Account:
     def function_arn(self) -> str:
         return self.arn("lambda", f"function:{self.d.function}")
 
+    @property
+    def failed_alerts_queue_arn(self) -> str:
+        return self.arn("sqs", self.d.failed_alerts_queue)
+
     def role_arn(self, kind: str) -> str:
         return self.arn("iam", f"role/{self.d.role(kind)}", region=False)
 
@@ -336,6 +351,7 @@ class _Account:
             "TopicArn": self.topic_arn,
             "FunctionName": self.d.function,
             "AlertLedgerPrefix": LEDGER_DIR,
+            "FailedAlertsQueueArn": self.failed_alerts_queue_arn,
         }
 
     @cached_property
@@ -366,7 +382,9 @@ def resources(acct: _Account) -> list[Resource]:
     for kind in policies.ROLE_POLICIES:
         out += _iam_role(acct, kind)
     out.append(_topic(acct))
+    out.append(_failed_alerts_queue(acct))
     out += _alert_function(acct)
+    out.append(_alert_failure_destination(acct))
     out.append(_raw_notifications(acct))
     return out
 
@@ -974,15 +992,98 @@ def _alert_function(acct: _Account) -> list[Resource]:
     ]
 
 
-def _retry_while_role_propagates(call: Callable[[], Any]) -> Any:
+#: SQS's codes for a missing queue: the query-compatible one, and the error's API name.
+_NO_QUEUE = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
+
+
+def _failed_alerts_queue(acct: _Account) -> Resource:
+    """The queue that keeps the alert function's events Lambda gave up on, for replay."""
+    sqs, d = acct.client("sqs"), acct.d
+    found: dict[str, str] = {}
+
+    def desired() -> dict[str, str]:
+        # SQS answers every attribute as a string
+        return {
+            "KmsMasterKeyId": acct.key_arn,
+            "MessageRetentionPeriod": str(FAILED_EVENTS_RETENTION_S),
+        }
+
+    def read() -> Any:
+        url = _missing_on(*_NO_QUEUE)(
+            lambda: sqs.get_queue_url(QueueName=d.failed_alerts_queue)["QueueUrl"]
+        )
+        if url is MISSING:
+            return MISSING
+        found["url"] = url
+        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=list(desired()))
+        return {k: attrs.get("Attributes", {}).get(k) for k in desired()}
+
+    def apply(current: Any) -> None:
+        if current is MISSING:
+            sqs.create_queue(QueueName=d.failed_alerts_queue, Attributes=desired(), tags=d.tags)
+        else:
+            sqs.set_queue_attributes(QueueUrl=found["url"], Attributes=desired())
+
+    return Resource("sqs queue", d.failed_alerts_queue, desired, read, apply)
+
+
+def _alert_failure_destination(acct: _Account) -> Resource:
+    """How Lambda treats the alert function's S3 events: a failed event is retried
+    ``ALERT_RETRY_ATTEMPTS`` times within ``ALERT_MAX_EVENT_AGE_S``, then sent to the
+    failed-events queue instead of being dropped (its purchases would never alert)."""
+    lam, d = acct.client("lambda"), acct.d
+    found: dict[str, Any] = {}
+
+    def desired() -> dict[str, Any]:
+        return {
+            "MaximumRetryAttempts": ALERT_RETRY_ATTEMPTS,
+            "MaximumEventAgeInSeconds": ALERT_MAX_EVENT_AGE_S,
+            "OnFailure": acct.failed_alerts_queue_arn,
+        }
+
+    def read() -> Any:
+        config = _missing_on("ResourceNotFoundException")(
+            lambda: lam.get_function_event_invoke_config(FunctionName=d.function)
+        )
+        if config is MISSING:
+            return MISSING
+        destinations = config.get("DestinationConfig") or {}
+        found["on success"] = destinations.get("OnSuccess") or {}
+        return {
+            "MaximumRetryAttempts": config.get("MaximumRetryAttempts"),
+            "MaximumEventAgeInSeconds": config.get("MaximumEventAgeInSeconds"),
+            "OnFailure": (destinations.get("OnFailure") or {}).get("Destination"),
+        }
+
+    def apply(_: Any) -> None:
+        want = desired()
+        destinations: dict[str, Any] = {"OnFailure": {"Destination": want.pop("OnFailure")}}
+        if found.get("on success"):  # someone else's; a put replaces the whole config
+            destinations["OnSuccess"] = found["on success"]
+        # Lambda checks that the function's role may send to the queue: a role policy
+        # updated seconds ago may not be visible yet.
+        _retry_while_role_propagates(
+            lambda: lam.put_function_event_invoke_config(
+                FunctionName=d.function, DestinationConfig=destinations, **want
+            ),
+            waiting_for="does not have permission",
+        )
+
+    return Resource("lambda event invoke config", d.function, desired, read, apply)
+
+
+def _retry_while_role_propagates(
+    call: Callable[[], Any], waiting_for: str = "cannot be assumed"
+) -> Any:
+    """``call``, again while Lambda refuses it with a message saying ``waiting_for``."""
     deadline = time.monotonic() + _ROLE_PROPAGATION_S
     delay = 1.0
     while True:
         try:
             return call()
         except Exception as exc:
-            assumable = "cannot be assumed" not in str(exc)
-            if error_code(exc) != "InvalidParameterValueException" or assumable:
+            propagating = waiting_for in str(exc)
+            if error_code(exc) != "InvalidParameterValueException" or not propagating:
                 raise
             if time.monotonic() > deadline:
                 raise

@@ -22,7 +22,9 @@ The roles and what their documents grant:
   (``alerts/_ledger/`` beside the lake prefix of the bucket the event came from),
   publish to the alerts topic, write its own logs. It may list the raw bucket (names
   only): without that, S3 answers a vanished object with 403 instead of 404 and the
-  handler could not tell "deleted since" from "forbidden".
+  handler could not tell "deleted since" from "forbidden". Lambda sends the events it
+  gives up on to the failed-events queue as this role: ``sqs:SendMessage`` on that queue
+  only, and the lake key through SQS (which encrypts the queue with it).
 * ``bucket`` — every bucket: deny plain HTTP, deny puts that ask for another encryption
   or another KMS key (puts without an encryption header get the bucket default, SSE-KMS
   with the lake key).
