@@ -48,6 +48,13 @@ DsnOption = Annotated[
     ),
 ]
 
+WaitOption = Annotated[
+    bool,
+    typer.Option("--wait", help="If another run holds the lake, wait for it instead of exiting."),
+]
+FullRefreshOption = Annotated[
+    bool, typer.Option("--full-refresh", help="Rebuild the incremental facts from scratch.")
+]
 DuckdbPathOption = Annotated[
     str | None,
     typer.Option(
@@ -167,12 +174,7 @@ def extract_products(
 
 @app.command()
 def ingest(
-    wait: Annotated[
-        bool,
-        typer.Option(
-            "--wait", help="If another run holds the lake, wait for it instead of exiting."
-        ),
-    ] = False,
+    wait: WaitOption = False,
     lake: LakeOption = None,
 ) -> None:
     """Raw -> silver: validate, type, de-duplicate, quarantine and publish partitions.
@@ -211,10 +213,7 @@ def build(
             "`lake` schema first) or prod (Redshift with Spectrum sources)."
         ),
     ] = "dev",
-    full_refresh: Annotated[
-        bool,
-        typer.Option("--full-refresh", help="Rebuild the incremental facts from scratch."),
-    ] = False,
+    full_refresh: FullRefreshOption = False,
     select: Annotated[
         list[str] | None,
         typer.Option(help="dbt node selection, passed to `dbt build --select` (repeatable)."),
@@ -276,15 +275,8 @@ def run_daily(
             show_default=False,
         ),
     ] = None,
-    full_refresh: Annotated[
-        bool, typer.Option("--full-refresh", help="Rebuild the incremental facts from scratch.")
-    ] = False,
-    wait: Annotated[
-        bool,
-        typer.Option(
-            "--wait", help="If another run holds the lake, wait for it instead of exiting."
-        ),
-    ] = False,
+    full_refresh: FullRefreshOption = False,
+    wait: WaitOption = False,
     duckdb_path: DuckdbPathOption = None,
     postgres_dsn: DsnOption = None,
     lake: LakeOption = None,
