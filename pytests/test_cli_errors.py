@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-
-def shoplake(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "shoplake.cli", *args], capture_output=True, text=True, check=False
-    )
+from cli_kit import run_shoplake
 
 
 def test_a_storage_failure_is_one_line(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("a file where the lake's parent directory should be")
-    result = shoplake("ingest", "--lake", str(blocker / "lake"))
+    result = run_shoplake("ingest", "--lake", str(blocker / "lake"))
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
@@ -28,6 +22,6 @@ def test_a_storage_failure_is_one_line(tmp_path: Path) -> None:
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")
-    result = shoplake("--debug", "ingest", "--lake", str(blocker / "lake"))
+    result = run_shoplake("--debug", "ingest", "--lake", str(blocker / "lake"))
     assert result.returncode != 0
     assert "Traceback" in result.stderr

@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -27,12 +24,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from aws_kit import unique_name
+from redshift_kit import capture
 
 from shoplake.aws.catalog import sync_partitions
 from shoplake.aws.deploy import Deployment, deploy
-from shoplake.warehouse import profiles_dir, project_dir
 
-CAPTURE = Path(__file__).parents[1] / "warehouse" / "redshift_capture.py"
 DAYS = [date(2026, 10, 1), date(2026, 10, 2), date(2026, 10, 3)]
 
 _SCHEMA = re.compile(
@@ -55,37 +51,12 @@ _COLUMN = re.compile(r"^\"(\w+)\"\s+(.+)$", re.S)
 
 
 def _capture_stage_external_sources(tmp: Path, env: dict[str, str]) -> list[str]:
-    out = tmp / "captured.json"
-    with profiles_dir() as profiles:
-        proc = subprocess.run(
-            [
-                sys.executable,
-                str(CAPTURE),
-                str(out),
-                "--",
-                "run-operation",
-                "stage_external_sources",
-                "--args",
-                json.dumps({"start_date": f"{DAYS[0]}", "end_date": f"{DAYS[-1]}"}),
-                "--project-dir",
-                str(project_dir()),
-                "--profiles-dir",
-                str(profiles),
-                "--target",
-                "prod",
-                "--target-path",
-                str(tmp / "target"),
-                "--log-path",
-                str(tmp / "logs"),
-            ],
-            env={**os.environ, **env},
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=600,
-        )
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
-    return [item["sql"] for item in json.loads(out.read_text())]
+    days = json.dumps({"start_date": f"{DAYS[0]}", "end_date": f"{DAYS[-1]}"})
+    code, captured, output = capture(
+        tmp, "run-operation", "stage_external_sources", "--args", days, env=env
+    )
+    assert code == 0, output[-4000:]
+    return [item["sql"] for item in captured]
 
 
 def _columns(text: str) -> list[tuple[str, str]]:
@@ -115,11 +86,7 @@ def test_spectrum_ddl_matches_the_glue_catalog(aws_env, tmp_path):
 
     statements = _capture_stage_external_sources(
         tmp_path,
-        {
-            "SHOPLAKE_REDSHIFT_HOST": "example.invalid",
-            "SHOPLAKE_REDSHIFT_USER": "dbt",
-            "SHOPLAKE_REDSHIFT_PASSWORD": "not-a-password",
-            "SHOPLAKE_EMAIL_SALT": "offline-test-salt",
+        {  # on top of redshift_kit.PROD_ENV: this deployment's lake, catalog and role
             "SHOPLAKE_LAKE": d.lake_uri,
             "SHOPLAKE_GLUE_DATABASE": d.glue_database,
             "SHOPLAKE_SPECTRUM_IAM_ROLE": role_arn,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
+
+from cli_kit import run_shoplake
 
 from shoplake.lake import Lake
 
@@ -13,15 +13,8 @@ START, DAYS, ORDERS_PER_DAY = "2026-10-05", 3, 25
 
 
 def shoplake(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    child_env = {**os.environ, **(env or {})}
-    child_env.pop("SHOPLAKE_POSTGRES_DSN", None)  # extract: skipped unless a test sets it
-    return subprocess.run(
-        [sys.executable, "-m", "shoplake.cli", *args],
-        capture_output=True,
-        text=True,
-        env=child_env,
-        check=False,
-    )
+    # extract is skipped unless a test configures a DSN itself
+    return run_shoplake(*args, env=env, without=("SHOPLAKE_POSTGRES_DSN",))
 
 
 def generated_lake(root: Path) -> Lake:

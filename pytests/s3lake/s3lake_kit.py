@@ -7,15 +7,14 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import boto3
 import duckdb
 import pyarrow.parquet as pq
+from cli_kit import run_shoplake
 
 #: Lineage that depends on which run wrote a row, not on the input.
 RUN_COLUMNS = ("ingested_at", "run_id", "quarantined_at")
@@ -29,16 +28,7 @@ def s3() -> Any:
 
 def shoplake(*args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
     """Run the CLI in a child process (the test's environment, plus ``env``)."""
-    child = {k: v for k, v in os.environ.items() if k != "SHOPLAKE_CRASH_AT"}
-    child.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "shoplake.cli", *args],
-        env=child,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return run_shoplake(*args, env=env, without=("SHOPLAKE_CRASH_AT",), timeout=timeout)
 
 
 def keys(bucket: str, prefix: str) -> list[str]:

@@ -24,61 +24,13 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import sqlfluff
+from redshift_kit import PROD_ENV, capture, dbt_argv
 from sqlfluff.api.simple import APIParsingError
 
-from shoplake.warehouse import profiles_dir, project_dir
-
-HERE = Path(__file__).parent
-
-PROD_ENV = {
-    "SHOPLAKE_REDSHIFT_HOST": "example.invalid",
-    "SHOPLAKE_REDSHIFT_USER": "dbt",
-    "SHOPLAKE_REDSHIFT_PASSWORD": "not-a-password",
-    "SHOPLAKE_LAKE": "s3://shoplake-lake/prod",
-    "SHOPLAKE_SPECTRUM_IAM_ROLE": "arn:aws:iam::123456789012:role/shoplake-spectrum",
-    "SHOPLAKE_EMAIL_SALT": "offline-test-salt",
-}
-
-
-def _dbt_argv(tmp: Path, profiles: Path, *args: str) -> list[str]:
-    return [
-        *args,
-        "--project-dir",
-        str(project_dir()),
-        "--profiles-dir",
-        str(profiles),
-        "--target",
-        "prod",
-        "--target-path",
-        str(tmp / "target"),
-        "--log-path",
-        str(tmp / "logs"),
-    ]
-
-
-def _capture(tmp: Path, *dbt_args: str, env: dict | None = None) -> tuple[int, list[dict], str]:
-    out = tmp / "captured.json"
-    with profiles_dir() as profiles:
-        proc = subprocess.run(
-            [
-                sys.executable,
-                str(HERE / "redshift_capture.py"),
-                str(out),
-                "--",
-                *_dbt_argv(tmp, profiles, *dbt_args),
-            ],
-            env={**os.environ, **PROD_ENV, **(env or {})},
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=600,
-        )
-    captured = json.loads(out.read_text()) if out.exists() else []
-    return proc.returncode, captured, proc.stdout + proc.stderr
+from shoplake.warehouse import profiles_dir
 
 
 def _literal(value) -> str:
@@ -124,7 +76,7 @@ def test_dbt_parse_with_the_prod_target(tmp_path):
                 sys.executable,
                 "-c",
                 "from dbt.cli.main import cli; cli()",
-                *_dbt_argv(tmp_path, profiles, "parse"),
+                *dbt_argv(tmp_path, profiles, "parse"),
             ],
             env={**os.environ, **PROD_ENV},
             capture_output=True,
@@ -148,11 +100,11 @@ def test_dbt_parse_with_the_prod_target(tmp_path):
 @pytest.fixture(scope="module")
 def captured_build(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("redshift")
-    code, build, output = _capture(
+    code, build, output = capture(
         tmp, "build", "--exclude-resource-type", "unit_test", "--threads", "1"
     )
     assert code == 0, output[-4000:]
-    code, staging, output = _capture(
+    code, staging, output = capture(
         tmp,
         "run-operation",
         "stage_external_sources",
@@ -162,7 +114,7 @@ def captured_build(tmp_path_factory):
     assert code == 0, output[-4000:]
     # dbt docs generate works for the prod target too; the catalog (column types read
     # from the cluster's system tables) needs a live cluster, so it is left empty here.
-    code, _, output = _capture(tmp, "docs", "generate", "--empty-catalog")
+    code, _, output = capture(tmp, "docs", "generate", "--empty-catalog")
     assert code == 0, output[-4000:]
     assert (tmp / "target" / "index.html").is_file()
     return build, staging
@@ -198,7 +150,7 @@ def test_every_captured_statement_is_valid_redshift_sql(captured_build):
 
 
 def test_prod_refuses_to_hash_emails_without_a_salt(tmp_path):
-    code, _, output = _capture(
+    code, _, output = capture(
         tmp_path,
         "compile",
         "--select",
