@@ -66,6 +66,25 @@ REGIONS = ("north_america", "latin_america", "europe", "middle_east_africa", "as
 #: How far in the future (relative to the ingest run) a timestamp may lie.
 MAX_FUTURE_SKEW_HOURS = 24
 
+# Limits on what one input may cost. Each breach quarantines the record (or the file) with
+# its own reason; ingest and the alert scanner share them.
+#: Deepest nesting of JSON objects and arrays in one record or page.
+MAX_JSON_DEPTH = 64
+#: Largest record: one CSV row, one NDJSON line or one JSON-page element (bytes, UTF-8).
+MAX_RECORD_BYTES = 8 * 1024 * 1024
+#: Largest single field value (bytes, UTF-8).
+MAX_FIELD_BYTES = 1024 * 1024
+#: A gzip file may expand at most this many times its compressed size...
+MAX_GZIP_RATIO = 100
+#: ...and to at most this many bytes.
+MAX_DECOMPRESSED_BYTES = 4 * 1024 * 1024 * 1024
+#: Earliest year a timestamp may have (the latest is ingestion + MAX_FUTURE_SKEW_HOURS).
+MIN_TIMESTAMP_YEAR = 1000
+#: Largest amount (in the record's currency) and the largest line total quantity * price.
+MAX_AMOUNT = "999999999999.99"
+#: Largest quantity of one order line.
+MAX_QUANTITY = 1_000_000
+
 
 @dataclass(frozen=True)
 class Field:
