@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-LAKE   ?= lake
+# The demo's own lake: never ./lake, the default place of a user's own data.
+DEMO_LAKE ?= demo-lake
 DEMO_START ?= $(shell date -u -d '30 days ago' +%Y-%m-%d)
 DEMO_DAYS  ?= 30
 
@@ -27,17 +28,21 @@ chromium:
 	@scripts/ensure_chromium.sh
 
 ## demo: generate the last 30 days of raw data with bad input mixed in, then the daily run on it
+## (in $(DEMO_LAKE); a directory it did not create itself is never deleted)
 demo: setup
-	rm -rf $(LAKE)
-	$(BIN)/shoplake generate --lake $(LAKE) --start $(DEMO_START) --days $(DEMO_DAYS) --faults
-	$(BIN)/shoplake run --lake $(LAKE)
+	@if [ -n "$$(ls -A $(DEMO_LAKE) 2>/dev/null)" ] && [ ! -f $(DEMO_LAKE)/.shoplake-demo ]; then \
+		echo "make demo: $(DEMO_LAKE) exists and was not made by make demo; move it or pass DEMO_LAKE=DIR" >&2; exit 1; fi
+	rm -rf $(DEMO_LAKE)
+	mkdir -p $(DEMO_LAKE) && touch $(DEMO_LAKE)/.shoplake-demo
+	$(BIN)/shoplake generate --lake $(DEMO_LAKE) --start $(DEMO_START) --days $(DEMO_DAYS) --faults
+	$(BIN)/shoplake run --lake $(DEMO_LAKE)
 	@echo
 	@echo "Where to look:"
-	@echo "  dashboard:   $(LAKE)/site/dashboard.html (open it in a browser)"
-	@echo "  docs site:   $(BIN)/shoplake serve --lake $(LAKE)   (then http://127.0.0.1:8080/)"
-	@echo "  warehouse:   $(LAKE)/warehouse.duckdb (marts in main, run history in shoplake_ops)"
-	@echo "  run history: $(BIN)/shoplake status --lake $(LAKE)"
-	@echo "  lake:        $(LAKE)/silver/, $(LAKE)/quarantine/, $(LAKE)/_state/"
+	@echo "  dashboard:   $(DEMO_LAKE)/site/dashboard.html (open it in a browser)"
+	@echo "  docs site:   $(BIN)/shoplake serve --lake $(DEMO_LAKE)   (then http://127.0.0.1:8080/)"
+	@echo "  warehouse:   $(DEMO_LAKE)/warehouse.duckdb (marts in main, run history in shoplake_ops)"
+	@echo "  run history: $(BIN)/shoplake status --lake $(DEMO_LAKE)"
+	@echo "  lake:        $(DEMO_LAKE)/silver/, $(DEMO_LAKE)/quarantine/, $(DEMO_LAKE)/_state/"
 
 ## lint: ruff (lint + format check)
 lint: setup
