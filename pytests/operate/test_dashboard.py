@@ -437,3 +437,24 @@ def test_dashboard_in_chromium_without_run_history(page: Path) -> None:
         assert "No runs recorded yet" in tab.inner_text("#quality-norun")
         assert tab.is_visible("#quality-quarantine")
     assert not check.problems, check.problems
+
+
+def test_a_product_without_a_catalog_row_shows_its_id(lake_copy: Lake) -> None:
+    # the best-selling product becomes an inferred member: sold, not (yet) in the catalog
+    con = duckdb.connect(str(lake_copy.root / "warehouse.duckdb"))
+    try:
+        [(key, product_id)] = con.execute(
+            "select p.product_key, p.product_id from main.sales_fact as s "
+            "join main.dim_products as p using (product_key) "
+            "group by 1, 2 order by sum(s.total_amount_usd) desc limit 1"
+        ).fetchall()
+        con.execute(
+            "update main.dim_products set name = null, category = null, is_inferred = true "
+            "where product_key = ?",
+            [key],
+        )
+    finally:
+        con.close()
+    data = embedded(write_dashboard(lake_copy, now=GENERATED_AT))
+    shown = [row for row in data["products"] if row[0] == key]
+    assert shown == [[key, product_id, "unknown"]]

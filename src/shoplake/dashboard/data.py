@@ -141,7 +141,11 @@ def business_data(
     catalog = {
         key: [name, category]
         for key, name, category in con.execute(
-            f"select product_key, name, category from {m}.dim_products"
+            # a product sold before the catalog delivered it (an inferred member) has no
+            # name yet: it shows as its id
+            f"select product_key, coalesce(name, product_id), coalesce(category, ?) "
+            f"from {m}.dim_products",
+            [UNKNOWN_REGION],
         ).fetchall()
     }
     index = {key: i for i, key in enumerate(keys)}
