@@ -634,3 +634,74 @@ def test_products_go_to_postgres_when_a_dsn_is_given(postgres_db: str, tmp_path:
     with psycopg.connect(postgres_db) as conn:
         ids = {r[0] for r in conn.execute("select product_id from shop.products")}
     assert sold <= ids
+
+
+def test_the_shop_varies_by_weekday_channel_campaign_and_outage(tmp_path: Path) -> None:
+    """Eight weeks of the demo shop: its trends must mean something. Weekends bring more
+    visits that buy less, app baskets are smaller than web ones and marketplace ones
+    larger, a campaign lifts orders for a few days with most lines discounted, and a
+    checkout outage leaves busy hours without a single order."""
+    import duckdb
+
+    lake = Lake.at(tmp_path / "lake")
+    generate(lake, start=date(2026, 6, 1), days=56, orders_per_day=100, seed=42)
+    con = duckdb.connect()
+    raw = str(lake.root / "raw")
+    con.execute(
+        f"""
+        create view clicks as select * from read_ndjson('{raw}/clickstream/*/*/*/*/*.json*',
+            columns = {{'event_time': 'timestamptz', 'session_id': 'varchar',
+                        'action': 'varchar'}});
+        create view orders as select distinct order_id, channel, currency,
+            cast(cast(order_ts as timestamptz) as date) as day
+            from read_csv('{raw}/orders/*/*/*/*.csv*', all_varchar = true, union_by_name = true);
+        create view lines as select distinct sale_id, order_id,
+            cast(quantity as int) * cast(unit_price as decimal(18, 2)) as gross,
+            coalesce(cast(nullif(discount_amount, '') as decimal(18, 2)), 0) as discount
+            from read_csv('{raw}/sales/*/*/*/*.csv*', all_varchar = true, union_by_name = true);
+        """
+    )
+    weekend, weekday = con.execute(
+        """
+        with s as (
+            select session_id, min(event_time) as t, max(action = 'purchase')::int as bought
+            from clicks group by 1
+        )
+        select avg(bought) filter (where isodow(t) >= 6), avg(bought) filter (where isodow(t) < 6)
+        from s
+        """
+    ).fetchone()
+    assert weekend < weekday * 0.92
+
+    basket = dict(
+        con.execute(
+            "select channel, sum(gross) / count(distinct order_id) from orders "
+            "join lines using (order_id) where currency = 'USD' group by 1"
+        ).fetchall()
+    )
+    assert basket["mobile"] < basket["web"] < basket["marketplace"]
+
+    days = con.execute(
+        "select day, count(distinct order_id), "
+        "avg((discount > 0)::int) from orders join lines using (order_id) group by 1 order by 1"
+    ).fetchall()
+    median = sorted(n for _, n, _ in days)[len(days) // 2]
+    campaign = [(d, share) for d, n, share in days if n > 1.4 * median]
+    assert len(campaign) >= 2
+    assert min(share for _, share in campaign) > 0.5
+    assert max(share for _, n, share in days if n < 1.2 * median) < 0.3
+
+    hourly = con.execute(
+        "select cast(order_ts as timestamptz) as t from "
+        f"read_csv('{raw}/orders/*/*/*/*.csv*', all_varchar = true, union_by_name = true)"
+    ).fetchall()
+    per_hour = collections.Counter((t.date(), t.hour) for (t,) in hourly)
+    busy = [h for h in range(24) if sum(per_hour[(d, h)] for d, _, _ in days) / len(days) >= 5]
+    assert busy
+    gaps = [
+        (d, h)
+        for d, _, _ in days
+        for h in busy
+        if h + 1 in busy and per_hour[(d, h)] == 0 and per_hour[(d, h + 1)] == 0
+    ]
+    assert gaps, "no checkout outage: every busy hour of every day has orders"

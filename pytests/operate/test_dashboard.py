@@ -365,6 +365,18 @@ def test_dashboard_in_chromium_filters_recompute_the_kpis(
         total, converted = sessions(lake_copy, built_lake.first_day, built_lake.last_day)
         assert kpi(tab, "conversion") == pytest.approx(converted / total, abs=1e-6)
         assert "no earlier period" in tab.inner_text("#kpi-revenue .delta")
+        [(own, marketplace)] = query(
+            lake_copy,
+            "select count(*) filter (where channel <> 'marketplace'), "
+            "count(*) filter (where channel = 'marketplace') from main.fact_orders "
+            "where order_date between ? and ?",
+            [built_lake.first_day, built_lake.last_day],
+        )
+        reconciled = tab.inner_text("#funnel-reconcile")
+        assert f"Purchase sessions {converted:,} · web and app orders {own:,}" in reconciled
+        assert f"marketplace orders {marketplace:,} (bought outside the shop" in reconciled
+        if converted != own:
+            assert f"{abs(converted - own):,} " in reconciled.split("no sessions)")[1]
         assert tab.inner_text("#meta").startswith("Data 5 Oct – 8 Oct 2026")
         tab.screenshot(path=str(screenshot_path("dashboard")), full_page=True)
 

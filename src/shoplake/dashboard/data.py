@@ -169,6 +169,12 @@ def business_data(
         order by date_day
         """,
     )
+    # every order by channel, whatever its status, to reconcile the funnel's purchases:
+    # marketplace orders are placed on the marketplace, so no session of ours buys them
+    channel_orders = query_rows(
+        con,
+        f"select order_date, channel, count(*) from {m}.fact_orders group by 1, 2 order by 1, 2",
+    )
     days = sorted({r[0] for r in revenue} | {r[0] for r in payments} | {r[0] for r in funnel})
     return {
         "first_day": days[0],
@@ -180,4 +186,5 @@ def business_data(
         "product_sales": product_sales,
         "payments": payments,
         "funnel": funnel,
+        "channel_orders": channel_orders,
     }

@@ -46,7 +46,8 @@ __all__ = ["Counts", "GenerateReport", "generate", "generate_clickstream"]
 
 BATCH_DATASETS = ("orders", "sales", "payments", "customers", "products")
 DATASET_ORDER = (*BATCH_DATASETS, "clickstream")
-#: Share of sessions that end in a purchase (web and app orders / sessions).
+#: Share of sessions that end in a purchase in the benchmark clickstream (generate_clickstream;
+#: the shop itself converts by region, weekday and campaign: see data.REGION_CONVERSION).
 CONVERSION = 0.03
 #: Share of sessions from visitors who are logged in.
 KNOWN_VISITORS = 0.35
@@ -307,12 +308,22 @@ def _clickstream(lake: Lake, writer: Writer, world: World, seed: int, faults: bo
         day0 = world.t0 + d * DAY_MS
         catalog.set_time(day0)
         pool = world.pool_at_day[d]
-        n_buy = sum(len(purchases[day0 // HOUR_MS + h]) for h in range(24))
+        # visits that do not buy: so many per purchase as the visitor's country, the
+        # weekday and any campaign convert, plus every checkout an outage lost
+        visitors: list[tuple[str, float]] = [
+            (o.country, o.visits_without_purchase)
+            for h in range(24)
+            for o in purchases.get(day0 // HOUR_MS + h, ())
+        ]
+        visitors += [(c, 1 / world.conversion(c, d)) for _, c in world.lost_checkouts[d]]
         starts: dict[int, list[tuple[int, str]]] = defaultdict(list)
-        for _ in range(round(n_buy * (1 / CONVERSION - 1))):
-            country = geo.country(rng)
-            t = day0 + geo.time_of_day_ms(rng, country) - rng.randrange(1000)
-            starts[t // HOUR_MS].append((t, country))
+        owed = 0.0
+        for country, visits in visitors:
+            owed += visits
+            while owed >= 1:
+                owed -= 1
+                t = day0 + geo.time_of_day_ms(rng, country) - rng.randrange(1000)
+                starts[t // HOUR_MS].append((t, country))
         for h in range(day0 // HOUR_MS, day0 // HOUR_MS + 24):
             for o in purchases.get(h, ()):
                 device = "app" if o.channel == "mobile" else rng.choice(("desktop", "mobile_web"))

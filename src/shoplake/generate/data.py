@@ -258,6 +258,35 @@ LOCAL_HOURS = [
 WEEKDAY_ORDERS = [1.02, 0.98, 0.96, 0.95, 0.92, 1.03, 1.14]
 #: Channel mix on weekdays and at weekends: (web, mobile, marketplace).
 CHANNEL_MIX = {False: (0.52, 0.33, 0.15), True: (0.41, 0.47, 0.12)}
+#: Basket size by channel: the chance that an order stops after each further line (app
+#: baskets are small, marketplace resellers buy more lines).
+LINE_STOP = {"web": 0.55, "mobile": 0.68, "marketplace": 0.42}
+
+#: Share of web and app visits that end in a purchase, by the visitor's region...
+REGION_CONVERSION = {
+    "north_america": 0.036,
+    "europe": 0.032,
+    "asia_pacific": 0.027,
+    "latin_america": 0.022,
+    "middle_east_africa": 0.019,
+}
+#: ...times a weekday factor (Monday first): weekends bring browsers more than buyers.
+WEEKDAY_CONVERSION = [1.06, 1.04, 1.02, 1.0, 0.97, 0.9, 0.86]
+
+#: Campaigns: the chance a campaign starts on a day without one, its length in days, and
+#: what it does: more orders, visitors who convert better, and most lines discounted.
+CAMPAIGN_START = 1 / 16
+CAMPAIGN_DAYS = (2, 4)
+CAMPAIGN_ORDERS = 1.7
+CAMPAIGN_CONVERSION = 1.25
+#: (no discount field, discount 0, discounted) shares of lines, and the discounts (%).
+DISCOUNTS = {False: (0.6, 0.25, 0.15), True: (0.2, 0.1, 0.7)}
+DISCOUNT_PERCENTS = {False: (5, 10, 15, 20, 30), True: (15, 20, 25, 30, 40)}
+
+#: Outages: the chance per day that checkout is down for a few hours (UTC): orders in that
+#: window are lost, their visits are not, so the day's conversion drops.
+OUTAGE_CHANCE = 1 / 24
+OUTAGE_HOURS = (2, 6)
 
 #: Payment method weights by region.
 PAYMENT_MIX = {

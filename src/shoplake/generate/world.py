@@ -103,6 +103,33 @@ class Order:
     currency: str
     net_cents: int
     lines: list[tuple[str, int]] = field(default_factory=list)  # (product_id, unit cents)
+    country: str = ""  # the customer's country
+    #: Visits that did not buy for this one that did (1 / conversion - 1)
+    visits_without_purchase: float = 0.0
+
+
+@dataclass(frozen=True)
+class ShopDay:
+    """What kind of day the shop has: a campaign, a checkout outage (UTC ms window)."""
+
+    campaign: bool = False
+    outage: tuple[int, int] | None = None
+
+
+def shop_calendar(rng: random.Random, t0: int, days: int) -> list[ShopDay]:
+    """Campaigns (a few days every few weeks) and rare checkout outages, day by day."""
+    calendar: list[ShopDay] = []
+    campaign_left = 0
+    for d in range(days):
+        if campaign_left == 0 and rng.random() < data.CAMPAIGN_START:
+            campaign_left = rng.randint(*data.CAMPAIGN_DAYS)
+        outage = None
+        if rng.random() < data.OUTAGE_CHANCE:
+            start = t0 + d * DAY_MS + rng.randrange(0, 20) * HOUR_MS
+            outage = (start, start + rng.randint(*data.OUTAGE_HOURS) * HOUR_MS)
+        calendar.append(ShopDay(campaign=campaign_left > 0, outage=outage))
+        campaign_left = max(0, campaign_left - 1)
+    return calendar
 
 
 def currency_for(country: str) -> str:
@@ -185,6 +212,10 @@ class World:
         self.out["customers"] = []
         self.out["products"] = []
         self.orders: list[Order] = []  # web and mobile orders, for the clickstream
+        self.calendar = shop_calendar(random.Random(f"{seed}:calendar"), self.t0, days)
+        #: Per day, the (time, country) of web and app checkouts lost to an outage: their
+        #: visits happened, their orders did not.
+        self.lost_checkouts: list[list[tuple[int, str]]] = [[] for _ in range(days)]
         self.pool_at_day: list[int] = []  # customers who had signed up when each day began
         self.products: list[Product] = []
         self.customers: list[Customer] = []
@@ -351,7 +382,11 @@ class World:
         rng = self.rng
         day0 = self.t0 + d * DAY_MS
         weekday = _weekday(self.start, d)  # 0 = Monday
-        n = max(0, round(self.per_day * data.WEEKDAY_ORDERS[weekday] * rng.gauss(1, 0.06)))
+        today = self.calendar[d]
+        rate = self.per_day * data.WEEKDAY_ORDERS[weekday]
+        if today.campaign:
+            rate *= data.CAMPAIGN_ORDERS
+        n = max(0, round(rate * rng.gauss(1, 0.06)))
         pool = len(self.customers)
         self.pool_at_day.append(pool)
         events: list[tuple[int, int, str, Any]] = []
@@ -375,15 +410,19 @@ class World:
             at = day0 + rng.randrange(6 * 3600, 20 * 3600) * SECOND_MS
             events.append((at, next(seq), "product", rng.choice(self.products)))
         events.sort(key=lambda e: (e[0], e[1]))
-        weekend = weekday >= 5
         order_seq = itertools.count(1)
         for at, _, kind, what in events:
             if kind == "order":
+                if today.outage and today.outage[0] <= at < today.outage[1]:
+                    country = what if isinstance(what, str) else what.country
+                    self.lost_checkouts[d].append((at, country))
+                    continue
                 if isinstance(what, str):
                     signup = max(day0, at - rng.randrange(60, 2400) * SECOND_MS)
                     what = self._new_customer(min(signup, at - SECOND_MS), what)
                     self._emit_customer(what)
-                self._order(what, at, f"O{_date_of(day0):%y%m%d}{next(order_seq):05d}", weekend)
+                order_id = f"O{_date_of(day0):%y%m%d}{next(order_seq):05d}"
+                self._order(what, at, order_id, d)
             elif kind == "signup":
                 self._emit_customer(self._new_customer(at, what))
             elif kind == "cust":
@@ -394,13 +433,21 @@ class World:
                     self._change_product(what, at)
                     self._refresh_active()
 
-    def _order(self, c: Customer, at: int, order_id: str, weekend: bool) -> None:
+    def conversion(self, country: str, d: int) -> float:
+        """Share of day ``d``'s web and app visits from ``country`` that end in a purchase."""
+        rate = data.REGION_CONVERSION[self.geo.region[country]]
+        rate *= data.WEEKDAY_CONVERSION[_weekday(self.start, d)]
+        return rate * (data.CAMPAIGN_CONVERSION if self.calendar[d].campaign else 1.0)
+
+    def _order(self, c: Customer, at: int, order_id: str, d: int) -> None:
         rng = self.rng
+        weekday, campaign = _weekday(self.start, d), self.calendar[d].campaign
         region = self.geo.region[c.country]
         country = c.country if rng.random() > 0.03 else self.geo.country(rng)
         currency = currency_for(country)
-        channel = rng.choices(("web", "mobile", "marketplace"), data.CHANNEL_MIX[weekend])[0]
-        n_lines = 1 + min(_geometric(rng, 0.55), 5)
+        mix = data.CHANNEL_MIX[weekday >= 5]
+        channel = rng.choices(("web", "mobile", "marketplace"), mix)[0]
+        n_lines = 1 + min(_geometric(rng, data.LINE_STOP[channel]), 5)
         products: list[Product] = []
         while len(products) < n_lines:
             p = self.pick_product(rng)
@@ -408,7 +455,8 @@ class World:
                 products.append(p)
             elif len(self._active) <= n_lines:
                 break
-        order = Order(order_id, c.customer_id, at, channel, currency, 0)
+        order = Order(order_id, c.customer_id, at, channel, currency, 0, country=c.country)
+        order.visits_without_purchase = 1 / self.conversion(c.country, d) - 1
         big = c.segment != "consumer"
         net = 0
         line_totals = []
@@ -416,13 +464,14 @@ class World:
             qty = rng.choices(QUANTITIES, BUSINESS_QUANTITY_WEIGHTS if big else QUANTITY_WEIGHTS)[0]
             unit = convert(p.list_cents, currency)
             gross = qty * unit
+            none, zero, _ = data.DISCOUNTS[campaign]
             r = rng.random()
-            if r < 0.6:
+            if r < none:
                 discount = None
-            elif r < 0.85:
+            elif r < none + zero:
                 discount = 0
             else:
-                discount = gross * rng.choice((5, 10, 15, 20, 30)) // 100
+                discount = gross * rng.choice(data.DISCOUNT_PERCENTS[campaign]) // 100
             total = gross - (discount or 0)
             net += total
             line_totals.append(total)
