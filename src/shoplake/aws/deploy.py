@@ -37,7 +37,7 @@ from shoplake.alerts.package import HANDLER, build_lambda_zip
 from shoplake.aws import athena as athena_mod
 from shoplake.aws import buckets as bk
 from shoplake.aws import catalog, policies
-from shoplake.aws.session import AwsSession, aws_errors, error_code
+from shoplake.aws.session import AwsSession, aws_errors, refused
 from shoplake.contract import CLICKSTREAM, DATASETS
 from shoplake.errors import ShoplakeError
 from shoplake.lake import RAW, Lake
@@ -303,12 +303,10 @@ class _Account:
     def key_arn(self) -> str:
         """The lake key's ARN; before the key exists (a plan), a stand-in that says so."""
         if self._key_arn is None:
-            try:
+            with refused("NotFoundException"):
                 meta = self.client("kms").describe_key(KeyId=self.d.key_alias)["KeyMetadata"]
                 self._key_arn = meta["Arn"]
-            except Exception as exc:
-                if error_code(exc) != "NotFoundException":
-                    raise
+            if self._key_arn is None:
                 return self.arn("kms", "key/(created by deploy)")
         return self._key_arn
 
@@ -397,12 +395,9 @@ def _missing_on(*codes: str) -> Callable[[Callable[[], Any]], Any]:
     """Call ``read`` and answer MISSING when the service says one of ``codes``."""
 
     def call(read: Callable[[], Any]) -> Any:
-        try:
+        with refused(*codes):
             return read()
-        except Exception as exc:
-            if error_code(exc) in codes:
-                return MISSING
-            raise
+        return MISSING
 
     return call
 
@@ -452,23 +447,26 @@ def _kms_key(acct: _Account) -> Resource:
 
 
 # --- S3 ---------------------------------------------------------------------------------
+#: S3's codes for a bucket that does not exist, and for one that belongs to someone else.
+_NO_BUCKET = ("404", "NoSuchBucket", "NotFound")
+_NOT_OURS = ("403", "AccessDenied", "Forbidden")
+
+
 def _bucket(acct: _Account, plan: bk.BucketPlan) -> list[Resource]:
     s3, d, name = acct.client("s3"), acct.d, plan.name
     exists: dict[str, bool] = {}
 
     def read_bucket() -> Any:
-        try:
+        with refused(*_NO_BUCKET) as missing, refused(*_NOT_OURS) as not_ours:
             s3.head_bucket(Bucket=name, ExpectedBucketOwner=acct.account)
-        except Exception as exc:
-            if error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
-                exists[name] = False
-                return MISSING
-            if error_code(exc) in ("403", "AccessDenied", "Forbidden"):
-                raise ShoplakeError(
-                    f"bucket {name} exists but does not belong to this account",
-                    "bucket names are global: choose another --name",
-                ) from exc
-            raise
+        if missing:
+            exists[name] = False
+            return MISSING
+        if not_ours:
+            raise ShoplakeError(
+                f"bucket {name} exists but does not belong to this account",
+                "bucket names are global: choose another --name",
+            ) from not_ours.exc
         exists[name] = True
         tags = bucket_tags()
         return {"tags": {k: v for k, v in tags.items() if k in d.tags}}
@@ -620,13 +618,10 @@ def _raw_notifications(acct: _Account) -> Resource:
 
 
 def _bucket_exists(s3: Any, name: str) -> bool:
-    try:
+    with refused(*_NO_BUCKET):
         s3.head_bucket(Bucket=name)
         return True
-    except Exception as exc:
-        if error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
-            return False
-        raise
+    return False
 
 
 # --- Glue -------------------------------------------------------------------------------
@@ -767,12 +762,9 @@ def _named_query(acct: _Account, query: athena_mod.NamedQuery) -> Resource:
 
 
 def _workgroup_exists(athena: Any, workgroup: str) -> bool:
-    try:
+    with refused("InvalidRequestException"):
         return bool(athena.get_work_group(WorkGroup=workgroup).get("WorkGroup"))
-    except Exception as exc:
-        if error_code(exc) == "InvalidRequestException":
-            return False
-        raise
+    return False
 
 
 # --- IAM --------------------------------------------------------------------------------
@@ -1079,13 +1071,9 @@ def _retry_while_role_propagates(
     deadline = time.monotonic() + _ROLE_PROPAGATION_S
     delay = 1.0
     while True:
-        try:
+        with refused("InvalidParameterValueException", saying=waiting_for) as propagating:
             return call()
-        except Exception as exc:
-            propagating = waiting_for in str(exc)
-            if error_code(exc) != "InvalidParameterValueException" or not propagating:
-                raise
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(delay)
-            delay = min(delay * 2, 10.0)
+        if time.monotonic() > deadline and propagating.exc is not None:
+            raise propagating.exc
+        time.sleep(delay)
+        delay = min(delay * 2, 10.0)
