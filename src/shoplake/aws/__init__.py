@@ -10,5 +10,6 @@
 * :mod:`~shoplake.aws.policies` — IAM and bucket policies as plain JSON documents with
   ``${...}`` placeholders, rendered with the deployment's names;
 * :mod:`~shoplake.aws.deploy` — ``shoplake deploy aws``: the desired state of every
-  resource, compared with what the account has, then created or updated.
+  resource, compared with what the account has, then created or updated (a package: the
+  engine, and one module per service family).
 """

@@ -68,6 +68,37 @@ def error_code(exc: BaseException) -> str:
     return str(response.get("Error", {}).get("Code", ""))
 
 
+class Refusal:
+    """What :func:`refused` let through quietly: the service's error, or None."""
+
+    exc: Exception | None = None
+
+    def __bool__(self) -> bool:
+        return self.exc is not None
+
+
+@contextmanager
+def refused(*codes: str, saying: str = "") -> Iterator[Refusal]:
+    """End the block quietly when the service refuses a call with one of ``codes`` (and
+    a message containing ``saying``); the :class:`Refusal` it yields tells whether it
+    did. Any other error goes through unchanged.
+
+    The one place botocore's ClientError codes are matched::
+
+        with refused("NoSuchEntity") as missing:
+            role = iam.get_role(RoleName=name)["Role"]
+        if missing:
+            ...
+    """
+    refusal = Refusal()
+    try:
+        yield refusal
+    except Exception as exc:
+        if error_code(exc) not in codes or saying not in str(exc):
+            raise
+        refusal.exc = exc
+
+
 @contextmanager
 def aws_errors(what: str) -> Iterator[None]:
     """Turn an AWS failure while doing ``what`` into one clear ShoplakeError line."""

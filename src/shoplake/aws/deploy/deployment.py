@@ -1,0 +1,103 @@
+"""The names of one deployment: every bucket, key, role, table and function, from two inputs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from shoplake.aws import athena as athena_mod
+from shoplake.aws import buckets as bk
+from shoplake.errors import ShoplakeError
+from shoplake.lake import RAW, Lake
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$")
+_PREFIX = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Every name of one shoplake deployment, derived from two inputs.
+
+    ``name`` prefixes every resource (bucket names are global: make it yours, e.g.
+    ``acme-shoplake``); ``prefix`` is where the lake sits inside the buckets.
+    """
+
+    name: str = "shoplake"
+    prefix: str = "lake"
+    bytes_scanned_cutoff: int = athena_mod.DEFAULT_BYTES_SCANNED_CUTOFF
+    quarantine_days: int = bk.DEFAULT_QUARANTINE_EXPIRY_DAYS
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise ShoplakeError(
+                f"deployment name {self.name!r} is not usable in bucket and role names",
+                "use 3-40 lower-case letters, digits and hyphens, not starting or ending "
+                "with a hyphen",
+            )
+        if self.prefix and not _PREFIX.match(self.prefix):
+            raise ShoplakeError(
+                f"lake prefix {self.prefix!r} is not a plain S3 key prefix",
+                "use letters, digits, '.', '_', '-' and single slashes, e.g. lake or prod/lake",
+            )
+        if self.quarantine_days < 1:
+            raise ShoplakeError("quarantine expiry must be at least 1 day", "")
+
+    # buckets and the lake
+    @property
+    def raw_bucket(self) -> str:
+        return f"{self.name}-raw"
+
+    @property
+    def processed_bucket(self) -> str:
+        return f"{self.name}-processed"
+
+    @property
+    def archive_bucket(self) -> str:
+        return f"{self.name}-archive"
+
+    @property
+    def lake_uri(self) -> str:
+        """The lake root: silver, quarantine, alerts and _state live under it."""
+        return f"s3://{self.processed_bucket}/{self.prefix}".rstrip("/")
+
+    @property
+    def raw_uri(self) -> str:
+        """Where sources deliver raw files (the raw zone, in the versioned raw bucket)."""
+        return f"s3://{self.raw_bucket}/{Lake.key(self.prefix, RAW)}"
+
+    @property
+    def results_uri(self) -> str:
+        return f"s3://{self.processed_bucket}/{athena_mod.RESULTS_PREFIX}/"
+
+    # everything else
+    @property
+    def key_alias(self) -> str:
+        return f"alias/{self.name}-lake"
+
+    @property
+    def glue_database(self) -> str:
+        return self.name.replace("-", "_")
+
+    @property
+    def workgroup(self) -> str:
+        return self.name
+
+    @property
+    def topic(self) -> str:
+        return f"{self.name}-purchase-alerts"
+
+    @property
+    def function(self) -> str:
+        return f"{self.name}-purchase-alerts"
+
+    @property
+    def failed_alerts_queue(self) -> str:
+        """Where the alert function's events go once Lambda gives up on them."""
+        return f"{self.name}-purchase-alerts-failed"
+
+    def role(self, kind: str) -> str:
+        return f"{self.name}-{kind.replace('_', '-')}"
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {"project": "shoplake", "shoplake:deployment": self.name}
