@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 
 from shoplake import __version__
-from shoplake.config import load_settings
-from shoplake.errors import ShoplakeError
+from shoplake.config import apply_umask, load_settings
+from shoplake.errors import ShoplakeError, one_line, redact, register_secret, translate
 from shoplake.lake import Lake
 from shoplake.pipeline import STEPS
 from shoplake.report import Console, Report
@@ -28,7 +28,8 @@ app = typer.Typer(
 extract_app = typer.Typer(help="Copy data out of source systems into raw/.", no_args_is_help=True)
 app.add_typer(extract_app, name="extract")
 
-_state = {"debug": False}
+#: ``debug``: --debug was given; ``where``: the lake the command works on (for errors).
+_state: dict = {"debug": False, "where": None}
 
 LakeOption = Annotated[
     str | None,
@@ -67,7 +68,16 @@ DuckdbPathOption = Annotated[
 
 def _lake(option: str | None) -> Lake:
     settings = load_settings()
-    return Lake.at(option or settings.lake, raw=settings.raw)
+    lake = Lake.at(option or settings.lake, raw=settings.raw)
+    _state["where"] = lake.url()
+    return lake
+
+
+def _dsn(option: str | None) -> str | None:
+    """The PostgreSQL DSN of a command (option, then settings); never shown in an error."""
+    dsn = option or load_settings().postgres_dsn
+    register_secret(dsn)
+    return dsn
 
 
 def _version(value: bool) -> None:
@@ -79,14 +89,19 @@ def _version(value: bool) -> None:
 @app.callback()
 def _main(
     debug: Annotated[
-        bool, typer.Option("--debug", help="Show full tracebacks for errors.")
+        bool,
+        typer.Option(
+            "--debug",
+            help="Show the full traceback of an error instead of its one line. Accepted "
+            "anywhere on the command line, with every command.",
+        ),
     ] = False,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
 ) -> None:
-    _state["debug"] = debug
+    _state["debug"] = _state["debug"] or debug
 
 
 @app.command()
@@ -126,7 +141,7 @@ def generate(
         orders_per_day=orders_per_day,
         seed=seed,
         faults=faults,
-        postgres_dsn=postgres_dsn or settings.postgres_dsn,
+        postgres_dsn=_dsn(postgres_dsn),
         products_table=settings.products_table,
     )
     Console().print_report(report.as_report())
@@ -158,7 +173,7 @@ def extract_products(
     from shoplake.extract import extract_products as run_extract
 
     settings = load_settings()
-    dsn = postgres_dsn or settings.postgres_dsn
+    dsn = _dsn(postgres_dsn)
     if not dsn:
         raise ShoplakeError(
             "no PostgreSQL DSN given", "pass --postgres-dsn or set SHOPLAKE_POSTGRES_DSN"
@@ -218,6 +233,7 @@ def build(
         list[str] | None,
         typer.Option(help="dbt node selection, passed to `dbt build --select` (repeatable)."),
     ] = None,
+    wait: WaitOption = False,
     duckdb_path: DuckdbPathOption = None,
     postgres_dsn: DsnOption = None,
     lake: LakeOption = None,
@@ -227,19 +243,27 @@ def build(
     Writes a temporary dbt profile from profiles.yml.example, so no profile needs
     editing; dbt's artifacts and logs go to <lake>/_state/dbt/<target>/ (for an s3://
     lake: .shoplake/s3/<bucket>/<prefix>/_state/dbt/<target>/ under SHOPLAKE_LOCAL_DIR or
-    the current directory). Incremental facts pick up late records and status changes
-    since the last build.
+    the current directory), dbt's output to logs/build.out there: a failure is one line
+    naming the failing nodes and that file. Incremental facts pick up late records and
+    status changes since the last build. A build holds the lake's build lock (as
+    `shoplake run` does): a second build exits at once (or waits, with --wait); a
+    warehouse held open by another process is named in one line.
     """
+    from shoplake.ingest.transaction import lake_lock
+    from shoplake.warehouse import BUILD_LOCK
     from shoplake.warehouse import build as run_build
 
-    result = run_build(
-        _lake(lake),
-        target=target,
-        full_refresh=full_refresh,
-        select=select or (),
-        duckdb_path=duckdb_path,
-        postgres_dsn=postgres_dsn or load_settings().postgres_dsn,
-    )
+    the_lake = _lake(lake)
+    with lake_lock(the_lake, BUILD_LOCK, wait):
+        result = run_build(
+            the_lake,
+            target=target,
+            full_refresh=full_refresh,
+            select=select or (),
+            duckdb_path=duckdb_path,
+            postgres_dsn=_dsn(postgres_dsn),
+            quiet=True,
+        )
     Console().print_report(result.as_report())
 
 
@@ -298,7 +322,7 @@ def run_daily(
         _lake(lake),
         RunOptions(
             target=target,
-            postgres_dsn=postgres_dsn or settings.postgres_dsn,
+            postgres_dsn=_dsn(postgres_dsn),
             products_table=settings.products_table,
             duckdb_path=duckdb_path,
             full_refresh=full_refresh,
@@ -321,18 +345,23 @@ def status(
     """The last runs of `shoplake run`: status, step timings, quarantined records, tests
     and stale sources (from the warehouse's shoplake_ops tables)."""
     from shoplake.history import last_runs_duckdb
+    from shoplake.pipeline import abandoned, run_lock_is_held
     from shoplake.warehouse import dbt_env
 
-    path = dbt_env(_lake(lake), "dev", duckdb_path=duckdb_path)["SHOPLAKE_DUCKDB_PATH"]
+    the_lake = _lake(lake)
+    path = dbt_env(the_lake, "dev", duckdb_path=duckdb_path)["SHOPLAKE_DUCKDB_PATH"]
     runs = last_runs_duckdb(Path(path), limit)
     if not runs:
         typer.echo(f"no runs recorded yet in {path}: run `shoplake run`")
         return
+    # a run still `running` whose process is gone is shown as what it is
+    dead = {r.run_id for r in abandoned(runs[::-1], lock_held=run_lock_is_held(the_lake))}
     rows = [
         (
             r.run_id,
             f"{r.started_at:%Y-%m-%d %H:%M:%S}",
-            r.status + (f" at {r.failed_step}" if r.failed_step else ""),
+            ("abandoned" if r.run_id in dead else r.status)
+            + (f" at {r.failed_step}" if r.failed_step else ""),
             round(r.seconds, 1) if r.seconds is not None else None,
             " ".join(f"{step}={secs:.0f}s" for step, st, secs in r.steps if secs is not None),
             r.quarantined,
@@ -378,7 +407,7 @@ def load_postgres(
     """
     from shoplake.pgload import load_postgres as run_load
 
-    dsn = postgres_dsn or load_settings().postgres_dsn
+    dsn = _dsn(postgres_dsn)
     if not dsn:
         raise ShoplakeError(
             "no PostgreSQL DSN given", "pass --postgres-dsn or set SHOPLAKE_POSTGRES_DSN"
@@ -536,6 +565,15 @@ def serve(
         str,
         typer.Option(help="Address to bind. The default keeps the site on this machine."),
     ] = DEFAULT_HOST,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Another name (or name:port) the site is reached by, e.g. behind a proxy "
+            "(repeatable). Requests whose Host header is not 127.0.0.1, localhost, [::1], "
+            "the bound address or such a name get 421 and no content.",
+            show_default=False,
+        ),
+    ] = None,
     duckdb_path: DuckdbPathOption = None,
     lake: LakeOption = None,
 ) -> None:
@@ -543,11 +581,20 @@ def serve(
 
     Needs the docs generated (`shoplake run` does it). Writes the dashboard first if it
     is missing or older than the warehouse; after that, reload the page to see what a
-    later `shoplake run` or `shoplake dashboard` wrote. Ctrl-C stops the server.
+    later `shoplake run` or `shoplake dashboard` wrote. Ctrl-C stops the server. The Host
+    header is checked (a web page on another site cannot read this one through DNS
+    rebinding): see --allow-host.
     """
     from shoplake.serve import serve as run_serve
 
-    run_serve(_lake(lake), host=host, port=port, duckdb_path=duckdb_path, say=typer.echo)
+    run_serve(
+        _lake(lake),
+        host=host,
+        port=port,
+        duckdb_path=duckdb_path,
+        allowed_hosts=allow_host or (),
+        say=typer.echo,
+    )
 
 
 # --- deploy and athena (AWS) ----------------------------------------------------------------
@@ -676,29 +723,37 @@ def athena_list(workgroup: WorkgroupOption = "shoplake", region: RegionOption = 
     Console().print_report(named_queries_report(workgroup, session=AwsSession(region)))
 
 
-def main() -> None:
-    """Console-script entry point: known errors become one line and exit code 1.
+def _take_debug_flag(argv: list[str]) -> list[str]:
+    """``--debug`` is accepted anywhere on the command line (before or after the
+    command, on any subcommand); it is taken out here and shows tracebacks."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    if "--debug" in argv[:end]:
+        _state["debug"] = True
+        return [a for a in argv[:end] if a != "--debug"] + argv[end:]
+    return argv
 
-    Storage failures that no layer below could name (a disk full, an S3 server error
-    after s3fs's own retries) are reported the same way: whatever was being published
-    is safe (see docs/lake.md), so rerunning is the remedy.
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: every failure becomes one line and exit code 1.
+
+    Exceptions are mapped in one place (:func:`shoplake.errors.translate`): shoplake's own
+    errors, a full disk (ENOSPC, EDQUOT, EFBIG: "disk full at <path>"), a DuckDB
+    warehouse held by another process (who holds it), PostgreSQL connection and DSN
+    errors (no part of a password), other storage failures. Whatever was being published
+    is safe (see docs/lake.md), so rerunning is the remedy. Every line is redacted
+    (:func:`shoplake.errors.redact`). ``--debug`` shows the traceback instead.
     """
+    args = _take_debug_flag(list(sys.argv[1:] if argv is None else argv))
     try:
-        app()
-    except ShoplakeError as exc:
+        apply_umask(load_settings())
+        app(args=args, prog_name="shoplake")
+    except Exception as exc:
         if _state["debug"]:
             raise
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(1)
-    except OSError as exc:
-        if _state["debug"]:
+        error = translate(exc, where=_state["where"])
+        if error is None:  # a bug: the traceback is what helps
             raise
-        error = ShoplakeError(
-            f"storage error: {exc}",
-            "nothing half-written is left behind; check the disk or the S3 endpoint and "
-            "run the command again (--debug shows the traceback)",
-        )
-        typer.echo(f"error: {error}", err=True)
+        typer.echo(f"error: {one_line(redact(str(error)))}", err=True)
         sys.exit(1)
 
 
