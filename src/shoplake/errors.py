@@ -76,7 +76,7 @@ def process_name(pid: int) -> str:
         words = [Path(words[0]).name, *words[1:]]
     elif words:
         words[0] = Path(words[0]).name
-    command = " ".join(words)
+    command = " ".join(" ".join(words).split())
     if len(command) > 80:
         command = command[:77] + "..."
     return f"pid {pid} ({redact(command)})" if command else f"pid {pid}"

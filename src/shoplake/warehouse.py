@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -243,6 +244,16 @@ def _without_exit_noise(text: str) -> str:
     )
 
 
+_WRAPPER_LINE = re.compile(r"^(Runtime|Database|Compilation) Error in \w+ ")
+
+
+def _node_error(message: str | None, status: str) -> str:
+    """A failed node's one line: the reason, not dbt's "Runtime Error in model ..." line."""
+    lines = [ln.strip() for ln in (message or "").splitlines() if ln.strip()]
+    reasons = [ln for ln in lines if not _WRAPPER_LINE.match(ln)]
+    return (reasons or lines or [status])[0][:300]
+
+
 def _summarise(run: DbtRun, target: str, command: str, seconds: float) -> BuildResult:
     summary = BuildResult(target=target, command=command, seconds=seconds)
     results = run.run_results() or {}
@@ -251,8 +262,7 @@ def _summarise(run: DbtRun, target: str, command: str, seconds: float) -> BuildR
         summary.statuses[status] = summary.statuses.get(status, 0) + 1
         name = node.get("unique_id", "?")
         if status in ("error", "fail", "runtime error"):
-            message = (node.get("message") or "").strip().splitlines()
-            summary.failures.append(f"{name}: {message[0] if message else status}")
+            summary.failures.append(f"{name}: {_node_error(node.get('message'), status)}")
         elif status == "warn":
             summary.warnings.append(name)
     if not run.success and not summary.failures:
