@@ -33,7 +33,9 @@ def start_shoplake(
     *args: str, env: dict[str, str] | None = None, without: Iterable[str] = ()
 ) -> subprocess.Popen:
     """Start ``shoplake ARGS`` in a child process and return at once (stdout and stderr
-    piped as text): for the checks that kill it, or race it against another."""
+    piped as text): for the checks that kill it, or race it against another. The child
+    leads its own process group: ``os.killpg(proc.pid, SIGKILL)`` kills it with the dbt
+    process it may be running, as a scheduler or the OOM killer would."""
     dropped = set(without)
     child = {k: v for k, v in os.environ.items() if k not in dropped}
     child.update(env or {})
@@ -43,6 +45,7 @@ def start_shoplake(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,
     )
 
 
