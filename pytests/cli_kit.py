@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 
 def run_shoplake(
@@ -13,9 +13,11 @@ def run_shoplake(
     env: dict[str, str] | None = None,
     without: Iterable[str] = (),
     timeout: float = 600,
+    preexec_fn: Callable[[], None] | None = None,
 ) -> subprocess.CompletedProcess:
     """Run ``shoplake ARGS`` with the test's environment minus ``without``, plus ``env``;
-    output is captured as text and a non-zero exit code is returned, not raised."""
+    output is captured as text and a non-zero exit code is returned, not raised.
+    ``preexec_fn`` runs in the child before shoplake starts (resource limits)."""
     dropped = set(without)
     child = {k: v for k, v in os.environ.items() if k not in dropped}
     child.update(env or {})
@@ -26,6 +28,7 @@ def run_shoplake(
         text=True,
         timeout=timeout,
         check=False,
+        preexec_fn=preexec_fn,
     )
 
 

@@ -156,17 +156,15 @@ def translate(exc: BaseException, *, where: str | None = None) -> ShoplakeError 
     if isinstance(exc, ShoplakeError):
         return exc
     if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
-        path = exc.filename or where or "?"
-        what = "file size limit reached" if exc.errno == errno.EFBIG else "disk full"
-        return DiskFullError(
-            f"{what} at {path}",
-            "nothing half-written was published: free some space and run the command again",
-        )
+        return disk_full(exc.errno, exc.filename or where)
     module = type(exc).__module__ or ""
     if module.startswith(("duckdb", "_duckdb")):
         conflict = warehouse_lock_conflict(str(exc))
         if conflict is not None:
             return conflict
+        full = _duckdb_disk_full(str(exc))
+        if full is not None:
+            return disk_full(full[0], full[1] or where)
         return ShoplakeError(f"DuckDB: {redact(_first_line(exc))}", "--debug shows the traceback")
     if module.startswith("psycopg"):
         return _postgres_error(exc)
@@ -177,6 +175,31 @@ def translate(exc: BaseException, *, where: str | None = None) -> ShoplakeError 
             "run the command again (--debug shows the traceback)",
         )
     return None
+
+
+def disk_full(number: int, path: str | os.PathLike | None) -> DiskFullError:
+    what = "file size limit reached" if number == errno.EFBIG else "disk full"
+    return DiskFullError(
+        f"{what} at {path or '?'}",
+        "nothing half-written was published: free some space and run the command again",
+    )
+
+
+_DUCKDB_ERRNO = re.compile(r'"errno"\s*:\s*"(\d+)"')
+_DUCKDB_FILE = re.compile(r'(?:write|create|open) file \\?"(?P<path>[^"\\]+)\\?"')
+_MESSAGES = {os.strerror(n): n for n in DISK_FULL_ERRNOS}
+
+
+def _duckdb_disk_full(text: str) -> tuple[int, str | None] | None:
+    """(errno, file) of a DuckDB write that failed for lack of space, if it was that."""
+    match = _DUCKDB_ERRNO.search(text)
+    number = int(match[1]) if match else None
+    if number not in DISK_FULL_ERRNOS:
+        number = next((n for message, n in _MESSAGES.items() if message in text), None)
+    if number is None:
+        return None
+    file = _DUCKDB_FILE.search(text)
+    return number, file["path"] if file else None
 
 
 def _postgres_error(exc: BaseException) -> ShoplakeError:
