@@ -225,7 +225,7 @@ def invalid_dsn_error() -> DatabaseConnectionError:
         "DSN, which may hold a password)",
         "use key=value pairs (host=... dbname=... user=...) or a postgresql:// URL; "
         "percent-encode special characters of a password in a URL (a space is %20), quote "
-        "it in key=value form (password='pa ss'), or leave it out and set PGPASSWORD",
+        "it in single quotes in key=value form, or leave it out and set PGPASSWORD",
     )
 
 
