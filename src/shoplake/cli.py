@@ -388,6 +388,77 @@ def status(
     )
 
 
+@app.command("sql")
+def sql_command(
+    command: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--command",
+            "-c",
+            help="SQL to run (repeatable; several statements separated by ';' are fine).",
+            show_default=False,
+        ),
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", help="A file of SQL statements to run.", show_default=False),
+    ] = None,
+    tables: Annotated[
+        bool, typer.Option("--tables", help="List the warehouse's tables and views.")
+    ] = False,
+    as_csv: Annotated[
+        bool,
+        typer.Option("--csv", help="Print results as CSV (every row) instead of tables."),
+    ] = False,
+    duckdb_path: DuckdbPathOption = None,
+    lake: LakeOption = None,
+) -> None:
+    """Query the DuckDB warehouse read-only, without ever blocking a build.
+
+    With -c or --file: run the statements and print each result. Without them: an
+    interactive prompt (statements end with ';'; .tables, .refresh, .quit), or the SQL
+    read from standard input when it is not a terminal. The warehouse is copied to a
+    private temporary snapshot (its lock held only while copying) and the snapshot is
+    queried, so a build or a run can write the warehouse meanwhile.
+    """
+    from shoplake import sqlshell
+    from shoplake.warehouse import dbt_env
+
+    path = Path(dbt_env(_lake(lake), "dev", duckdb_path=duckdb_path)["SHOPLAKE_DUCKDB_PATH"])
+    console = Console()
+
+    def show(report: Report) -> None:
+        if as_csv:
+            sqlshell.write_csv(sys.stdout, list(report.columns), list(report.rows))
+        else:
+            console.print_report(report)
+
+    scripts = list(command or [])
+    if file is not None:
+        try:
+            scripts.append(file.read_text("utf-8"))
+        except OSError as exc:
+            raise ShoplakeError(f"cannot read {file}: {exc.strerror}", "check --file") from exc
+    if not scripts and not tables and sys.stdin.isatty():
+
+        def read(prompt: str) -> str:
+            return input(prompt)
+
+        sqlshell.prompt(lambda: sqlshell.snapshot(path), read, show, typer.echo)
+        return
+    if not scripts and not tables:
+        scripts.append(sys.stdin.read())
+    with sqlshell.snapshot(path) as con:
+        if tables:
+            show(sqlshell.tables(con))
+        for script in scripts:
+            for statement, columns, rows in sqlshell.run_script(con, script):
+                if as_csv:
+                    sqlshell.write_csv(sys.stdout, columns, rows)
+                else:
+                    console.print_report(sqlshell.as_report(statement, columns, rows))
+
+
 load_app = typer.Typer(help="Copy the silver lake into a database.", no_args_is_help=True)
 app.add_typer(load_app, name="load")
 

@@ -357,6 +357,11 @@ def build(
 FAILURES_SHOWN = 3
 
 
+#: Seconds a build waits for a short-lived reader of the warehouse (``shoplake sql``
+#: copying its snapshot, the dashboard reading it) before naming the holder.
+LOCK_GRACE_S = 3.0
+
+
 def check_warehouse_writable(path: Path) -> None:
     """Fail in one line, before dbt starts, if another process holds the DuckDB file
     (a reader too: DuckDB lets no writer in while any connection is open)."""
@@ -364,13 +369,18 @@ def check_warehouse_writable(path: Path) -> None:
 
     if not path.is_file():
         return
-    try:
-        duckdb.connect(str(path)).close()
-    except duckdb.Error as exc:
-        conflict = warehouse_lock_conflict(str(exc))
-        if conflict is None:
-            raise
-        raise conflict from exc
+    deadline = time.monotonic() + LOCK_GRACE_S
+    while True:
+        try:
+            duckdb.connect(str(path)).close()
+            return
+        except duckdb.Error as exc:
+            conflict = warehouse_lock_conflict(str(exc))
+            if conflict is None:
+                raise
+            if time.monotonic() >= deadline:
+                raise conflict from exc
+        time.sleep(0.2)
 
 
 def build_failure(
