@@ -9,15 +9,30 @@ from cli_kit import run_shoplake, the_error_line
 
 
 def test_a_storage_failure_is_one_line(tmp_path: Path) -> None:
-    blocker = tmp_path / "not-a-directory"
-    blocker.write_text("a file where the lake's parent directory should be")
-    result = run_shoplake("ingest", "--lake", str(blocker / "lake"))
-    assert result.returncode == 1
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1
-    assert lines[0].startswith("error: storage error:")
-    assert str(blocker) in lines[0]
+    lake = tmp_path / "lake"
+    (lake / "raw").mkdir(parents=True)
+    blocker = lake / "_state"
+    blocker.write_text("a file where the lake's state directory should be")
+    line = the_error_line(run_shoplake("ingest", "--lake", str(lake)))
+    assert line.startswith("error: storage error:")
+    assert str(blocker) in line
+
+
+@pytest.mark.parametrize("command", ["ingest", "build", "status", "dashboard"])
+def test_a_lake_path_with_no_lake_is_one_line_and_nothing_is_created(
+    tmp_path: Path, command: str
+) -> None:
+    typo = tmp_path / "typo"
+    line = the_error_line(run_shoplake(command, "--lake", str(typo)))
+    assert f"no lake at {typo}: the directory does not exist" in line
+    assert "nothing was created" in line
+    assert not typo.exists()
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    line = the_error_line(run_shoplake(command, "--lake", str(empty)))
+    assert f"{empty} is not a lake" in line
+    assert list(empty.iterdir()) == []
 
 
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:

@@ -11,7 +11,14 @@ import typer
 
 from shoplake import __version__
 from shoplake.config import apply_umask, load_settings
-from shoplake.errors import ShoplakeError, one_line, redact, register_secret, translate
+from shoplake.errors import (
+    LakeNotFoundError,
+    ShoplakeError,
+    one_line,
+    redact,
+    register_secret,
+    translate,
+)
 from shoplake.lake import Lake
 from shoplake.pipeline import STEPS
 from shoplake.report import Console, Report
@@ -71,6 +78,36 @@ def _lake(option: str | None) -> Lake:
     lake = Lake.at(option or settings.lake, raw=settings.raw)
     _state["where"] = lake.url()
     return lake
+
+
+#: What makes a location a lake: any of these in its root.
+LAKE_MARKERS = ("raw", "silver", "quarantine", "_state", "warehouse.duckdb")
+
+
+def _existing_lake(option: str | None) -> Lake:
+    """The lake of a command that reads one (ingest, build, status, dashboard): a path
+    with no lake is one line, and nothing is created there (a typo in --lake)."""
+    lake = _lake(option)
+    raw_elsewhere = lake.raw_store is not None
+    if lake.is_local:
+        found = lake.root.is_dir() and any((lake.root / m).exists() for m in LAKE_MARKERS)
+    else:
+        found = any(lake.any(m) for m in LAKE_MARKERS if m != "warehouse.duckdb")
+    if not found and raw_elsewhere:
+        found = lake.any("raw")  # a first ingest from a separate raw location
+    if found:
+        return lake
+    if lake.is_local and not lake.root.exists():
+        what = f"no lake at {lake.root}: the directory does not exist"
+    elif lake.is_local:
+        what = f"{lake.root} is not a lake: it has no {', '.join(LAKE_MARKERS[:-1])}"
+    else:
+        what = f"no lake at {lake.url()}: nothing under it"
+    raise LakeNotFoundError(
+        what,
+        "check --lake / SHOPLAKE_LAKE (nothing was created); deliver raw files under "
+        "<lake>/raw/ or make a demo lake with `shoplake generate --lake PATH`",
+    )
 
 
 def _dsn(option: str | None) -> str | None:
@@ -202,7 +239,7 @@ def ingest(
     from shoplake.ingest import run_ingest
 
     console = Console()
-    the_lake = _lake(lake)
+    the_lake = _existing_lake(lake)
     with console.progress() as progress:
         report = run_ingest(the_lake, wait=wait, progress=progress)
     console.print_report(report.as_report())
@@ -253,7 +290,7 @@ def build(
     from shoplake.warehouse import BUILD_LOCK
     from shoplake.warehouse import build as run_build
 
-    the_lake = _lake(lake)
+    the_lake = _existing_lake(lake)
     with lake_lock(the_lake, BUILD_LOCK, wait):
         result = run_build(
             the_lake,
@@ -348,7 +385,7 @@ def status(
     from shoplake.pipeline import abandoned, run_lock_is_held
     from shoplake.warehouse import dbt_env
 
-    the_lake = _lake(lake)
+    the_lake = _existing_lake(lake)
     path = dbt_env(the_lake, "dev", duckdb_path=duckdb_path)["SHOPLAKE_DUCKDB_PATH"]
     runs = last_runs_duckdb(Path(path), limit)
     if not runs:
@@ -623,7 +660,7 @@ def dashboard(
     """
     from shoplake.dashboard import write_dashboard
 
-    path = write_dashboard(_lake(lake), out=out, duckdb_path=duckdb_path)
+    path = write_dashboard(_existing_lake(lake), out=out, duckdb_path=duckdb_path)
     typer.echo(f"dashboard written to {path} ({path.stat().st_size:,} bytes)")
 
 
