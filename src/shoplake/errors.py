@@ -221,8 +221,8 @@ def _postgres_error(exc: BaseException) -> ShoplakeError:
 def invalid_dsn_error() -> DatabaseConnectionError:
     """A DSN that does not parse. The parser's message quotes the DSN, so it is not shown."""
     return DatabaseConnectionError(
-        "the PostgreSQL DSN is not valid (the parser's message is not shown: it quotes the "
-        "DSN, which may hold a password)",
+        "invalid PostgreSQL DSN (the parser's message is not shown: it quotes the DSN, "
+        "which may hold a password)",
         "use key=value pairs (host=... dbname=... user=...) or a postgresql:// URL; "
         "percent-encode special characters of a password in a URL (a space is %20), quote "
         "it in single quotes in key=value form, or leave it out and set PGPASSWORD",
