@@ -380,7 +380,8 @@ def status(
     lake: LakeOption = None,
 ) -> None:
     """The last runs of `shoplake run`: status, step timings, quarantined records, tests
-    and stale sources (from the warehouse's shoplake_ops tables)."""
+    and stale sources (from the warehouse's shoplake_ops tables). A run recorded as
+    running whose process is gone (killed) is shown as abandoned."""
     from shoplake.history import last_runs_duckdb
     from shoplake.pipeline import abandoned, run_lock_is_held
     from shoplake.warehouse import dbt_env

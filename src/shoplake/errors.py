@@ -99,6 +99,7 @@ _SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|SALT|CREDENTIAL|_KEY$|^PGPASS"
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):[^@]*@", re.I)
 _CONNINFO_PASSWORD = re.compile(r"""(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)""", re.I)
 _MIN_SECRET = 4  # shorter values would redact ordinary words
+_MIN_ENV_SECRET = 6  # a variable named *_KEY may hold a short non-secret ("dev", "lake")
 
 
 def dsn_secrets(dsn: str | None) -> list[str]:
@@ -122,7 +123,7 @@ def dsn_secrets(dsn: str | None) -> list[str]:
 def environment_secrets(environ: dict[str, str] | None = None) -> list[str]:
     """Values of environment variables whose names say they are secret."""
     env = os.environ if environ is None else environ
-    values = [v for k, v in env.items() if _SECRET_NAME.search(k) and len(v) >= _MIN_SECRET]
+    values = [v for k, v in env.items() if _SECRET_NAME.search(k) and len(v) >= _MIN_ENV_SECRET]
     for name in ("SHOPLAKE_POSTGRES_DSN", "DATABASE_URL"):
         values += dsn_secrets(env.get(name))
     return values
