@@ -17,10 +17,14 @@ Steps, in order (:data:`STEPS`):
 A failing step stops the run with a non-zero exit code and a message naming the step;
 ``--from STEP`` starts a new run at that step (the earlier ones are recorded as
 skipped). The run holds the lake's ``run`` lock, so that a slow run and the next scheduled
-one never overlap: the second exits at once (or waits, with ``--wait``).
+one never overlap: the second exits at once (or waits, with ``--wait``); and the ``build``
+lock that ``shoplake build`` takes, so that no build writes the warehouse meanwhile.
 
 Every run is recorded (see :mod:`shoplake.history`) in the warehouse after each step, and
-as JSON under ``_state/pipeline/<run_id>.json`` in the lake.
+as JSON under ``_state/pipeline/<run_id>.json`` in the lake (also when each step starts).
+A run whose process died is still ``running`` there: the next run, holding the run lock,
+records it ``abandoned`` (:func:`mark_abandoned`); ``shoplake status`` shows it so at once
+(:func:`abandoned`, :func:`run_lock_is_held`).
 """
 
 from __future__ import annotations
