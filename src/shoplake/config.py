@@ -32,6 +32,31 @@ class Settings:
     raw: str | None = None
     postgres_dsn: str | None = None
     products_table: str = "public.products"
+    #: The process umask (octal) of every command: files shoplake creates (silver with
+    #: personal data, quarantined raw records, the warehouse, the site, alerts) are
+    #: readable by their owner only by default. ``022`` gives the usual 0644/0755.
+    umask: str = "077"
+
+
+def parse_umask(text: str) -> int:
+    """``"077"`` / ``"0o077"`` -> 0o077; anything else is a one-line error."""
+    try:
+        value = int(text.strip().removeprefix("0o"), 8)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 0o777:
+        raise ShoplakeError(
+            f"umask {text!r} is not an octal file mode mask",
+            "set SHOPLAKE_UMASK or `umask` in shoplake.toml to e.g. 077 (owner only) or 022",
+        )
+    return value
+
+
+def apply_umask(settings: Settings) -> int:
+    """Set the process umask from the settings (children such as dbt inherit it)."""
+    value = parse_umask(settings.umask)
+    os.umask(value)
+    return value
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -52,7 +77,13 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
                 f"{path}: unknown settings {', '.join(unknown)}",
                 f"known settings are {', '.join(sorted(known))}",
             )
-        values.update({k: str(v) for k, v in data.items()})
+        # umask = 0o077 (a TOML integer) means the same as umask = "077"
+        values.update(
+            {
+                k: format(v, "o") if isinstance(v, int) and k == "umask" else str(v)
+                for k, v in data.items()
+            }
+        )
     for f in fields(Settings):
         env_value = env.get(f"SHOPLAKE_{f.name.upper()}")
         if env_value:

@@ -12,8 +12,10 @@ or the PostgreSQL database of the ``postgres`` target):
 * ``run_freshness``: every source's freshness against its SLA at the time of the run.
 
 A run is written as a whole in one transaction (its earlier rows replaced), after every
-step, so that a run that dies half-way is still visible as ``running`` with the steps it
-finished. The same record is kept as JSON under ``_state/pipeline/`` in the lake.
+step, so that a run that dies half-way is still visible, with the steps it finished: as
+``running`` until the next run (or ``shoplake status``) finds its process gone (the run
+lock free) and shows it ``abandoned``. The same record is kept as JSON under
+``_state/pipeline/`` in the lake.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ SCHEMA = "shoplake_ops"
 #: Step statuses. ``warn`` is a step that finished but reported a problem that does not
 #: stop the run (stale sources); ``skipped`` was not run (not configured, or resumed past).
 STEP_STATUSES = ("success", "warn", "failed", "skipped")
-RUN_STATUSES = ("running", "success", "failed")
+#: ``abandoned``: the run's process died while it was ``running`` (killed, the machine
+#: stopped); the next run records it so, and ``shoplake status`` shows it so at once.
+RUN_STATUSES = ("running", "success", "failed", "abandoned")
 
 
 @dataclass

@@ -17,29 +17,36 @@ Steps, in order (:data:`STEPS`):
 A failing step stops the run with a non-zero exit code and a message naming the step;
 ``--from STEP`` starts a new run at that step (the earlier ones are recorded as
 skipped). The run holds the lake's ``run`` lock, so that a slow run and the next scheduled
-one never overlap: the second exits at once (or waits, with ``--wait``).
+one never overlap: the second exits at once (or waits, with ``--wait``); and the ``build``
+lock that ``shoplake build`` takes, so that no build writes the warehouse meanwhile.
 
 Every run is recorded (see :mod:`shoplake.history`) in the warehouse after each step, and
-as JSON under ``_state/pipeline/<run_id>.json`` in the lake.
+as JSON under ``_state/pipeline/<run_id>.json`` in the lake (also when each step starts).
+A run whose process died is still ``running`` there: the next run, holding the run lock,
+records it ``abandoned`` (:func:`mark_abandoned`); ``shoplake status`` shows it so at once
+(:func:`abandoned`, :func:`run_lock_is_held`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TypeVar
 
 from shoplake import history
-from shoplake.errors import ShoplakeError
+from shoplake.errors import LakeBusyError, ShoplakeError, one_line, redact, translate
 from shoplake.ingest.transaction import lake_lock
 from shoplake.lake import Lake
 from shoplake.report import Report
+from shoplake.warehouse import BUILD_LOCK
 
 
 @dataclass
@@ -247,7 +254,9 @@ def run_pipeline(
         raise ShoplakeError(
             f"--from {from_step} comes after --to {to_step}", f"steps run in the order {names}"
         )
-    with lake_lock(lake, "run", options.wait):
+    with lake_lock(lake, RUN_LOCK, options.wait), lake_lock(lake, BUILD_LOCK, options.wait):
+        for abandoned in mark_abandoned(lake, options, keep=run_id):
+            say(f"run {abandoned.run_id} died while running (killed?): recorded as abandoned")
         record = _open_record(lake, options, run_id, names)
         ctx = _Context(lake, options, record, say)
         if not run_id:
@@ -259,17 +268,19 @@ def run_pipeline(
         for step in record.steps[first : last + 1]:
             say(f"[{step.position}/{len(names)}] {step.step}: {STEPS[step.step][0]}")
             step.started_at = datetime.now(timezone.utc)
+            step.seconds = None
+            _write_json(lake, record)  # a run killed in this step is found abandoned in it
             clock = time.perf_counter()
             try:
                 step.status, step.detail = STEPS[step.step][1](ctx)
-            except ShoplakeError as exc:
-                step.status, step.detail = "failed", str(exc)
-                failure = exc
-            except Exception as exc:  # a bug: record it, then let the traceback through
+            except Exception as exc:
+                failure = translate(exc)
                 step.status = "failed"
-                step.detail = "".join(traceback.format_exception_only(exc)).strip()
-                _finish(ctx, failed=step)
-                raise
+                if failure is None:  # a bug: record it, then let the traceback through
+                    step.detail = redact("".join(traceback.format_exception_only(exc)).strip())
+                    _finish(ctx, failed=step)
+                    raise
+                step.detail = one_line(redact(str(failure)))
             finally:
                 step.seconds = time.perf_counter() - clock
             say(f"      {step.status} in {step.seconds:.1f} s: {step.detail}")
@@ -280,7 +291,7 @@ def run_pipeline(
                     f"{failure.hint + '; ' if failure.hint else ''}"
                     f"fix it, then resume with `shoplake run --from {step.step}`",
                 ) from failure
-            _save(ctx)
+            _save(ctx, step)
         _finish(ctx, failed=None)
         return record
 
@@ -320,20 +331,120 @@ def _finish(ctx: _Context, failed: history.StepRecord | None) -> None:
     record.status = "failed" if failed else "success"
     if failed:
         record.failed_step, record.error = failed.step, failed.detail
-    _save(ctx)
+    _save(ctx, failed)
 
 
-def _save(ctx: _Context) -> None:
-    """Write the run to the lake (JSON) and to the warehouse's history tables."""
+def _save(ctx: _Context, step: history.StepRecord | None) -> None:
+    """Write the run to the lake (JSON) and to the warehouse's history tables.
+
+    If the warehouse cannot take the record (another process holds the DuckDB file, the
+    disk is full), the run fails at ``step`` with that reason, and the JSON record in
+    the lake says so: no run is left ``running`` by a failure to record it."""
     record = ctx.record
-    ctx.lake.write_atomic(
-        run_log_key(ctx.lake, record.run_id), json.dumps(record.to_json(), indent=2)
-    )
-    if ctx.options.target == "dev":
-        history.record_duckdb(record, _duckdb_path(ctx.lake, ctx.options))
-    elif ctx.options.target == "postgres" and ctx.options.postgres_dsn:
-        history.record_postgres(record, ctx.options.postgres_dsn)
+    _write_json(ctx.lake, record)
+    try:
+        _record_in_warehouse(record, ctx.lake, ctx.options)
+    except Exception as exc:
+        failure = translate(exc)
+        if failure is None:
+            raise
+        if record.status != "failed":
+            record.status, record.finished_at = "failed", datetime.now(timezone.utc)
+            record.seconds = (record.finished_at - record.started_at).total_seconds()
+            record.failed_step = step.step if step else None
+        record.error = one_line(redact(f"recording the run in the warehouse failed: {failure}"))
+        _write_json(ctx.lake, record)
+        raise ShoplakeError(
+            f"run {record.run_id}: recording it in the warehouse failed: {failure.what}",
+            failure.hint,
+        ) from exc
+
+
+def _write_json(lake: Lake, record: history.RunRecord) -> None:
+    lake.write_atomic(run_log_key(lake, record.run_id), json.dumps(record.to_json(), indent=2))
+
+
+def _record_in_warehouse(record: history.RunRecord, lake: Lake, options: RunOptions) -> None:
+    if options.target == "dev":
+        history.record_duckdb(record, _duckdb_path(lake, options))
+    elif options.target == "postgres" and options.postgres_dsn:
+        history.record_postgres(record, options.postgres_dsn)
     # prod (Redshift): the JSON record in the lake only; see docs/operate.md.
+
+
+# --- runs that died ---------------------------------------------------------------------
+#: The lake lock a run holds from start to end.
+RUN_LOCK = "run"
+
+
+def recorded_runs(lake: Lake) -> list[history.RunRecord]:
+    """Every run recorded as JSON in the lake (``_state/pipeline/``), oldest first."""
+    runs = []
+    for entry in lake.list(lake.state_key("pipeline")):
+        if not entry.key.endswith(".json") or entry.name.startswith(("_", ".")):
+            continue
+        try:
+            runs.append(history.RunRecord.from_json(json.loads(lake.read_text(entry.key))))
+        except (ValueError, TypeError, KeyError):
+            continue  # not a run record
+    return sorted(runs, key=lambda r: (r.started_at, r.run_id))
+
+
+def run_lock_is_held(lake: Lake) -> bool:
+    """Whether a live process holds the lake's run lock (probed without taking it on a
+    local lake, so that a run starting at that moment is never refused)."""
+    if lake.is_local:
+        import fcntl
+
+        path = lake.path(lake.state_key(f"{RUN_LOCK}.lock"))
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # also releases the shared probe
+        return False
+    try:
+        with lake_lock(lake, RUN_LOCK, False):
+            return False
+    except LakeBusyError:
+        return True
+
+
+_Run = TypeVar("_Run", history.RunRecord, history.RunSummary)
+
+
+def abandoned(runs: Sequence[_Run], lock_held: bool) -> list[_Run]:
+    """The ``running`` runs whose process is gone: all of them if the run lock is free;
+    if it is held, all but the newest (the one holding it)."""
+    running = [r for r in runs if r.status == "running"]
+    return running[:-1] if lock_held else running
+
+
+def mark_abandoned(
+    lake: Lake, options: RunOptions, keep: str | None = None
+) -> list[history.RunRecord]:
+    """Record every run that died while ``running`` as ``abandoned`` (called under the
+    run lock, so none of them is alive), in the lake and in the warehouse's history."""
+    dead = [r for r in abandoned(recorded_runs(lake), lock_held=False) if r.run_id != keep]
+    for record in dead:
+        record.status = "abandoned"
+        record.error = "the run's process died (killed, or the machine stopped) while running"
+        for step in record.steps:
+            if step.status == "skipped" and step.started_at is not None and step.seconds is None:
+                step.status, step.detail = "failed", "interrupted"
+        running_step = next(
+            (s for s in record.steps if s.started_at is not None and s.seconds is None), None
+        )
+        record.failed_step = running_step.step if running_step else None
+        _write_json(lake, record)
+        if record.target == options.target:
+            _record_in_warehouse(record, lake, options)
+    return dead
 
 
 def as_report(record: history.RunRecord) -> Report:
