@@ -35,7 +35,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import groupby
 from pathlib import Path
@@ -119,7 +119,7 @@ class Lake:
 
     def landing_prefix(self, dataset: str, landed: date | datetime) -> str:
         """Where a file delivered at ``landed`` goes: raw/<dataset>/YYYY/MM/DD[/HH]."""
-        parts = [f"{landed:%Y}", f"{landed:%m}", f"{landed:%d}"]
+        parts = [f"{landed.year:04d}", f"{landed.month:02d}", f"{landed.day:02d}"]
         if DATASETS[dataset].hourly:
             parts.append(f"{landed.hour if isinstance(landed, datetime) else 0:02d}")
         return self.key(RAW, dataset, *parts)
@@ -145,24 +145,43 @@ class Lake:
         return self.state_key("runs", f"{run_id}.json")
 
     def silver_glob(self, dataset: str) -> str:
-        """URL glob over every published silver file of a dataset (for DuckDB readers)."""
-        return self.url(self.key(SILVER, dataset, "year=*/month=*/day=*/*.parquet"))
+        """URL glob over every published silver file of a dataset (for DuckDB readers);
+        the lake's own location in it is escaped (see :func:`glob_escape`)."""
+        return self.glob_url(self.key(SILVER, dataset), "year=*/month=*/day=*/*.parquet")
+
+    def glob_url(self, key: str, pattern: str = "") -> str:
+        """``key`` as a DuckDB file pattern matching exactly that key (its ``*``, ``?``,
+        ``[``, ``]`` and the lake location's escaped), followed by the glob ``pattern``.
+
+        DuckDB treats every path it reads as a glob, so a lake under ``/data/[a]/`` or a
+        key with a ``*`` must be escaped to mean itself. Paste the result into SQL as a
+        quoted literal (:func:`shoplake.ingest.validate.lit`) or pass it as a parameter.
+        """
+        literal = glob_escape(self.url(key))
+        return f"{literal}/{pattern}" if pattern else literal
 
     def list_raw(self, ds: Dataset) -> list[Entry]:
         """Every delivered file of a dataset, in landing order (key order).
 
-        Only files at raw/<dataset>/YYYY/MM/DD[/HH]/ with the dataset's extensions count;
-        names starting with ``_`` or ``.`` (files or folders) are in-progress uploads and
-        are ignored, as Spectrum and Athena do.
+        Only regular files at raw/<dataset>/YYYY/MM/DD[/HH]/ with the dataset's extensions
+        count; names starting with ``_`` or ``.`` (files or folders) are in-progress
+        uploads and are ignored, as Spectrum and Athena do. Links are not followed (see
+        :meth:`scan_raw` for the links and special files found).
         """
-        parts = 7 if ds.hourly else 6  # raw/<dataset>/YYYY/MM/DD[/HH]/<file>
-        return [
-            e
-            for e in self.list(self.raw_prefix(ds.name))
-            if e.key.count("/") == parts - 1
-            and not any(p.startswith(HIDDEN_PREFIXES) for p in e.key.split("/")[2:])
-            and e.name.endswith(ds.extensions)
-        ]
+        return self.scan_raw(ds).files
+
+    def scan_raw(self, ds: Dataset) -> RawScan:
+        """One listing of a dataset's raw folder: its delivered files, and the links and
+        special files found anywhere in it (never followed, never read)."""
+        scan = RawScan()
+        for e in self.list(self.raw_prefix(ds.name), irregular=True):
+            if any(p.startswith(HIDDEN_PREFIXES) for p in e.key.split("/")[2:]):
+                continue
+            if e.irregular is not None:
+                scan.irregular.append(e)
+            elif is_landed(ds, e.key):
+                scan.files.append(e)
+        return scan
 
     def list_silver(self, dataset: str) -> list[Entry]:
         """Every published silver partition file of a dataset."""
@@ -198,13 +217,14 @@ class Lake:
     def exists(self, key: str) -> bool:
         return self._store(key).exists(key)
 
-    def list(self, prefix: str = "") -> list[Entry]:
-        """Every file under ``prefix``, sorted by key (nothing cached)."""
+    def list(self, prefix: str = "", *, irregular: bool = False) -> list[Entry]:
+        """Every regular file under ``prefix``, sorted by key (nothing cached, no link
+        followed); with ``irregular`` also links and special files (``Entry.irregular``)."""
         if self.raw_store is None or prefix.strip("/"):
-            return self._store(prefix).list(prefix)
+            return self._store(prefix).list(prefix, irregular=irregular)
         # the whole lake: the root's files outside raw/, and the raw zone's
-        rest = [e for e in self.store.list(prefix) if not _in_raw_zone(e.key)]
-        return sorted(rest + self.raw_store.list(RAW), key=lambda e: e.key)
+        rest = [e for e in self.store.list(prefix, irregular=irregular) if not _in_raw_zone(e.key)]
+        return sorted(rest + self.raw_store.list(RAW, irregular=irregular), key=lambda e: e.key)
 
     def any(self, prefix: str) -> bool:
         if self.raw_store is None or prefix.strip("/"):
@@ -336,8 +356,34 @@ def _in_raw_zone(key: str) -> bool:
 
 
 def day_partition(day: date) -> str:
-    """The Hive partition path of a day: year=YYYY/month=MM/day=DD."""
-    return f"year={day:%Y}/month={day:%m}/day={day:%d}"
+    """The Hive partition path of a day: year=YYYY/month=MM/day=DD (always four digits
+    of year: ``strftime('%Y')`` does not pad years before 1000 on every platform)."""
+    return f"year={day.year:04d}/month={day.month:02d}/day={day.day:02d}"
+
+
+def glob_escape(location: str) -> str:
+    """A path or URL as a glob pattern that matches only itself: each of ``*``, ``?``,
+    ``[``, ``]`` becomes a one-character class (``[*]``; DuckDB globs have no escape
+    character)."""
+    return _GLOB_CHARS.sub(lambda m: f"[{m[0]}]", location)
+
+
+_GLOB_CHARS = re.compile(r"[*?\[\]]")
+
+
+@dataclass
+class RawScan:
+    """What :meth:`Lake.scan_raw` found in a dataset's raw folder."""
+
+    files: list[Entry] = field(default_factory=list)  # delivered files, in key order
+    irregular: list[Entry] = field(default_factory=list)  # links and special files
+
+
+def is_landed(ds: Dataset, key: str) -> bool:
+    """Whether ``key`` is a delivery of ``ds``: raw/<dataset>/YYYY/MM/DD[/HH]/<file> with
+    one of the dataset's extensions."""
+    parts = 7 if ds.hourly else 6
+    return key.count("/") == parts - 1 and key.endswith(ds.extensions)
 
 
 def landing_time(relative_raw_path: str) -> datetime | None:

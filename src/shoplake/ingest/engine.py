@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
@@ -26,6 +27,7 @@ from shoplake.ingest.transaction import Transaction, lake_lock, recover
 from shoplake.ingest.validate import lit, ndjson_parse_sql, q, validate_sql
 from shoplake.lake import Lake
 from shoplake.report import NullProgress, Progress, Report
+from shoplake.storage import NotRegularFile
 
 MANIFEST = ("ingest", "files.json")
 LINEAGE = [name for name, _, _ in LINEAGE_COLUMNS]
@@ -166,6 +168,13 @@ def run_ingest(
     return report
 
 
+def _not_regular(key: str, kind: str) -> FileRejected:
+    return FileRejected(
+        "not_a_regular_file",
+        f"{key} is a {kind}, not a regular file: links and special files are not read",
+    )
+
+
 def _dumps(obj: Any) -> bytes:
     return json.dumps(obj, indent=1, sort_keys=True).encode()
 
@@ -199,24 +208,35 @@ class _Job:
         self, ds: Dataset, seen: dict[str, list[int | str]], progress: Progress
     ) -> DatasetStats:
         stats = DatasetStats()
-        todo = {
-            e.key: e.signature for e in self.lake.list_raw(ds) if seen.get(e.key) != e.signature
-        }
-        if not todo:
+        scan = self.lake.scan_raw(ds)
+        todo = {e.key: e.signature for e in scan.files if seen.get(e.key) != e.signature}
+        links = [e for e in scan.irregular if seen.get(e.key) != e.signature]
+        if not todo and not links:
             return stats
-        task = progress.task(f"ingest {ds.name}", total=len(todo))
+        task = progress.task(f"ingest {ds.name}", total=len(todo) + len(links))
         self._create_raw_tables(ds)
         bad_files: list[dict[str, Any]] = []
-        for relative, content in self.lake.read_many(todo):
+
+        def reject(relative: str, rejected: FileRejected) -> None:
+            bad_files.append(
+                {"source_file": relative, "reason": rejected.reason, "detail": rejected.detail}
+            )
+
+        for entry in links:  # never opened: listed without following, quarantined unread
+            stats.files_read += 1
+            reject(entry.key, _not_regular(entry.key, entry.irregular or "other"))
+            seen[entry.key] = entry.signature
+            task.advance()
+        for relative, content in self._contents(list(todo)):
             signature = todo[relative]
             stats.files_read += 1
             try:
+                if isinstance(content, NotRegularFile):
+                    raise _not_regular(content.key, content.kind)
                 data = decode(content, relative.rsplit("/", 1)[-1])
                 stats.extra_columns += self._load_file(ds, relative, data)
             except FileRejected as rejected:
-                bad_files.append(
-                    {"source_file": relative, "reason": rejected.reason, "detail": rejected.detail}
-                )
+                reject(relative, rejected)
             seen[relative] = signature
             task.advance()
         if ds.format is Format.NDJSON:  # a table: a view would parse each line repeatedly
@@ -238,11 +258,26 @@ class _Job:
         stats.files_quarantined = len(bad_files)
         return stats
 
+    def _contents(self, keys: list[str]) -> Iterator[tuple[str, bytes | NotRegularFile]]:
+        """``(key, content)`` of each raw file, in order; a file that turned into a link
+        or a special file since it was listed gives its :class:`NotRegularFile` instead
+        (it is not opened) and the reading goes on with the next one."""
+        while keys:
+            done = 0
+            try:
+                for key, content in self.lake.read_many(keys):
+                    done += 1
+                    yield key, content
+                return
+            except NotRegularFile as exc:
+                yield keys[done], exc
+                keys = keys[done + 1 :]
+
     def _create_raw_tables(self, ds: Dataset) -> None:
         if ds.format is Format.NDJSON:
             self.sql(
                 "create or replace temp table raw_lines "
-                "(source_file varchar, source_line bigint, line varchar)"
+                "(source_file varchar, source_line bigint, line varchar, limit_error varchar)"
             )
             return
         cols = ", ".join(f"{q(f.name)} varchar" for f in ds.fields)
@@ -257,7 +292,8 @@ class _Job:
             lines = ndjson_lines(data)
             self.con.register("file_lines", lines)
             self.sql(
-                "insert into raw_lines select ?, source_line, line from file_lines", [relative]
+                "insert into raw_lines select ?, source_line, line, limit_error from file_lines",
+                [relative],
             )
             self.con.unregister("file_lines")
             return 0
@@ -325,7 +361,7 @@ class _Job:
         existing = self._existing_partitions(ds)
         parts = [f"select {silver_cols}, partition_day, 1 as is_new from incoming"]
         if existing:
-            files = "[" + ", ".join(lit(self.lake.url(p)) for p in existing) + "]"
+            files = "[" + ", ".join(lit(self.lake.glob_url(p)) for p in existing) + "]"
             parts.append(
                 f"select {silver_cols}, cast({q(ds.business_ts)} as date) as partition_day,"
                 f" 0 as is_new from read_parquet({files})"
