@@ -181,7 +181,8 @@ def _excerpt(text: str) -> str:
 
 #: A JSON string (with its escapes), to blank out before counting brackets.
 _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
-_OPENERS, _CLOSERS = (ord("{"), ord("[")), (ord("}"), ord("]"))
+#: ``[`` and ``]`` are ``{`` and ``}`` with bit 0x20 cleared: one test finds either
+_OPENER, _CLOSER = ord("{"), ord("}")
 
 
 def json_depth_exceeds(data: bytes | memoryview, limit: int = MAX_JSON_DEPTH) -> bool:
@@ -197,12 +198,8 @@ def json_depth_exceeds(data: bytes | memoryview, limit: int = MAX_JSON_DEPTH) ->
     step = 1 << 20
     for start in range(0, len(arr), step):
         part = arr[start : start + step]
-        delta = (
-            (part == _OPENERS[0]).astype(np.int32)
-            + (part == _OPENERS[1])
-            - (part == _CLOSERS[0])
-            - (part == _CLOSERS[1])
-        )
+        folded = part | 0x20
+        delta = (folded == _OPENER).astype(np.int8) - (folded == _CLOSER)
         running = np.cumsum(delta, dtype=np.int64) + depth
         if len(running) and int(running.max()) > limit:
             return True
@@ -401,17 +398,17 @@ def _line_limits(data: bytes, offsets: np.ndarray) -> pa.Array:
 
 def _brackets_per_line(data: bytes, offsets: np.ndarray) -> np.ndarray:
     """How many ``{`` and ``[`` each line holds (strings included: an upper bound of its
-    depth), by a running count taken in chunks of the file (memory stays bounded)."""
+    depth): the brackets' positions, found a chunk of the file at a time (memory stays
+    bounded), counted between line offsets by binary search."""
     arr = np.frombuffer(data, dtype=np.uint8)
     at_offsets = np.empty(len(offsets), dtype=np.int64)  # brackets before each offset
-    carry, step = 0, 1 << 24
+    carry, step = 0, 1 << 22
     for start in range(0, len(arr), step):
         part = arr[start : start + step]
-        running = np.cumsum((part == _OPENERS[0]) | (part == _OPENERS[1]), dtype=np.int32)
+        found = np.flatnonzero((part | 0x20) == _OPENER)
         lo, hi = np.searchsorted(offsets, [start, start + len(part)])
-        inside = offsets[lo:hi] - start
-        at_offsets[lo:hi] = carry + np.where(inside > 0, running[inside - 1], 0)
-        carry += int(running[-1])
+        at_offsets[lo:hi] = carry + np.searchsorted(found, offsets[lo:hi] - start)
+        carry += len(found)
     at_offsets[offsets >= len(arr)] = carry
     return np.diff(at_offsets)
 
