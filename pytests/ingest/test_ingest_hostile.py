@@ -475,3 +475,69 @@ def test_a_lake_path_with_quotes_brackets_and_globs_ingests_twice(tmp_path):
     third = ingest(lake)  # nothing new: nothing changes
     assert all(s.read == 0 for s in third.datasets.values())
     assert tree_state(root / "silver") == silver_before
+
+
+# ---------------------------------------------------------------------------------------
+# issue 10, item 1: every raw file is accounted for
+# ---------------------------------------------------------------------------------------
+def test_raw_files_off_the_layout_are_reported_and_common_extensions_accepted(lake):
+    raw = lake.root / "raw"
+    accepted = {
+        "raw/clickstream/2026/03/01/07/events.ndjson": ndjson([click()]),
+        "raw/clickstream/2026/03/01/07/more.JSONL": ndjson([click(session_id="s-2")]),
+        "raw/orders/2026/03/01/orders.CSV": csv_text([order("O1")], ORDER_COLS),
+        "raw/sales/2026/03/01/sales.Csv.GZ": gzip.compress(
+            csv_text([sale("S1")], SALE_COLS).encode()
+        ),
+    }
+    strays = {  # key: (closest dataset, a word of the problem, a word of the expected path)
+        "raw/events.ndjson": ("clickstream", "directly in raw/", "HH/"),
+        "raw/orders/orders.csv": ("orders", "landing-date", "raw/orders/YYYY/MM/DD/"),
+        "raw/order/2026/03/01/o.csv": ("orders", "raw/order/", "raw/orders/YYYY/MM/DD/"),
+        "raw/clickstream/2026/03/01/c.json": ("clickstream", "landing-date", "HH/"),
+        "raw/payments/2026/03/01/p.txt": ("payments", ".csv", "raw/payments/YYYY/MM/DD/"),
+        "raw/misc/notes.md": (None, "raw/misc/", "raw/<dataset>/"),
+    }
+    for key, text in accepted.items():
+        path = lake.root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    for key in strays:
+        path = lake.root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(csv_text([order("STRAY")], ORDER_COLS))
+    (raw / "orders" / "2026" / "03" / "01" / "_upload.csv.tmp").write_text("x")  # in progress
+
+    report = ingest(lake)
+    check_stats(report, "clickstream", files_read=2, read=2, written=2)
+    check_stats(report, "orders", files_read=1, read=1, written=1)
+    check_stats(report, "sales", files_read=1, read=1, written=1)
+    check_stats(report, "payments", files_read=0, read=0)
+    assert silver_by(lake, "orders", "order_id").keys() == {"O1"}
+
+    got = {s.key: s for s in report.unmatched}
+    assert got.keys() == strays.keys()
+    for key, (closest, problem, expected) in strays.items():
+        assert got[key].closest == closest, key
+        assert problem in got[key].problem, (key, got[key].problem)
+        assert expected in got[key].expected, (key, got[key].expected)
+    (warning,) = report.warnings
+    assert warning.startswith("6 raw files under raw/ match no dataset's layout")
+    notes = report.as_report().notes
+    assert notes[0].startswith("NOT READ: 6 file(s)")
+    assert all(any(key in n for n in notes) for key in strays)
+    (log,) = run_logs(lake).values()
+    assert {u["key"] for u in log["unmatched_files"]} == strays.keys()
+    assert log["warnings"] == report.warnings
+
+    again = ingest(lake)  # still there, still reported; nothing is read again
+    assert {s.key for s in again.unmatched} == strays.keys()
+    assert all(s.read == 0 for s in again.datasets.values())
+
+
+def test_a_lake_with_only_good_files_has_no_warnings(lake):
+    write_raw(lake, "orders", "2026-03-01", "o.csv", csv_text([order()], ORDER_COLS))
+    report = ingest(lake)
+    assert report.unmatched == []
+    assert report.warnings == []
+    assert not any("NOT READ" in n for n in report.as_report().notes)

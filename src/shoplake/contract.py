@@ -176,8 +176,20 @@ class Dataset:
 
     @property
     def extensions(self) -> tuple[str, ...]:
+        """The canonical file name endings (what the generator writes, and what the
+        alerts' S3 notifications filter on): ``.csv``/``.json``, plain or ``.gz``."""
         ext = {"csv": ".csv", "json": ".json", "ndjson": ".json"}[self.format.value]
         return (ext, ext + ".gz")
+
+    @property
+    def accepted_extensions(self) -> tuple[str, ...]:
+        """Every file name ending ingest accepts (lower case; see :meth:`accepts`)."""
+        base = {"csv": (".csv",), "json": (".json",), "ndjson": (".json", ".ndjson", ".jsonl")}
+        return tuple(e + gz for e in base[self.format.value] for gz in ("", ".gz"))
+
+    def accepts(self, name: str) -> bool:
+        """Whether a raw file name has one of the dataset's endings, in any case."""
+        return name.lower().endswith(self.accepted_extensions)
 
     @property
     def required_raw_columns(self) -> tuple[str, ...]:

@@ -175,13 +175,30 @@ class Lake:
         special files found anywhere in it (never followed, never read)."""
         scan = RawScan()
         for e in self.list(self.raw_prefix(ds.name), irregular=True):
-            if any(p.startswith(HIDDEN_PREFIXES) for p in e.key.split("/")[2:]):
+            if _hidden(e.key):
                 continue
             if e.irregular is not None:
                 scan.irregular.append(e)
             elif is_landed(ds, e.key):
                 scan.files.append(e)
         return scan
+
+    def scan_raw_zone(self) -> RawZone:
+        """One listing of the whole raw zone: each dataset's :class:`RawScan`, and every
+        other (not hidden) file under ``raw/``, with what its path should have been."""
+        zone = RawZone({name: RawScan() for name in DATASETS})
+        for e in self.list(RAW, irregular=True):
+            if _hidden(e.key):
+                continue
+            parts = e.key.split("/")
+            scan = zone.datasets.get(parts[1]) if len(parts) > 2 else None
+            if scan is not None and e.irregular is not None:
+                scan.irregular.append(e)
+            elif scan is not None and is_landed(DATASETS[parts[1]], e.key):
+                scan.files.append(e)
+            else:
+                zone.strays.append(stray_file(e))
+        return zone
 
     def list_silver(self, dataset: str) -> list[Entry]:
         """Every published silver partition file of a dataset."""
@@ -379,11 +396,84 @@ class RawScan:
     irregular: list[Entry] = field(default_factory=list)  # links and special files
 
 
+@dataclass
+class RawZone:
+    """What :meth:`Lake.scan_raw_zone` found: per dataset, and the files that fit none."""
+
+    datasets: dict[str, RawScan]
+    strays: list[StrayFile] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StrayFile:
+    """A file under ``raw/`` that is no dataset's delivery: never read, always reported."""
+
+    key: str
+    problem: str  # what is wrong with its path
+    expected: str  # the layout it should follow
+    closest: str | None  # the dataset it most likely belongs to
+
+    def line(self) -> str:
+        guess = f" (closest dataset: {self.closest})" if self.closest else ""
+        return f"{self.key}: {self.problem}{guess}; expected {self.expected}"
+
+
+def _hidden(key: str) -> bool:
+    return any(p.startswith(HIDDEN_PREFIXES) for p in key.split("/")[1:])
+
+
 def is_landed(ds: Dataset, key: str) -> bool:
-    """Whether ``key`` is a delivery of ``ds``: raw/<dataset>/YYYY/MM/DD[/HH]/<file> with
-    one of the dataset's extensions."""
-    parts = 7 if ds.hourly else 6
-    return key.count("/") == parts - 1 and key.endswith(ds.extensions)
+    """Whether ``key`` is a delivery of ``ds``: raw/<dataset>/YYYY/MM/DD[/HH]/<file>
+    (digits; HH only and always for an hourly dataset) with one of the dataset's
+    extensions, in any case."""
+    m = _LANDING.match(key)
+    return (
+        m is not None
+        and m["dataset"] == ds.name
+        and (m["h"] is not None) == ds.hourly
+        and ds.accepts(key.rsplit("/", 1)[-1])
+    )
+
+
+def expected_layout(ds: Dataset) -> str:
+    """The landing path of a dataset's files, as docs/lake.md writes it."""
+    hour = "HH/" if ds.hourly else ""
+    endings = "|".join(e for e in ds.accepted_extensions if not e.endswith(".gz"))
+    return f"raw/{ds.name}/YYYY/MM/DD/{hour}<name>{endings}[.gz]"
+
+
+def stray_file(e: Entry) -> StrayFile:
+    """Why ``e`` (under ``raw/``) is no delivery, and the dataset it was probably meant for."""
+    import difflib
+
+    parts = e.key.split("/")
+    name = parts[-1]
+    folder = parts[1] if len(parts) > 2 else None
+    by_extension = [n for n, ds in DATASETS.items() if ds.accepts(name)]
+    if folder in DATASETS:
+        closest: str | None = folder
+    else:
+        near = difflib.get_close_matches(folder or "", list(DATASETS), n=1, cutoff=0.6)
+        if not near:
+            stem = name.split(".", 1)[0].lower()
+            near = difflib.get_close_matches(stem, by_extension or list(DATASETS), n=1)
+        closest = near[0] if near else (by_extension[0] if len(by_extension) == 1 else None)
+    ds = DATASETS.get(closest or "")
+    if e.irregular is not None:
+        problem = f"a {e.irregular}, not a regular file (not read)"
+    elif folder is None:
+        problem = "directly in raw/, not in a dataset folder"
+    elif folder not in DATASETS:
+        problem = f"raw/{folder}/ is no dataset's folder"
+    elif ds is not None and not ds.accepts(name):
+        problem = f"the file name does not end in {', '.join(ds.accepted_extensions)}"
+    else:
+        problem = "not in a landing-date folder"
+    if ds is not None:
+        expected = expected_layout(ds)
+    else:
+        expected = "raw/<dataset>/YYYY/MM/DD/<name> with <dataset> one of " + ", ".join(DATASETS)
+    return StrayFile(e.key, problem, expected, closest)
 
 
 def landing_time(relative_raw_path: str) -> datetime | None:

@@ -25,7 +25,7 @@ from shoplake.contract import DATASETS, LINEAGE_COLUMNS, Dataset, Format
 from shoplake.ingest.readers import FileRejected, decode, ndjson_lines, read_records
 from shoplake.ingest.transaction import Transaction, lake_lock, recover
 from shoplake.ingest.validate import lit, ndjson_parse_sql, q, validate_sql
-from shoplake.lake import Lake
+from shoplake.lake import Lake, RawZone, StrayFile
 from shoplake.report import NullProgress, Progress, Report
 from shoplake.storage import NotRegularFile
 
@@ -78,10 +78,26 @@ class IngestReport:
     datasets: dict[str, DatasetStats] = field(default_factory=dict)
     recovered: list[str] = field(default_factory=list)
     log_path: str = ""  # lake-relative path of the run log
+    unmatched: list[StrayFile] = field(default_factory=list)  # raw files of no dataset
+
+    #: How many unmatched files the printed report names (the run log keeps them all).
+    NOTES_SHOWN = 20
 
     @property
     def balanced(self) -> bool:
         return all(s.balanced for s in self.datasets.values())
+
+    @property
+    def warnings(self) -> list[str]:
+        """What should make the run's status ``warn``: one line per kind of problem."""
+        if not self.unmatched:
+            return []
+        n = len(self.unmatched)
+        return [
+            f"{n} raw file{'s' if n > 1 else ''} under raw/ match{'' if n > 1 else 'es'} no "
+            f"dataset's layout and {'were' if n > 1 else 'was'} not read "
+            f"(first: {self.unmatched[0].line()})"
+        ]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -91,6 +107,8 @@ class IngestReport:
             "balanced": self.balanced,
             "recovered": self.recovered,
             "datasets": {name: asdict(s) for name, s in self.datasets.items()},
+            "unmatched_files": [asdict(s) for s in self.unmatched],
+            "warnings": self.warnings,
         }
 
     def as_report(self) -> Report:
@@ -124,6 +142,15 @@ class IngestReport:
                 0,
                 "unknown extra columns ignored: " + ", ".join(f"{n} {c}" for n, c in extra.items()),
             )
+        if self.unmatched:
+            shown = self.unmatched[: self.NOTES_SHOWN]
+            more = len(self.unmatched) - len(shown)
+            notes[:0] = [
+                f"NOT READ: {len(self.unmatched)} file(s) under raw/ match no dataset's layout"
+                " (rename or move them; they are listed in the run log):",
+                *(f"  {s.line()}" for s in shown),
+                *([f"  ... and {more} more"] if more else []),
+            ]
         if not self.balanced:
             notes.insert(0, "ACCOUNTING DOES NOT BALANCE: read != written + quarantined + dups")
         return Report("shoplake ingest", columns, rows, notes)
@@ -154,6 +181,7 @@ def run_ingest(
             for ds in DATASETS.values():
                 files = manifest.setdefault(ds.name, {})
                 report.datasets[ds.name] = job.ingest(ds, files, progress or NullProgress())
+            report.unmatched = job.zone.strays
             report.finished_at = datetime.now(timezone.utc)
             report.log_path = lake.run_log_key(run_id)
             if _dumps(manifest) != before:  # a run that read nothing leaves it untouched
@@ -195,6 +223,14 @@ class _Job:
     ) -> None:
         self.lake, self.con, self.txn, self.run_id, self.now = lake, con, txn, run_id, now
         self.now_sql = f"timestamp {lit(now.isoformat(sep=' '))}"
+        self._zone: RawZone | None = None
+
+    @property
+    def zone(self) -> RawZone:
+        """The raw zone, listed once per run (every dataset's files, and the strays)."""
+        if self._zone is None:
+            self._zone = self.lake.scan_raw_zone()
+        return self._zone
 
     def sql(self, query: str, params: list | None = None) -> list[tuple]:
         """Run a statement and drain its result (DuckDB 2 requires it before the next)."""
@@ -208,7 +244,7 @@ class _Job:
         self, ds: Dataset, seen: dict[str, list[int | str]], progress: Progress
     ) -> DatasetStats:
         stats = DatasetStats()
-        scan = self.lake.scan_raw(ds)
+        scan = self.zone.datasets[ds.name]
         todo = {e.key: e.signature for e in scan.files if seen.get(e.key) != e.signature}
         links = [e for e in scan.irregular if seen.get(e.key) != e.signature]
         if not todo and not links:
