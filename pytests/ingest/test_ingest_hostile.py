@@ -214,11 +214,12 @@ def test_deep_clickstream_lines_are_quarantined_per_line(lake):
         click(session_id="s-2", attributes={"items": [{"n": i} for i in range(200)]}),  # 4
         click(session_id="s-3", attributes={"query": "[" * 1000}),  # 5: a string
         "[" * 100_000,  # 6: not even an object
+        click(session_id="s-4", attributes={"query": "[" * 100 + '\\"' * 200_000}),  # 7: < 1 MiB
     ]
     path = write_raw(lake, "clickstream", datetime(2026, 3, 1, 7), "c.json", ndjson(lines))
     report = ingest(lake)
-    check_stats(report, "clickstream", read=6, written=3, quarantined=3, duplicates=0)
-    assert len(silver(lake, "clickstream")) == 3
+    check_stats(report, "clickstream", read=7, written=4, quarantined=3, duplicates=0)
+    assert len(silver(lake, "clickstream")) == 4
     rows = {r["source_line"]: r for r in quarantine(lake, "clickstream")}
     assert sorted(rows) == [2, 3, 6]
     for row in rows.values():

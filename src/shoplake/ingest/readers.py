@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 import sys
 import zlib
 from dataclasses import dataclass, field
@@ -179,31 +178,36 @@ def _excerpt(text: str) -> str:
 
 # Limits --------------------------------------------------------------------------------
 
-#: A JSON string (with its escapes), to blank out before counting brackets.
-_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
 #: ``[`` and ``]`` are ``{`` and ``}`` with bit 0x20 cleared: one test finds either
 _OPENER, _CLOSER = ord("{"), ord("}")
+_QUOTE, _BACKSLASH = ord('"'), ord("\\")
 
 
 def json_depth_exceeds(data: bytes | memoryview, limit: int = MAX_JSON_DEPTH) -> bool:
     """Whether JSON text nests objects and arrays deeper than ``limit``, found without
-    parsing it (no recursion, no Python object per value): strings are cut out, then the
-    running count of brackets is taken in chunks with numpy. Text that is not valid JSON
-    gets an answer too (the parser rejects it afterwards)."""
-    raw = bytes(data)
-    if raw.count(b"{") + raw.count(b"[") <= limit:  # cannot be deeper: the common case
+    parsing it (no recursion, no Python object per value) in linear time: numpy finds
+    the quotes that are not escaped (an even run of backslashes before them), the
+    brackets outside strings and their running count, a chunk at a time (memory stays
+    bounded). Text that is not valid JSON gets an answer too (the parser rejects it)."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    if np.count_nonzero((arr | 0x20) == _OPENER) <= limit:  # cannot be deeper: most text
         return False
-    arr = np.frombuffer(_JSON_STRING.sub(b"", raw), dtype=np.uint8)
-    depth = 0
-    step = 1 << 20
+    depth, in_string, last_plain = 0, 0, -1  # carried from chunk to chunk
+    step = 1 << 18
     for start in range(0, len(arr), step):
         part = arr[start : start + step]
+        at = np.arange(start, start + len(part), dtype=np.int64)
+        plain = np.maximum.accumulate(np.where(part == _BACKSLASH, -1, at))
+        plain = np.maximum(plain, last_plain)  # last non-backslash at or before each byte
+        before = np.concatenate(([last_plain], plain[:-1]))  # ... strictly before it
+        quotes = (part == _QUOTE) & ((at - 1 - before) % 2 == 0)
+        inside = (np.cumsum(quotes, dtype=np.int64) + in_string) % 2 == 1
         folded = part | 0x20
-        delta = (folded == _OPENER).astype(np.int8) - (folded == _CLOSER)
+        delta = ((folded == _OPENER).astype(np.int8) - (folded == _CLOSER)) * ~inside
         running = np.cumsum(delta, dtype=np.int64) + depth
-        if len(running) and int(running.max()) > limit:
+        if int(running.max()) > limit:
             return True
-        depth = int(running[-1]) if len(running) else depth
+        depth, in_string, last_plain = int(running[-1]), int(inside[-1]), int(plain[-1])
     return False
 
 
