@@ -173,21 +173,16 @@ class Lake:
     def scan_raw(self, ds: Dataset) -> RawScan:
         """One listing of a dataset's raw folder: its delivered files, and the links and
         special files found anywhere in it (never followed, never read)."""
-        scan = RawScan()
-        for e in self.list(self.raw_prefix(ds.name), irregular=True):
-            if _hidden(e.key):
-                continue
-            if e.irregular is not None:
-                scan.irregular.append(e)
-            elif is_landed(ds, e.key):
-                scan.files.append(e)
-        return scan
+        return self._scan_raw(self.raw_prefix(ds.name)).datasets[ds.name]
 
     def scan_raw_zone(self) -> RawZone:
         """One listing of the whole raw zone: each dataset's :class:`RawScan`, and every
         other (not hidden) file under ``raw/``, with what its path should have been."""
+        return self._scan_raw(RAW)
+
+    def _scan_raw(self, prefix: str) -> RawZone:
         zone = RawZone({name: RawScan() for name in DATASETS})
-        for e in self.list(RAW, irregular=True):
+        for e in self.list(prefix, irregular=True):
             if _hidden(e.key):
                 continue
             parts = e.key.split("/")
