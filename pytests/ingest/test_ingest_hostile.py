@@ -142,7 +142,7 @@ def test_links_and_special_files_are_quarantined_unread(lake, tmp_path):
     assert all(s["read"] == 0 for s in second["datasets"].values()), second
 
 
-def test_a_file_swapped_for_a_link_after_listing_is_not_opened(lake, tmp_path):
+def test_a_read_refuses_a_link_as_the_file_or_as_a_folder_on_its_path(lake, tmp_path):
     """The read itself refuses links (O_NOFOLLOW on every component below the root)."""
     secret = tmp_path / "secret.txt"
     secret.write_text(MARKERS[0])
