@@ -26,7 +26,7 @@ from typing import Any
 
 import duckdb
 
-from shoplake.lake import Lake
+from shoplake.lake import Lake, glob_escape
 
 UTC = timezone.utc
 
@@ -353,7 +353,7 @@ def silver(lake: Lake, dataset: str) -> list[dict[str, Any]]:
         return []
     rows = _query(
         "select * from read_parquet(?, hive_partitioning=true, filename='_file')",
-        [f"{lake.root}/silver/{dataset}/*/*/*/*.parquet"],
+        [f"{glob_escape(str(lake.root))}/silver/{dataset}/*/*/*/*.parquet"],
     )
     for r in rows:
         r["_file"] = Path(r["_file"]).relative_to(lake.root).as_posix()
@@ -375,7 +375,7 @@ def quarantine(lake: Lake, dataset: str) -> list[dict[str, Any]]:
         return []
     rows = _query(
         "select * from read_parquet(?, filename='_file')",
-        [f"{lake.root}/quarantine/{dataset}/*/*/*/*.parquet"],
+        [f"{glob_escape(str(lake.root))}/quarantine/{dataset}/*/*/*/*.parquet"],
     )
     for r in rows:
         r["_file"] = Path(r["_file"]).relative_to(lake.root).as_posix()

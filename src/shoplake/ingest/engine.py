@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
@@ -24,8 +25,9 @@ from shoplake.contract import DATASETS, LINEAGE_COLUMNS, Dataset, Format
 from shoplake.ingest.readers import FileRejected, decode, ndjson_lines, read_records
 from shoplake.ingest.transaction import Transaction, lake_lock, recover
 from shoplake.ingest.validate import lit, ndjson_parse_sql, q, validate_sql
-from shoplake.lake import Lake
+from shoplake.lake import Lake, RawZone, StrayFile
 from shoplake.report import NullProgress, Progress, Report
+from shoplake.storage import NotRegularFile
 
 MANIFEST = ("ingest", "files.json")
 LINEAGE = [name for name, _, _ in LINEAGE_COLUMNS]
@@ -76,10 +78,26 @@ class IngestReport:
     datasets: dict[str, DatasetStats] = field(default_factory=dict)
     recovered: list[str] = field(default_factory=list)
     log_path: str = ""  # lake-relative path of the run log
+    unmatched: list[StrayFile] = field(default_factory=list)  # raw files of no dataset
+
+    #: How many unmatched files the printed report names (the run log keeps them all).
+    NOTES_SHOWN = 20
 
     @property
     def balanced(self) -> bool:
         return all(s.balanced for s in self.datasets.values())
+
+    @property
+    def warnings(self) -> list[str]:
+        """What should make the run's status ``warn``: one line per kind of problem."""
+        if not self.unmatched:
+            return []
+        n = len(self.unmatched)
+        return [
+            f"{n} raw file{'s' if n > 1 else ''} under raw/ match{'' if n > 1 else 'es'} no "
+            f"dataset's layout and {'were' if n > 1 else 'was'} not read "
+            f"(first: {self.unmatched[0].line()})"
+        ]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -89,6 +107,8 @@ class IngestReport:
             "balanced": self.balanced,
             "recovered": self.recovered,
             "datasets": {name: asdict(s) for name, s in self.datasets.items()},
+            "unmatched_files": [asdict(s) for s in self.unmatched],
+            "warnings": self.warnings,
         }
 
     def as_report(self) -> Report:
@@ -122,6 +142,15 @@ class IngestReport:
                 0,
                 "unknown extra columns ignored: " + ", ".join(f"{n} {c}" for n, c in extra.items()),
             )
+        if self.unmatched:
+            shown = self.unmatched[: self.NOTES_SHOWN]
+            more = len(self.unmatched) - len(shown)
+            notes[:0] = [
+                f"NOT READ: {len(self.unmatched)} file(s) under raw/ match no dataset's layout"
+                " (rename or move them; they are listed in the run log):",
+                *(f"  {s.line()}" for s in shown),
+                *([f"  ... and {more} more"] if more else []),
+            ]
         if not self.balanced:
             notes.insert(0, "ACCOUNTING DOES NOT BALANCE: read != written + quarantined + dups")
         return Report("shoplake ingest", columns, rows, notes)
@@ -152,6 +181,7 @@ def run_ingest(
             for ds in DATASETS.values():
                 files = manifest.setdefault(ds.name, {})
                 report.datasets[ds.name] = job.ingest(ds, files, progress or NullProgress())
+            report.unmatched = job.zone.strays
             report.finished_at = datetime.now(timezone.utc)
             report.log_path = lake.run_log_key(run_id)
             if _dumps(manifest) != before:  # a run that read nothing leaves it untouched
@@ -164,6 +194,13 @@ def run_ingest(
         finally:
             con.close()
     return report
+
+
+def _not_regular(key: str, kind: str) -> FileRejected:
+    return FileRejected(
+        "not_a_regular_file",
+        f"{key} is a {kind}, not a regular file: links and special files are not read",
+    )
 
 
 def _dumps(obj: Any) -> bytes:
@@ -186,6 +223,14 @@ class _Job:
     ) -> None:
         self.lake, self.con, self.txn, self.run_id, self.now = lake, con, txn, run_id, now
         self.now_sql = f"timestamp {lit(now.isoformat(sep=' '))}"
+        self._zone: RawZone | None = None
+
+    @property
+    def zone(self) -> RawZone:
+        """The raw zone, listed once per run (every dataset's files, and the strays)."""
+        if self._zone is None:
+            self._zone = self.lake.scan_raw_zone()
+        return self._zone
 
     def sql(self, query: str, params: list | None = None) -> list[tuple]:
         """Run a statement and drain its result (DuckDB 2 requires it before the next)."""
@@ -199,24 +244,35 @@ class _Job:
         self, ds: Dataset, seen: dict[str, list[int | str]], progress: Progress
     ) -> DatasetStats:
         stats = DatasetStats()
-        todo = {
-            e.key: e.signature for e in self.lake.list_raw(ds) if seen.get(e.key) != e.signature
-        }
-        if not todo:
+        scan = self.zone.datasets[ds.name]
+        todo = {e.key: e.signature for e in scan.files if seen.get(e.key) != e.signature}
+        links = [e for e in scan.irregular if seen.get(e.key) != e.signature]
+        if not todo and not links:
             return stats
-        task = progress.task(f"ingest {ds.name}", total=len(todo))
+        task = progress.task(f"ingest {ds.name}", total=len(todo) + len(links))
         self._create_raw_tables(ds)
         bad_files: list[dict[str, Any]] = []
-        for relative, content in self.lake.read_many(todo):
+
+        def reject(relative: str, rejected: FileRejected) -> None:
+            bad_files.append(
+                {"source_file": relative, "reason": rejected.reason, "detail": rejected.detail}
+            )
+
+        for entry in links:  # never opened: listed without following, quarantined unread
+            stats.files_read += 1
+            reject(entry.key, _not_regular(entry.key, entry.irregular or "other"))
+            seen[entry.key] = entry.signature
+            task.advance()
+        for relative, content in self._contents(list(todo)):
             signature = todo[relative]
             stats.files_read += 1
             try:
+                if isinstance(content, NotRegularFile):
+                    raise _not_regular(content.key, content.kind)
                 data = decode(content, relative.rsplit("/", 1)[-1])
                 stats.extra_columns += self._load_file(ds, relative, data)
             except FileRejected as rejected:
-                bad_files.append(
-                    {"source_file": relative, "reason": rejected.reason, "detail": rejected.detail}
-                )
+                reject(relative, rejected)
             seen[relative] = signature
             task.advance()
         if ds.format is Format.NDJSON:  # a table: a view would parse each line repeatedly
@@ -238,11 +294,26 @@ class _Job:
         stats.files_quarantined = len(bad_files)
         return stats
 
+    def _contents(self, keys: list[str]) -> Iterator[tuple[str, bytes | NotRegularFile]]:
+        """``(key, content)`` of each raw file, in order; a file that turned into a link
+        or a special file since it was listed gives its :class:`NotRegularFile` instead
+        (it is not opened) and the reading goes on with the next one."""
+        while keys:
+            done = 0
+            try:
+                for key, content in self.lake.read_many(keys):
+                    done += 1
+                    yield key, content
+                return
+            except NotRegularFile as exc:
+                yield keys[done], exc
+                keys = keys[done + 1 :]
+
     def _create_raw_tables(self, ds: Dataset) -> None:
         if ds.format is Format.NDJSON:
             self.sql(
                 "create or replace temp table raw_lines "
-                "(source_file varchar, source_line bigint, line varchar)"
+                "(source_file varchar, source_line bigint, line varchar, limit_error varchar)"
             )
             return
         cols = ", ".join(f"{q(f.name)} varchar" for f in ds.fields)
@@ -257,7 +328,8 @@ class _Job:
             lines = ndjson_lines(data)
             self.con.register("file_lines", lines)
             self.sql(
-                "insert into raw_lines select ?, source_line, line from file_lines", [relative]
+                "insert into raw_lines select ?, source_line, line, limit_error from file_lines",
+                [relative],
             )
             self.con.unregister("file_lines")
             return 0
@@ -325,7 +397,7 @@ class _Job:
         existing = self._existing_partitions(ds)
         parts = [f"select {silver_cols}, partition_day, 1 as is_new from incoming"]
         if existing:
-            files = "[" + ", ".join(lit(self.lake.url(p)) for p in existing) + "]"
+            files = "[" + ", ".join(lit(self.lake.glob_url(p)) for p in existing) + "]"
             parts.append(
                 f"select {silver_cols}, cast({q(ds.business_ts)} as date) as partition_day,"
                 f" 0 as is_new from read_parquet({files})"

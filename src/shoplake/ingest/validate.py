@@ -14,19 +14,34 @@ from dataclasses import dataclass
 
 from shoplake.contract import (
     CURRENCIES,
+    MAX_FIELD_BYTES,
     MAX_FUTURE_SKEW_HOURS,
+    MAX_JSON_DEPTH,
+    MAX_RECORD_BYTES,
+    MIN_TIMESTAMP_YEAR,
     Dataset,
     Field,
     Kind,
     countries,
 )
-from shoplake.ingest.readers import WHITESPACE
+from shoplake.ingest.readers import (
+    EXCERPT_CHARS,
+    FIELD_TOO_LARGE,
+    LIMIT_REASONS,
+    NOT_AN_OBJECT,
+    RECORD_TOO_LARGE,
+    TOO_DEEP,
+    WHITESPACE,
+    limit_text,
+)
 
 #: ISO-8601 timestamps the contract accepts (DuckDB's cast alone is more lenient).
 TIMESTAMP_RE = (
     r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]([01]\d|2[0-3])(:?[0-5]\d)?)?"
 )
 AMOUNT_RE = r"-?\d{1,16}(\.\d{1,2})?"
+#: Characters an id may not hold: the C0 controls and DEL (RE2 syntax).
+ID_FORBIDDEN_RE = r"[\x00-\x1f\x7f]"
 INTEGER_RE = r"[+-]?\d{1,18}"
 TRUE_WORDS, FALSE_WORDS = ("true", "t", "1"), ("false", "f", "0")
 
@@ -95,7 +110,13 @@ def checks(ds: Dataset, now_sql: str) -> Iterator[Check]:
         "parse_error is not null",
         "",
         None,
-        "case parse_error when 'not_an_object' then 'record is not a JSON object' "
+        f"case parse_error when {lit(NOT_AN_OBJECT)} then 'record is not a JSON object' "
+        f"when {lit(TOO_DEEP)} then "
+        f"{lit(f'record nests objects and arrays deeper than {MAX_JSON_DEPTH} levels')} "
+        f"when {lit(RECORD_TOO_LARGE)} then "
+        f"{lit(f'record is larger than {limit_text(MAX_RECORD_BYTES)}')} "
+        f"when {lit(FIELD_TOO_LARGE)} then 'field ' || coalesce(type_error, '?') || "
+        f"{lit(f' is larger than {limit_text(MAX_FIELD_BYTES)}')} "
         "else 'record could not be parsed (malformed JSON or CSV row)' end",
     )
     yield Check(
@@ -105,12 +126,29 @@ def checks(ds: Dataset, now_sql: str) -> Iterator[Check]:
         "'field ' || type_error || ' has the wrong JSON type'",
     )
     for f in ds.fields:
+        raw = q("raw_" + f.name)
+        yield Check(
+            f"strlen({raw}) > {MAX_FIELD_BYTES}",
+            FIELD_TOO_LARGE,
+            f.name,
+            lit(f"{f.raw_name} is larger than {limit_text(MAX_FIELD_BYTES)}"),
+        )
+    for f in ds.fields:
         if f.required:
             yield Check(
                 f"{q('raw_' + f.name)} is null",
                 "missing_required",
                 f.name,
                 lit(f"required field {f.raw_name} is missing or empty"),
+            )
+    for f in ds.fields:
+        if f.kind is Kind.ID:
+            raw = q("raw_" + f.name)
+            yield Check(
+                f"regexp_matches({raw}, {lit(ID_FORBIDDEN_RE)})",
+                "invalid_id",
+                f.name,
+                lit(f"{f.raw_name} holds a control character (U+0000-U+001F or U+007F)"),
             )
     for f in ds.fields:
         raw, typed = q("raw_" + f.name), q(f.name)
@@ -137,12 +175,27 @@ def checks(ds: Dataset, now_sql: str) -> Iterator[Check]:
                 f"{lit(f'{f.raw_name}: value not allowed: ')} || {_value(q('raw_' + f.name))}",
             )
     for f in ds.fields:
+        raw = _value(q("raw_" + f.name))
         if f.minimum is not None:
             yield Check(
                 f"{q(f.name)} < {f.minimum}",
                 "out_of_range",
                 f.name,
-                f"{lit(f'{f.raw_name} is below {f.minimum}: ')} || {_value(q('raw_' + f.name))}",
+                f"{lit(f'{f.raw_name} is below {f.minimum}: ')} || {raw}",
+            )
+        if f.maximum is not None:
+            yield Check(
+                f"{q(f.name)} > {f.maximum}",
+                "out_of_range",
+                f.name,
+                f"{lit(f'{f.raw_name} is above {f.maximum}: ')} || {raw}",
+            )
+        if f.kind is Kind.TIMESTAMP:
+            yield Check(
+                f"{q(f.name)} < timestamp '{MIN_TIMESTAMP_YEAR:04d}-01-01'",
+                "out_of_range",
+                f.name,
+                f"{lit(f'{f.raw_name} is before year {MIN_TIMESTAMP_YEAR} (UTC): ')} || {raw}",
             )
     for rule in ds.rules:
         yield Check(f"({rule.violated_when})", rule.reason, rule.field, lit(rule.detail))
@@ -191,7 +244,10 @@ def validate_sql(ds: Dataset, source: str, now_sql: str) -> str:
         select *, {reason} as reason, {field} as field, {detail} as detail from typed
     )
     select source_file, source_line, reason, field, detail, {silver},
-           case when reason is not null
+           case when reason in ({_in_list(LIMIT_REASONS)})
+                     and length(raw_record) > {EXCERPT_CHARS}
+                then left(raw_record, {EXCERPT_CHARS}) || '...'
+                when reason is not null
                 then rtrim(raw_record, chr(13) || chr(10)) end as raw_record
     from checked
     """
@@ -222,7 +278,8 @@ def ndjson_parse_sql(ds: Dataset, lines: str) -> str:
     Each line is parsed twice in one pass, with no per-field re-parsing: once into JSON
     texts (whose first character gives each value's JSON type) and once into unescaped
     strings. ``try`` turns an unparseable line into NULL so that it is quarantined, not
-    fatal. Lines keep their line end (JSON ignores it); empty lines are not records.
+    fatal; a line with a ``limit_error`` (too large or too deep) is not parsed at all.
+    Lines keep their line end (JSON ignores it); empty lines are not records.
     """
     if any("." in f.raw_name for f in ds.fields):
         raise ValueError(f"{ds.name}: nested fields are not supported for NDJSON")
@@ -243,15 +300,16 @@ def ndjson_parse_sql(ds: Dataset, lines: str) -> str:
         type_errors.append((f"{first} not in ({_in_list(chars)})", lit(f.name)))
     return f"""
     with parsed as (
-        select source_file, source_line, line,
-               try(from_json(line, {lit(as_json)})) as j,
-               try(from_json(line, {lit(as_text)})) as v,
+        select source_file, source_line, line, limit_error,
+               case when limit_error is null then try(from_json(line, {lit(as_json)})) end as j,
+               case when limit_error is null then try(from_json(line, {lit(as_text)})) end as v,
                left(line, 1) = '{{' or starts_with(ltrim(line), '{{') as is_object
         from {lines}
         where line <> chr(10) and line <> chr(13) || chr(10) and line <> ''
     )
     select source_file, source_line, line as raw_record,
-           case when not is_object and json_valid(line) then 'not_an_object'
+           case when limit_error is not null then limit_error
+                when not is_object and json_valid(line) then 'not_an_object'
                 when not is_object or j is null then 'unparseable' end as parse_error,
            case when is_object and j is not null then {_case(type_errors)} end as type_error,
            {", ".join(values)}
