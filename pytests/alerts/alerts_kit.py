@@ -16,7 +16,10 @@ import gzip
 import hashlib
 import json
 import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -29,7 +32,7 @@ from typing import Any
 UTC = timezone.utc
 PAGE = "https://shop.example.com/checkout/complete"
 REPO = Path(__file__).resolve().parents[2]
-PYTHON = str(REPO / ".venv" / "bin" / "python")
+PYTHON = sys.executable  # the test's interpreter (a worktree has no .venv of its own)
 
 
 def click(
@@ -119,6 +122,77 @@ def published_alerts(root: Path) -> list[dict[str, Any]]:
 
 def snapshot(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in alert_files(root)}
+
+
+def start_alerts(root: Path | str, **kwargs: Any) -> None:
+    """Start alerts on a lake before the test's files land: the first start bookmarks
+    what is there (here: nothing) and alerts only for files that land after it."""
+    from shoplake.alerts.watcher import process_pending
+
+    process_pending(root, retry_for_s=0, **kwargs)
+
+
+def watch_cmd(root: Path, *args: str) -> list[str]:
+    return [PYTHON, "-m", "shoplake.cli", "alerts", "watch", "--lake", str(root), *args]
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The test's environment without failpoints or alerts settings, plus ``extra``."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SHOPLAKE_CRASH_AT", "SHOPLAKE_ALERTS_"))
+    }
+    env.update(extra)
+    return env
+
+
+class WatchProcess:
+    """`shoplake alerts watch` in a subprocess, stdout and stderr collected line by line
+    (``lines``: both, in order; ``stderr``: stderr alone)."""
+
+    def __init__(self, root: Path, url: str | None, *args: str, **env: str) -> None:
+        self.lines: list[str] = []
+        self.stderr: list[str] = []
+        hook = ["--webhook", url] if url else []
+        self.proc = subprocess.Popen(
+            watch_cmd(root, *hook, "--interval", "0.05", *args),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=child_env(**env),
+        )
+        assert self.proc.stdout is not None
+        assert self.proc.stderr is not None
+        threading.Thread(target=self._read, args=(self.proc.stdout, None), daemon=True).start()
+        threading.Thread(
+            target=self._read, args=(self.proc.stderr, self.stderr), daemon=True
+        ).start()
+
+    def _read(self, stream: Any, also: list[str] | None) -> None:
+        for line in stream:
+            self.lines.append(line.rstrip("\n"))
+            if also is not None:
+                also.append(line.rstrip("\n"))
+
+    def wait_for(self, predicate: Any, timeout: float = 30) -> None:
+        """Wait until some output line satisfies ``predicate`` (the process must live)."""
+        deadline = time.time() + timeout
+        while not any(predicate(line) for line in list(self.lines)):
+            assert self.proc.poll() is None, self.lines
+            assert time.time() < deadline, self.lines
+            time.sleep(0.02)
+
+    def wait_started(self, timeout: float = 30) -> None:
+        self.wait_for(lambda line: line.startswith("watching"), timeout)
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=30)
 
 
 def now_utc() -> datetime:

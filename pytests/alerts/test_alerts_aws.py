@@ -316,9 +316,10 @@ def test_the_watcher_on_an_s3_lake(
 ) -> None:
     monkeypatch.setenv("SHOPLAKE_LOCAL_DIR", str(tmp_path / "local"))
     monkeypatch.delenv("SHOPLAKE_ALERTS_STATE", raising=False)
+    lake = f"s3://{s3_bucket}/{LAKE}"
+    assert process_pending(lake, receiver.url).files == []  # alerts start: no files yet
     expected, _ = _lake_files(s3_bucket)
     put(s3_bucket, f"{RAW}/_uploading.json", ndjson([purchase("2026-03-01T14:09:00Z")]))
-    lake = f"s3://{s3_bucket}/{LAKE}"
     lines: list[str] = []
     summary = process_pending(lake, receiver.url, log=lines.append)
     assert (len(summary.files), summary.new_alerts, summary.delivered) == (2, 3, 3)
