@@ -219,10 +219,13 @@ class Receiver:
     ``fail(n, status)``: answer the next ``n`` requests with ``status``; ``reject(key)``
     answers 400 for that Idempotency-Key until ``reject(None)``; ``down()`` closes the
     port (connection refused), ``up()`` listens again on the same port; ``delay_s`` makes
-    every answer that slow (a kill then often lands while a POST is in flight).
+    every answer that slow (a kill then often lands while a POST is in flight);
+    ``verifier(headers, body)``, when set, must return True or the answer is 401 (as a
+    receiver checking signatures does).
     """
 
     delay_s = 0.0
+    verifier: Any = None
 
     def __init__(self) -> None:
         with socket.socket() as sock:
@@ -247,8 +250,11 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 time.sleep(receiver.delay_s)
                 key = self.headers.get("Idempotency-Key")
+                verifier = receiver.verifier
                 with receiver._lock:
-                    if receiver._failures:
+                    if verifier is not None and not verifier(self.headers, body):
+                        status = 401
+                    elif receiver._failures:
                         status = receiver._failures.pop(0)
                     elif key is not None and key == receiver._rejected:
                         status = 400

@@ -158,8 +158,11 @@ def test_the_webhook_gets_each_alert_once_signed(
         assert request.path == "/hooks/purchases"
         assert request.headers["Content-Type"].startswith("application/json")
         assert request.json == {k: v for k, v in lines[key].items() if k != "_file"}
-        mac = hmac.new(b"s3cret", request.body, hashlib.sha256).hexdigest()
-        assert request.headers["X-Shoplake-Signature"] == f"sha256={mac}"
+        stamp = request.headers["X-Shoplake-Timestamp"]
+        assert abs(int(stamp) - request.at) < 5
+        signed = stamp.encode() + b"." + request.body
+        mac = hmac.new(b"s3cret", signed, hashlib.sha256).hexdigest()
+        assert request.headers["X-Shoplake-Signature"] == f"v1={mac}"
     process_pending(lake_root, receiver.url)
     assert len(receiver.requests) == 4  # nothing is sent again
 

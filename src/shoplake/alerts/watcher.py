@@ -441,7 +441,8 @@ def watch(
             log(result.line())
             if stop.is_set():  # SIGTERM: the next start with --backfill goes on
                 return
-        log(f"watching {watcher.lake.url()} (ledger {watcher.ledger.path})")
+        hook = f"; webhook {watcher.webhook.shown}" if watcher.webhook else ""
+        log(f"watching {watcher.lake.url()} (ledger {watcher.ledger.path}{hook})")
         next_sweep = 0.0
         while not stop.is_set():
             full = time.time() >= next_sweep
