@@ -480,8 +480,13 @@ def status(lake: str | os.PathLike | Lake, *, state_dir: str | os.PathLike | Non
     notes = [f"ledger: {ledger.path}"]
     if started:
         notes.append(
-            f"alerts since the first start, {started}; {bookmarked} files there then are "
-            "bookmarked, not alerted (watch --backfill SINCE alerts them)"
+            f"alerts since the first start, {started}"
+            + (
+                f"; {bookmarked} files there then are bookmarked, not alerted "
+                "(watch --backfill SINCE alerts them)"
+                if bookmarked
+                else ""
+            )
         )
     if skipped:
         notes.append(
