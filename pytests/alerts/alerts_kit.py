@@ -74,6 +74,14 @@ def purchase(
     )
 
 
+def nested_purchase(event_time: str, session: str, levels: int) -> str:
+    """A purchase line whose record nests ``levels`` deep in all (the record itself is
+    level 1, ``attributes`` level 2, ...), written as text: json.dumps cannot go deep."""
+    head = json.dumps(click(event_time, "C1", session, "purchase"))[:-1]
+    inner = levels - 1  # objects inside the record
+    return head + ', "attributes": ' + '{"d": ' * (inner - 1) + "{}" + "}" * (inner - 1) + "}"
+
+
 def expected_id(utc_time: str, user: str, session: str, page: str | None = PAGE) -> str:
     """click_id of a purchase per the contract; ``utc_time`` as YYYY-MM-DDTHH:MM:SS.ffffffZ."""
     text = "\x1f".join((utc_time, user, session, "purchase", page or ""))

@@ -24,6 +24,7 @@ from alerts_kit import (
     expected_id,
     landing_dir,
     ndjson,
+    nested_purchase,
     published_alerts,
     purchase,
     start_alerts,
@@ -41,14 +42,6 @@ from shoplake.contract import (
 SOURCE = "raw/clickstream/2026/03/01/14/part-0001.json"
 DETECTED = datetime(2026, 3, 1, 15, tzinfo=UTC)
 MAR1_14 = datetime(2026, 3, 1, 14, tzinfo=UTC)
-
-
-def nested_purchase(event_time: str, session: str, levels: int) -> str:
-    """A purchase line whose record nests ``levels`` deep in all (the record itself is
-    level 1, ``attributes`` level 2, ...), written as text: json.dumps cannot go deep."""
-    head = json.dumps(click(event_time, "C1", session, "purchase"))[:-1]
-    inner = levels - 1  # objects inside the record
-    return head + ', "attributes": ' + '{"d": ' * (inner - 1) + "{}" + "}" * (inner - 1) + "}"
 
 
 def test_a_line_nested_100000_deep_is_skipped_and_the_rest_alert() -> None:
