@@ -303,8 +303,6 @@ def _check(record: dict[str, object], latest: datetime) -> datetime | str | None
             continue
         if not isinstance(value, str):
             return None
-        if len(value) * 4 > MAX_FIELD_BYTES and len(value.encode()) > MAX_FIELD_BYTES:
-            return FIELD_TOO_LARGE
         if allowed is not None and value not in allowed:
             return None
         if is_timestamp:
@@ -312,6 +310,14 @@ def _check(record: dict[str, object], latest: datetime) -> datetime | str | None
             if event_time is None or event_time > latest:
                 return None
     return event_time
+
+
+def _field_too_large(record: dict[str, object]) -> bool:
+    """Whether a contract field's text value exceeds MAX_FIELD_BYTES (UTF-8)."""
+    return any(
+        isinstance(value, str) and len(value.encode()) > MAX_FIELD_BYTES
+        for value in (record.get(name) for name, *_ in _FIELDS)
+    )
 
 
 def _event(line: str, latest: datetime) -> tuple[dict[str, object], datetime] | str | None:
@@ -327,6 +333,8 @@ def _event(line: str, latest: datetime) -> tuple[dict[str, object], datetime] | 
         return None
     if not isinstance(record, dict):
         return None
+    if len(line) * 4 > MAX_FIELD_BYTES and _field_too_large(record):  # only long lines
+        return FIELD_TOO_LARGE
     checked = _check(record, latest)
     if not isinstance(checked, datetime):
         return checked
