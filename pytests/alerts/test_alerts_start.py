@@ -6,6 +6,7 @@ the past purchases from SINCE on, exactly once, even when killed half-way."""
 from __future__ import annotations
 
 import signal
+import sqlite3
 import subprocess
 from collections import Counter
 from datetime import datetime
@@ -24,7 +25,7 @@ from alerts_kit import (
     watch_cmd,
 )
 
-from shoplake.alerts.watcher import status
+from shoplake.alerts.watcher import process_pending, status
 
 MAR1_09 = datetime(2026, 3, 1, 9, tzinfo=UTC)
 MAR2_09 = datetime(2026, 3, 2, 9, tzinfo=UTC)
@@ -146,3 +147,26 @@ def test_a_bad_backfill_is_one_line(lake_root: Path, receiver: Receiver) -> None
     assert result.stderr.startswith("error: --backfill 'last tuesday' is not a date")
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (lake_root / "_state" / "alerts").exists()  # nothing was started
+
+
+def test_a_ledger_from_before_the_bookmark_goes_on(lake_root: Path) -> None:
+    """An upgrade: a ledger written before `started_at` and `alerted_since` existed
+    (the old schema, one file read) is not a first start; what landed since alerts."""
+    state = lake_root / "_state" / "alerts"
+    state.mkdir(parents=True)
+    with sqlite3.connect(state / "ledger.sqlite") as db:
+        db.execute(
+            "create table files (path text primary key, signature text not null, lines integer"
+            " not null, alerts integer not null, new_alerts integer not null, bad_lines integer"
+            " not null, file_error text, processed_at text not null)"
+        )
+        db.execute(
+            "insert into files values ('raw/clickstream/2026/03/01/09/old.json', '1:1', 1, 0, 0,"
+            " 0, null, '2026-03-01T09:00:00.000000Z')"
+        )
+    ids = _history(lake_root)  # landed while the old watcher was stopped for the upgrade
+    lines: list[str] = []
+    summary = process_pending(lake_root, log=lines.append)
+    assert not any(line.startswith("first start") for line in lines)
+    assert summary.new_alerts == len(ids)
+    assert sorted(a["alert_id"] for a in published_alerts(lake_root)) == sorted(ids.values())
