@@ -144,14 +144,19 @@ def test_links_and_special_files_are_never_opened(lake_root: Path, tmp_path: Pat
     linked_hour.parent.mkdir(parents=True, exist_ok=True)
     linked_hour.symlink_to(outside, target_is_directory=True)
     drop(lake_root, MAR1_14, "good.json", ndjson([purchase("2026-03-01T14:05:00Z", "C1", "ok")]))
+    deep = nested_purchase("2026-03-01T14:06:00Z", "deep", 100_000)
+    drop(lake_root, MAR1_14, "deep.json", f"{deep}\n".encode())
 
     lines: list[str] = []
     summary = process_pending(lake_root, log=lines.append)  # returns: the FIFO never blocks
     assert [a["session_id"] for a in published_alerts(lake_root)] == ["ok"]
     assert summary.new_alerts == 1
     for line in lines:
-        if "/good.json " not in line:
+        if "/good.json " not in line and "/deep.json " not in line:
             assert "file_error='not_a_regular_file" in line, line
+    notes = summary.as_report().notes
+    assert "lines skipped for the contract's input limits: json_too_deep 1" in notes
+    assert any(note.startswith("3 files unusable as a whole (file_error)") for note in notes)
     assert any("/link.json " in line for line in lines)
     ledger = (lake_root / "_state" / "alerts" / "ledger.sqlite").read_bytes()
     assert secret.encode() not in ledger

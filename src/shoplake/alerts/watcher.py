@@ -130,8 +130,27 @@ class Summary:
                 else "latency unknown (S3 listings carry no time)",
                 f"ledger: {self.counts.get('alerts', 0)} alerts from "
                 f"{self.counts.get('files', 0)} files",
+                *self._problems(),
             ],
         )
+
+    def _problems(self) -> list[str]:
+        """Notes on lines skipped for the input limits and on unusable files, if any."""
+        skipped: dict[str, int] = {}
+        for result in self.files:
+            for item in filter(None, result.skipped.split(",")):
+                reason, _, n = item.rpartition(":")
+                skipped[reason] = skipped.get(reason, 0) + int(n)
+        notes = []
+        if skipped:
+            reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(skipped.items()))
+            notes.append(f"lines skipped for the contract's input limits: {reasons}")
+        errors = [f for f in self.files if f.file_error]
+        if errors:
+            notes.append(
+                f"{len(errors)} files unusable as a whole (file_error), first: {errors[0].path}"
+            )
+        return notes
 
 
 def out_path(alert: Alert, source: Entry, processed_at: str) -> str:
