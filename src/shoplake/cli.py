@@ -584,6 +584,17 @@ def alerts_watch(
             "(they stay in the outbox for the next run).",
         ),
     ] = 10.0,
+    backfill: Annotated[
+        str | None,
+        typer.Option(
+            metavar="SINCE",
+            help="Also alert for the purchases at or after SINCE (a UTC date, 2026-03-01, "
+            "or timestamp, 2026-03-01T14:00:00Z) in the files that were already in the lake "
+            "when alerts started; each once, however often it is given. Without it, the "
+            "first start alerts only for files that land after it.",
+            show_default=False,
+        ),
+    ] = None,
     state_dir: AlertsStateOption = None,
     lake: LakeOption = None,
 ) -> None:
@@ -594,7 +605,9 @@ def alerts_watch(
     alerts/year=YYYY/month=MM/day=DD/*.ndjson and, with --webhook, POSTs it with retries
     and backoff. Exactly once per purchase across restarts, kills and re-delivered
     files. Prints one line per processed file: path, alerts, new, bad lines, latency.
-    One watcher per lake.
+    One watcher per lake. Alerts start from now: the first start bookmarks the files
+    already there and alerts none of them (unless --backfill); later starts go on from
+    the ledger, catching up with what landed meanwhile.
     """
     from shoplake.alerts.watcher import process_pending, watch
 
@@ -606,11 +619,24 @@ def alerts_watch(
 
     if once:
         summary = process_pending(
-            location, webhook, retry_for_s=retry_for, state_dir=state_dir, log=say
+            location,
+            webhook,
+            retry_for_s=retry_for,
+            state_dir=state_dir,
+            log=say,
+            backfill=backfill,
         )
         Console().print_report(summary.as_report())
         return
-    watch(location, webhook, interval_s=interval, sweep_s=sweep, state_dir=state_dir, log=say)
+    watch(
+        location,
+        webhook,
+        interval_s=interval,
+        sweep_s=sweep,
+        state_dir=state_dir,
+        log=say,
+        backfill=backfill,
+    )
 
 
 @alerts_app.command("status")
