@@ -27,9 +27,9 @@ from alerts_kit import (
 )
 from cli_kit import run_shoplake
 
-from shoplake.alerts.redact import redact_text, redact_url
 from shoplake.alerts.watcher import process_pending
 from shoplake.alerts.webhook import verify_signature
+from shoplake.redact import redact_text, redact_url
 
 SECRET = "whsec-7c1f"
 

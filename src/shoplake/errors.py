@@ -15,6 +15,8 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from shoplake.redact import MASK, redact_text
+
 
 class ShoplakeError(Exception):
     """A known failure: printed as one line without a traceback (unless --debug)."""
@@ -96,7 +98,6 @@ def warehouse_lock_conflict(text: str) -> WarehouseLockedError | None:
 
 # --- secrets ---------------------------------------------------------------------------
 _SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|SALT|CREDENTIAL|_KEY$|^PGPASS", re.I)
-_URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):[^@]*@", re.I)
 _CONNINFO_PASSWORD = re.compile(r"""(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)""", re.I)
 _MIN_SECRET = 4  # shorter values would redact ordinary words
 _MIN_ENV_SECRET = 6  # a variable named *_KEY may hold a short non-secret ("dev", "lake")
@@ -140,13 +141,11 @@ def register_secret(*values: str | None) -> None:
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` without URL passwords, conninfo passwords, known secret values."""
-    text = _URL_USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
-    text = _CONNINFO_PASSWORD.sub(lambda m: f"{m.group(1)}***", text)
+    """``text`` without URL credentials (:func:`shoplake.redact.redact_text`), conninfo
+    passwords and known secret values."""
+    text = _CONNINFO_PASSWORD.sub(lambda m: f"{m.group(1)}{MASK}", text)
     values = {*secrets, *_registered, *environment_secrets()}
-    for value in sorted((v for v in values if len(v) >= _MIN_SECRET), key=len, reverse=True):
-        text = text.replace(value, "***")
-    return text
+    return redact_text(text, *(v for v in values if len(v) >= _MIN_SECRET))
 
 
 # --- translating the exceptions of the layers below -------------------------------------

@@ -29,7 +29,7 @@ The object is read as a stream through the same scanner as the watcher's, with t
 limits (the contract's depth, record and field sizes, gzip ratio and size): a line
 beyond them is skipped and counted by reason, a file beyond them is a file error, and
 neither stops the other alerts. An unexpected failure (S3, SNS) fails the invocation so
-that Lambda retries it, with its message redacted (:mod:`shoplake.alerts.redact`): no
+that Lambda retries it, with its message redacted (:mod:`shoplake.redact`): no
 URL credentials reach the function's log.
 """
 
@@ -43,10 +43,10 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from shoplake.alerts.core import Alert, crash_point, scan_stream
-from shoplake.alerts.redact import redact_text
 from shoplake.alerts.stores import CLICKSTREAM_DIR, is_landed
 from shoplake.errors import ShoplakeError
 from shoplake.lake import ALERTS
+from shoplake.redact import redact_text
 
 TOPIC_ENV = "SHOPLAKE_ALERTS_TOPIC_ARN"
 LEASE_ENV = "SHOPLAKE_ALERTS_CLAIM_LEASE_S"

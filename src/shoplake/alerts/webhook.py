@@ -16,7 +16,7 @@ tolerance window, from old requests replayed.
 
 The URL's credentials (``user:password@``, query values, token-like path segments) go
 into the request only; every message shows the URL redacted
-(:func:`shoplake.alerts.redact.redact_url`). ``user:password@`` is sent as HTTP Basic
+(:func:`shoplake.redact.redact_url`). ``user:password@`` is sent as HTTP Basic
 authentication.
 """
 
@@ -36,8 +36,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from shoplake import __version__
-from shoplake.alerts.redact import redact_text, redact_url
 from shoplake.errors import ShoplakeError
+from shoplake.redact import redact_text, redact_url
 
 WEBHOOK_ENV = "SHOPLAKE_ALERTS_WEBHOOK"
 SECRET_ENV = "SHOPLAKE_ALERTS_WEBHOOK_SECRET"

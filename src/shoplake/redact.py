@@ -1,4 +1,4 @@
-"""URLs as they may be shown: without the credentials they carry.
+"""Text as it may be shown: URLs without the credentials they carry, known secrets masked.
 
 A webhook URL often is the credential, or carries one: ``https://user:password@host/``,
 ``?token=...&sig=...``, or a secret path segment (``/services/T0/B0/XXXXXXXXXXXXXXXXXXXXXXXX``).
