@@ -75,6 +75,7 @@ class SilverFixture:
             "source_line": len(self.rows[dataset]) + 2,
             "ingested_at": ingested_at,
             "run_id": f"run-{self.run:04d}",
+            "ingest_seq": self.run,
         }
 
     def _add(self, dataset: str, ingested_at: datetime, **values) -> dict:
