@@ -340,10 +340,10 @@ class SilverFixture:
             for (day,) in days:
                 path = target / f"year={day:%Y}" / f"month={day:%m}" / f"day={day:%d}"
                 path.mkdir(parents=True, exist_ok=True)
+                out = str(path / "data.parquet").replace("'", "''")  # paths with quotes
                 con.execute(
                     f"copy (select * from rows_in where cast({ds.business_ts} as date) = "
-                    f"'{day:%Y-%m-%d}' order by {order_by}) to '{path / 'data.parquet'}' "
-                    "(format parquet)"
+                    f"'{day:%Y-%m-%d}' order by {order_by}) to '{out}' (format parquet)"
                 )
             con.unregister("rows_in")
         con.close()
