@@ -10,9 +10,10 @@
     batches it has loaded (a build that ran while a batch was being published, a fact
     built by an older watermark): the watermark is then -1, so the run re-reads every
     silver row and repairs the fact (delete+insert facts recompute, append facts add the
-    rows they lack). The build that left a fact behind says so: its data test
-    assert_facts_hold_every_silver_record fails, and the next run repairs the fact
-    without a full refresh. An empty fact also has the watermark -1.
+    rows they lack). The build that left a fact behind says so (its data test
+    assert_facts_hold_every_silver_record fails); the run that finds a fact behind says
+    so too (fact_behind_lake_notice logs a warning line) and repairs it, without a full
+    refresh. An empty fact also has the watermark -1.
 
     fact_load_state(): one row, the newest batch in the fact and its row count.
     ingest_watermark(loaded, expected): one row, the watermark, from the CTE `loaded`
@@ -35,6 +36,24 @@
     from {{ loaded }}
     cross join {{ expected }}
 {%- endmacro %}
+
+{#- At run time (not in unit tests), log one line when the fact is behind the lake:
+    `expected_sql` is the model's `expected` CTE body (it reads the CTE `loaded`). -#}
+{% macro fact_behind_lake_notice(expected_sql) %}
+    {%- if execute and model.resource_type == 'model' -%}
+        {%- set query -%}
+            with loaded as ({{ fact_load_state() }}), expected as ({{ expected_sql }})
+            select loaded.fact_rows, expected.silver_rows
+            from loaded cross join expected
+        {%- endset -%}
+        {%- set row = run_query(query).rows[0] -%}
+        {%- if row[0] != row[1] -%}
+            {{ log("WARNING: " ~ this.identifier ~ " is behind the lake: it holds " ~ row[0]
+                ~ " rows, the ingest batches it has loaded hold " ~ row[1]
+                ~ "; this run re-reads every silver row to repair it", info=true) }}
+        {%- endif -%}
+    {%- endif -%}
+{% endmacro %}
 
 {#- The order statuses that count as revenue, as a SQL list for `not in`. -#}
 {% macro non_revenue_statuses() -%}

@@ -20,7 +20,13 @@ from warehouse_kit import land
 
 from shoplake.ingest import run_ingest
 from shoplake.lake import Lake
-from shoplake.warehouse import build, default_duckdb_path, docs_generate, project_dir
+from shoplake.warehouse import (
+    artifacts_dir,
+    build,
+    default_duckdb_path,
+    docs_generate,
+    project_dir,
+)
 
 SALT_MARKER = "SALT-MARKER-7f3a"
 CENTS = Decimal("0.01")
@@ -222,9 +228,13 @@ def test_ingest_clock_behind_the_previous_run_loses_nothing(generated_raw, tmp_p
             f"delete from {fact} where {key} in (select {key} from {fact} order by {key} limit 5)"
         )
     con.close()
+    log = artifacts_dir(lake) / "logs" / "dbt.log"
+    notices_before = log.read_text("utf-8").count("is behind the lake")
     assert build(lake, quiet=True).ok
     _assert_facts_hold_every_silver_record(lake)
     _assert_money_adds_up(lake)
+    # ... and the build said so, once per fact.
+    assert log.read_text("utf-8").count("is behind the lake") - notices_before >= 4
 
 
 # ----------------------------------------------------------------------------- row 8

@@ -23,6 +23,14 @@ clicks as (
 
 {% if is_incremental() %}
 
+{%- set expected_sql %}
+    select count(*) as silver_rows
+    from {{ ref('stg_lake__clickstream') }} as clicks
+    cross join loaded
+    where clicks.ingest_seq <= loaded.newest_seq
+{%- endset %}
+{{- fact_behind_lake_notice(expected_sql) }}
+
 loaded as (
 
     {{ fact_load_state() }}
@@ -31,10 +39,7 @@ loaded as (
 
 expected as (
 
-    select count(*) as silver_rows
-    from clicks
-    cross join loaded
-    where clicks.ingest_seq <= loaded.newest_seq
+    {{ expected_sql }}
 
 ),
 

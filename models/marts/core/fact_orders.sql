@@ -55,6 +55,14 @@ sales as (
 
 ),
 
+{%- set expected_sql %}
+    select count(distinct order_versions.order_id) as silver_rows
+    from {{ ref('stg_lake__orders') }} as order_versions
+    cross join loaded
+    where order_versions.ingest_seq <= loaded.newest_seq
+{%- endset %}
+{{- fact_behind_lake_notice(expected_sql) }}
+
 loaded as (
 
     {{ fact_load_state() }}
@@ -63,10 +71,7 @@ loaded as (
 
 expected as (
 
-    select count(distinct order_versions.order_id) as silver_rows
-    from order_versions
-    cross join loaded
-    where order_versions.ingest_seq <= loaded.newest_seq
+    {{ expected_sql }}
 
 ),
 

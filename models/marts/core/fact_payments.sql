@@ -27,6 +27,14 @@ exchange_rates as (
 
 {% if is_incremental() %}
 
+{%- set expected_sql %}
+    select count(*) as silver_rows
+    from {{ ref('stg_lake__payments') }} as payments
+    cross join loaded
+    where payments.ingest_seq <= loaded.newest_seq
+{%- endset %}
+{{- fact_behind_lake_notice(expected_sql) }}
+
 loaded as (
 
     {{ fact_load_state() }}
@@ -35,10 +43,7 @@ loaded as (
 
 expected as (
 
-    select count(*) as silver_rows
-    from payments
-    cross join loaded
-    where payments.ingest_seq <= loaded.newest_seq
+    {{ expected_sql }}
 
 ),
 

@@ -40,30 +40,32 @@ order_versions as (
 
 ),
 
+{#- Lines in the fact: those of the loaded batches whose order arrived in one. -#}
+{%- set expected_sql %}
+    select count(*) as silver_rows
+    from {{ ref('stg_lake__sales') }} as sales
+    inner join (
+        select order_versions.order_id
+        from {{ ref('stg_lake__orders') }} as order_versions
+        cross join loaded
+        group by order_versions.order_id, loaded.newest_seq
+        having min(order_versions.ingest_seq) <= loaded.newest_seq
+    ) as arrived_orders
+        on sales.order_id = arrived_orders.order_id
+    cross join loaded
+    where sales.ingest_seq <= loaded.newest_seq
+{%- endset %}
+{{- fact_behind_lake_notice(expected_sql) }}
+
 loaded as (
 
     {{ fact_load_state() }}
 
 ),
 
-arrived_orders as (
-
-    select order_versions.order_id
-    from order_versions
-    cross join loaded
-    group by order_versions.order_id, loaded.newest_seq
-    having min(order_versions.ingest_seq) <= loaded.newest_seq
-
-),
-
 expected as (
 
-    select count(*) as silver_rows
-    from sales
-    inner join arrived_orders
-        on sales.order_id = arrived_orders.order_id
-    cross join loaded
-    where sales.ingest_seq <= loaded.newest_seq
+    {{ expected_sql }}
 
 ),
 
