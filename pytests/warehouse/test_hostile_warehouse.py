@@ -199,6 +199,7 @@ def test_ingest_clock_behind_the_previous_run_loses_nothing(generated_raw, tmp_p
 
     assert land(generated_raw, lake) > 0
     assert run_ingest(lake, now=first_run - timedelta(hours=5)).balanced
+    assert run_ingest(lake, now=first_run).balanced  # nothing new: no batch number used
     sequence = json.loads((lake.root / "_state" / "ingest" / "sequence.json").read_text())
     assert sequence == {"ingest_seq": 2}
     con = duckdb.connect()
