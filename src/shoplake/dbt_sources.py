@@ -114,9 +114,7 @@ def external_location(lake_root: str, ds: Dataset) -> str:
 
 
 def duckdb_location(ds: Dataset) -> str:
-    glob = f"{DUCKDB_LAKE_ROOT}/{SILVER}/{ds.name}/" + "/".join(
-        f"{p}=*" for p in PARTITION_COLUMNS
-    )
+    glob = f"{DUCKDB_LAKE_ROOT}/{SILVER}/{ds.name}/" + "/".join(f"{p}=*" for p in PARTITION_COLUMNS)
     return f"read_parquet('{glob}/*.parquet', hive_partitioning = true, union_by_name = true)"
 
 
