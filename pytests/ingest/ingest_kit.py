@@ -431,13 +431,17 @@ def _hashable(v: Any) -> Any:
     return v
 
 
-def lineage(source_file: str, line: int, run_id: str, at: datetime = NOW) -> dict[str, Any]:
-    """The lineage columns expected on a row first written by run ``run_id`` at ``at``."""
+def lineage(
+    source_file: str, line: int, run_id: str, at: datetime = NOW, seq: int = 1
+) -> dict[str, Any]:
+    """The lineage columns expected on a row first written by run ``run_id`` at ``at``,
+    the ``seq``-th ingest run of the lake that wrote anything."""
     return {
         "source_file": source_file,
         "source_line": line,
         "ingested_at": at.astimezone(UTC).replace(tzinfo=None),
         "run_id": run_id,
+        "ingest_seq": seq,
     }
 
 

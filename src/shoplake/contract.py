@@ -217,6 +217,12 @@ LINEAGE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("source_line", "BIGINT", "Line (CSV/NDJSON) or array position (JSON) in the source file."),
     ("ingested_at", "TIMESTAMP", "UTC start time of the ingest run that first wrote the row."),
     ("run_id", "VARCHAR", "Ingest run that first wrote the row."),
+    (
+        "ingest_seq",
+        "BIGINT",
+        "Sequence number of the ingest run that first wrote the row: one more for every run "
+        "that writes anything, whatever the clocks say (the warehouse's incremental watermark).",
+    ),
 )
 
 #: Hive partition columns of every silver table (from the business timestamp, UTC).

@@ -16,6 +16,13 @@ Targets:
 * ``prod``: Redshift from ``SHOPLAKE_REDSHIFT_*``; the Spectrum external schema, tables
   and recent partitions are staged first (``stage_external_sources`` run-operation).
 
+The e-mail salt (``SHOPLAKE_EMAIL_SALT``, :func:`email_salt`) is never rendered into SQL:
+on DuckDB the profile's plugin (:mod:`shoplake.dbt_plugin`) sets it as a session
+variable, on PostgreSQL it is a custom session setting passed in ``PGOPTIONS`` (libpq
+sends it at connection start, outside any statement), and on Redshift a pre-hook sets a
+session context variable with a bound parameter (``macros/hash_email.sql``). SQL reads
+it by name (``getvariable`` / ``current_setting``).
+
 dbt's artifacts and logs go to ``<local dir>/_state/dbt/<target>/`` (the lake directory
 itself for a local lake) so that runs on different lakes never share a ``target/``
 directory.
@@ -44,6 +51,32 @@ TARGETS = ("dev", "postgres", "prod")
 #: The lake lock a build holds (``shoplake build``, and ``shoplake run`` for its whole run).
 BUILD_LOCK = "build"
 PROFILE_TEMPLATE = "profiles.yml.example"
+
+#: The public salt of the local targets (generated test data only), so that a fresh
+#: checkout builds; a production hash is never made with it.
+DEV_EMAIL_SALT = "shoplake-public-development-salt"
+DEV_SALT_TARGETS = ("dev", "postgres")
+#: Where SQL finds the salt: a DuckDB variable, a PostgreSQL/Redshift session setting.
+SALT_VARIABLE = "shoplake_email_salt"
+SALT_SETTING = "shoplake.email_salt"
+
+
+def email_salt(target: str) -> str:
+    """SHOPLAKE_EMAIL_SALT; on the local targets the public development salt when unset."""
+    salt = os.environ.get("SHOPLAKE_EMAIL_SALT", "")
+    if salt:
+        return salt
+    if target in DEV_SALT_TARGETS:
+        return DEV_EMAIL_SALT
+    raise ShoplakeError(
+        f"SHOPLAKE_EMAIL_SALT is not set: target {target!r} needs the e-mail hashing salt",
+        "export SHOPLAKE_EMAIL_SALT (it is never stored in the repository) and run again",
+    )
+
+
+def _pg_option(name: str, value: str) -> str:
+    """One ``-c name=value`` of libpq's options, spaces and backslashes escaped."""
+    return f"-c {name}=" + value.replace("\\", "\\\\").replace(" ", "\\ ")
 
 
 def project_dir() -> Path:
@@ -137,6 +170,8 @@ def dbt_env(
             env["SHOPLAKE_PG_PASSWORD"] = str(info["password"])
         if pg_schema:
             env["SHOPLAKE_PG_SCHEMA"] = pg_schema
+        options = [os.environ.get("PGOPTIONS", ""), _pg_option(SALT_SETTING, email_salt(target))]
+        env["PGOPTIONS"] = " ".join(o for o in options if o)
     return env
 
 

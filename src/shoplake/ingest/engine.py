@@ -30,6 +30,9 @@ from shoplake.report import NullProgress, Progress, Report
 from shoplake.storage import NotRegularFile
 
 MANIFEST = ("ingest", "files.json")
+#: The ingest batch counter: ``{"ingest_seq": n}``, the number of the last run that wrote
+#: anything; published in the same transaction as the rows that carry it.
+SEQUENCE = ("ingest", "sequence.json")
 LINEAGE = [name for name, _, _ in LINEAGE_COLUMNS]
 #: The relation holding a batch's raw strings, per format (NDJSON is parsed by a view).
 _RAW_RELATION = {
@@ -172,12 +175,14 @@ def run_ingest(
         manifest_key = lake.state_key(*MANIFEST)
         manifest = _load_manifest(lake, manifest_key)
         before = _dumps(manifest)
+        sequence_key = lake.state_key(*SEQUENCE)
+        ingest_seq = _load_sequence(lake, sequence_key) + 1
         txn = Transaction(lake, run_id, lease)
         con = duckdb.connect()
         try:
             con.execute("SET TimeZone = 'UTC'")
             lake.attach(con)
-            job = _Job(lake, con, txn, run_id, started.replace(tzinfo=None))
+            job = _Job(lake, con, txn, run_id, started.replace(tzinfo=None), ingest_seq)
             for ds in DATASETS.values():
                 files = manifest.setdefault(ds.name, {})
                 report.datasets[ds.name] = job.ingest(ds, files, progress or NullProgress())
@@ -186,6 +191,7 @@ def run_ingest(
             report.log_path = lake.run_log_key(run_id)
             if _dumps(manifest) != before:  # a run that read nothing leaves it untouched
                 txn.stage_bytes(manifest_key, _dumps(manifest))
+                txn.stage_bytes(sequence_key, _dumps({"ingest_seq": ingest_seq}))
             txn.stage_bytes(report.log_path, _dumps(report.to_json()))
             txn.commit()
         except BaseException:
@@ -215,13 +221,28 @@ def _load_manifest(lake: Lake, key: str) -> dict[str, dict[str, list[int | str]]
         return {}
 
 
+def _load_sequence(lake: Lake, key: str) -> int:
+    """The number of the last ingest run that wrote anything (0 before the first)."""
+    try:
+        return int(json.loads(lake.read_bytes(key))["ingest_seq"])
+    except FileNotFoundError:
+        return 0
+
+
 class _Job:
     """One run's work on one DuckDB connection."""
 
     def __init__(
-        self, lake: Lake, con: duckdb.DuckDBPyConnection, txn: Transaction, run_id: str, now
+        self,
+        lake: Lake,
+        con: duckdb.DuckDBPyConnection,
+        txn: Transaction,
+        run_id: str,
+        now,
+        ingest_seq: int,
     ) -> None:
         self.lake, self.con, self.txn, self.run_id, self.now = lake, con, txn, run_id, now
+        self.ingest_seq = ingest_seq
         self.now_sql = f"timestamp {lit(now.isoformat(sep=' '))}"
         self._zone: RawZone | None = None
 
@@ -391,7 +412,8 @@ class _Job:
         self.sql(
             f"""create or replace temp view incoming as
             select * exclude (raw_record, reason, field, detail),
-                   {self.now_sql} as ingested_at, {lit(self.run_id)} as run_id
+                   {self.now_sql} as ingested_at, {lit(self.run_id)} as run_id,
+                   cast({self.ingest_seq} as bigint) as ingest_seq
             from checked where reason is null"""
         )
         existing = self._existing_partitions(ds)
@@ -399,8 +421,9 @@ class _Job:
         if existing:
             files = "[" + ", ".join(lit(self.lake.glob_url(p)) for p in existing) + "]"
             parts.append(
-                f"select {silver_cols}, cast({q(ds.business_ts)} as date) as partition_day,"
-                f" 0 as is_new from read_parquet({files})"
+                f"select {self._existing_columns(files, data_cols)},"
+                f" cast({q(ds.business_ts)} as date) as partition_day,"
+                f" 0 as is_new from read_parquet({files}, union_by_name = true)"
             )
         self.sql(f"create or replace temp view candidates as {' union all '.join(parts)}")
         self.sql(
@@ -425,6 +448,15 @@ class _Job:
         written = self.count(f"select count(*) from {final} where is_new = 1")
         self._stage_partitions(ds, final, sorted(changed), silver_cols, key)
         return written, len(changed)
+
+    def _existing_columns(self, files: str, data_cols: list[str]) -> str:
+        """The silver columns of published files; a lineage column that files written
+        before it existed lack (ingest_seq) reads as null."""
+        present = {r[0] for r in self.sql(f"select distinct name from parquet_schema({files})")}
+        lineage = [
+            q(c) if c in present else f"cast(null as {t}) as {q(c)}" for c, t, _ in LINEAGE_COLUMNS
+        ]
+        return ", ".join([*(q(c) for c in data_cols), *lineage])
 
     def _rank(self, ds: Dataset, data_cols: list[str], key: str) -> None:
         """Rank the candidates of each repeated key: rank 1 is the row silver keeps.
