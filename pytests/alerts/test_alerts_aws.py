@@ -341,9 +341,9 @@ def test_the_handler_shares_the_scanners_limits(
     assert sessions == {"after", "later"}
     logged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     files = {e["shoplake_alerts_file"]: e for e in logged if "shoplake_alerts_file" in e}
-    assert files["raw/clickstream/2026/03/01/14/deep.json"]["skipped"] == {"json_too_deep": 1}
+    assert files["raw/clickstream/2026/03/01/14/deep.json"]["skipped"] == {"too_deep": 1}
     bombed = files["raw/clickstream/2026/03/01/14/bomb.json.gz"]["file_error"]
-    assert bombed.startswith("gzip_too_large")
+    assert bombed.startswith("decompression_limit")
 
 
 def test_a_failing_handler_shows_no_credentials(

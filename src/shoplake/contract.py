@@ -85,6 +85,14 @@ MAX_AMOUNT = "999999999999.99"
 #: Largest quantity of one order line.
 MAX_QUANTITY = 1_000_000
 
+# Reason codes of the limits above and of files that are not files, shared by ingest's
+# quarantine and the alert scanner's skip counts.
+TOO_DEEP = "too_deep"
+RECORD_TOO_LARGE = "record_too_large"
+FIELD_TOO_LARGE = "field_too_large"
+DECOMPRESSION_LIMIT = "decompression_limit"
+NOT_A_REGULAR_FILE = "not_a_regular_file"
+
 
 @dataclass(frozen=True)
 class Field:

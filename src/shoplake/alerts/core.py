@@ -33,12 +33,16 @@ from itertools import accumulate
 from shoplake.contract import (
     CLICKSTREAM,
     CURRENCIES,
+    DECOMPRESSION_LIMIT,
+    FIELD_TOO_LARGE,
     MAX_DECOMPRESSED_BYTES,
     MAX_FIELD_BYTES,
     MAX_FUTURE_SKEW_HOURS,
     MAX_GZIP_RATIO,
     MAX_JSON_DEPTH,
     MAX_RECORD_BYTES,
+    RECORD_TOO_LARGE,
+    TOO_DEEP,
     Kind,
     click_id,
     format_utc,
@@ -132,15 +136,10 @@ class Alert:
 
 #: Why a line was skipped although it may look like an event: the contract's input limits
 #: (ingest quarantines such records with the same reasons), and a last-resort catch-all.
-JSON_TOO_DEEP = "json_too_deep"
-RECORD_TOO_LARGE = "record_too_large"
-FIELD_TOO_LARGE = "field_too_large"
 UNEXPECTED = "unexpected"
 #: Whole-file verdicts (``FileScan.file_error`` starts with one of these).
 UNREADABLE_GZIP = "unreadable_gzip"
-GZIP_TOO_LARGE = "gzip_too_large"
 NOT_UTF8 = "not_utf8"
-NOT_A_REGULAR_FILE = "not_a_regular_file"
 
 #: How much is read (and decompressed) at a time: the scanner's memory is this plus one
 #: record, whatever the file's size.
@@ -257,7 +256,7 @@ def _read_source(read: Read, name: str, size: int | None) -> Read:
                 if size is not None and cap < MAX_DECOMPRESSED_BYTES
                 else f"{MAX_DECOMPRESSED_BYTES:,} bytes"
             )
-            raise FileUnusable(f"{GZIP_TOO_LARGE}: expands beyond {limit}")
+            raise FileUnusable(f"{DECOMPRESSION_LIMIT}: expands beyond {limit}")
         return chunk
 
     return read_plain
@@ -324,11 +323,11 @@ def _event(line: str, latest: datetime) -> tuple[dict[str, object], datetime] | 
     """The record and its UTC event time if ingest would accept the line; else a skip
     reason (an input limit), or None (an ordinary bad line)."""
     if too_deep(line):
-        return JSON_TOO_DEEP
+        return TOO_DEEP
     try:
         record = _decoder.decode(line)
     except RecursionError:  # cannot happen below MAX_JSON_DEPTH; never let it escape
-        return JSON_TOO_DEEP
+        return TOO_DEEP
     except ValueError:
         return None
     if not isinstance(record, dict):

@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from shoplake.alerts.core import (
-    NOT_A_REGULAR_FILE,
     Alert,
     FileScan,
     crash_point,
@@ -50,7 +49,7 @@ from shoplake.alerts.stores import (
     state_dir_for,
 )
 from shoplake.alerts.webhook import SECRET_ENV, WEBHOOK_ENV, DeliveryFailed, Webhook, backoff
-from shoplake.contract import format_utc
+from shoplake.contract import NOT_A_REGULAR_FILE, format_utc
 from shoplake.errors import LakeBusyError, ShoplakeError
 from shoplake.lake import ALERTS, Lake, day_partition
 from shoplake.report import Report

@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from shoplake.contract import DATASETS, LINEAGE_COLUMNS, Dataset, Format
+from shoplake.contract import DATASETS, LINEAGE_COLUMNS, NOT_A_REGULAR_FILE, Dataset, Format
 from shoplake.ingest.readers import FileRejected, decode, ndjson_lines, read_records
 from shoplake.ingest.transaction import Transaction, lake_lock, recover
 from shoplake.ingest.validate import lit, ndjson_parse_sql, q, validate_sql
@@ -204,7 +204,7 @@ def run_ingest(
 
 def _not_regular(key: str, kind: str) -> FileRejected:
     return FileRejected(
-        "not_a_regular_file",
+        NOT_A_REGULAR_FILE,
         f"{key} is a {kind}, not a regular file: links and special files are not read",
     )
 

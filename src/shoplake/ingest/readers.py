@@ -24,11 +24,15 @@ import numpy as np
 import pyarrow as pa
 
 from shoplake.contract import (
+    DECOMPRESSION_LIMIT,
+    FIELD_TOO_LARGE,
     MAX_DECOMPRESSED_BYTES,
     MAX_FIELD_BYTES,
     MAX_GZIP_RATIO,
     MAX_JSON_DEPTH,
     MAX_RECORD_BYTES,
+    RECORD_TOO_LARGE,
+    TOO_DEEP,
     Dataset,
     Format,
     Kind,
@@ -39,7 +43,6 @@ BOM = b"\xef\xbb\xbf"
 WHITESPACE = " \t\r\n"
 UNPARSEABLE, NOT_AN_OBJECT = "unparseable", "not_an_object"
 #: Record-level limit breaches (parse errors with their own reason, see docs/lake.md).
-TOO_DEEP, RECORD_TOO_LARGE, FIELD_TOO_LARGE = "too_deep", "record_too_large", "field_too_large"
 LIMIT_REASONS = (TOO_DEEP, RECORD_TOO_LARGE, FIELD_TOO_LARGE)
 #: How much of a record that breaks a size or depth limit the quarantine keeps.
 EXCERPT_CHARS = 1024
@@ -148,7 +151,7 @@ def gunzip(data: bytes) -> bytes:
                 size += len(piece)
                 if size > cap:
                     raise FileRejected(
-                        "decompression_limit",
+                        DECOMPRESSION_LIMIT,
                         f"gzip expands past {limit_text(cap)} ({len(data):,} bytes compressed;"
                         f" limits {MAX_GZIP_RATIO}x and {limit_text(MAX_DECOMPRESSED_BYTES)})",
                     )
