@@ -194,3 +194,14 @@ def test_watch_survives_a_deep_line_and_restarts(lake_root: Path, receiver: Rece
     assert sorted(receiver.accepted_keys().values()) == [1, 1, 1]
     notes = " ".join(status(lake_root).notes)
     assert "too_deep 3" in notes
+
+
+def test_files_named_as_ingest_accepts_them_alert_too(lake_root: Path) -> None:
+    """.ndjson, .jsonl and upper-case endings are clickstream for ingest: for alerts too."""
+    drop(lake_root, MAR1_14, "a.ndjson", ndjson([purchase("2026-03-01T14:01:00Z", "C1", "a")]))
+    drop(lake_root, MAR1_14, "b.JSONL", ndjson([purchase("2026-03-01T14:02:00Z", "C1", "b")]))
+    packed = gzip.compress(ndjson([purchase("2026-03-01T14:03:00Z", "C1", "c")]))
+    drop(lake_root, MAR1_14, "c.Json.GZ", packed)
+    drop(lake_root, MAR1_14, "d.txt", ndjson([purchase("2026-03-01T14:04:00Z", "C1", "d")]))
+    process_pending(lake_root, backfill="2026-03-01")
+    assert sorted(a["session_id"] for a in published_alerts(lake_root)) == ["a", "b", "c"]

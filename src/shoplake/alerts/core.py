@@ -222,7 +222,7 @@ def _read_source(read: Read, name: str, size: int | None) -> Read:
     """The file's plain bytes as ``read(n)`` calls: gzip (``.gz``) is decompressed as it
     is read, and stops with :class:`FileUnusable` beyond MAX_GZIP_RATIO times ``size``
     (the compressed size, if known) or MAX_DECOMPRESSED_BYTES."""
-    if not name.endswith(".gz"):
+    if not name.lower().endswith(".gz"):
         return read
 
     class _Raw(io.RawIOBase):

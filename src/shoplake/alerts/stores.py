@@ -45,7 +45,7 @@ def is_landed(key: str) -> bool:
         and key.count("/") == _DELIVERY_DEPTH
         and landing_time(key) is not None
         and not any(p.startswith(HIDDEN_PREFIXES) for p in parts[2:])
-        and key.endswith(CLICKSTREAM.extensions)
+        and CLICKSTREAM.accepts(parts[-1])
     )
 
 
