@@ -497,6 +497,103 @@ def sql_command(
                     console.print_report(sqlshell.as_report(statement, columns, rows))
 
 
+# --- quarantine ---------------------------------------------------------------------------
+quarantine_app = typer.Typer(add_completion=False)
+app.add_typer(quarantine_app, name="quarantine")
+QuarantineDatasetOption = Annotated[
+    str | None,
+    typer.Option("--dataset", help="Only this dataset (orders, sales, ...).", show_default=False),
+]
+QuarantineRunOption = Annotated[
+    str | None,
+    typer.Option(
+        "--run", help="Only what this ingest run (its run id) quarantined.", show_default=False
+    ),
+]
+
+
+@quarantine_app.callback(invoke_without_command=True)
+def quarantine_list(
+    ctx: typer.Context,
+    dataset: QuarantineDatasetOption = None,
+    run: QuarantineRunOption = None,
+    reason: Annotated[
+        str | None,
+        typer.Option(help="Only records breaking this rule (a reason code).", show_default=False),
+    ] = None,
+    samples: Annotated[
+        int, typer.Option(min=0, help="Sample records shown per dataset (0: none).")
+    ] = 5,
+    show_all: Annotated[
+        bool,
+        typer.Option("--all", help="Samples include records already replayed or superseded."),
+    ] = False,
+    export: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write every matching quarantined record (with its status) to this file: "
+            "CSV or Parquet, by its extension (.csv, .parquet).",
+            show_default=False,
+        ),
+    ] = None,
+    lake: LakeOption = None,
+) -> None:
+    """What ingest rejected: counts by dataset, day, reason and field, and sample records
+    with their raw text and every rule they break.
+
+    A record counts under the first rule it breaks. Records moved to silver by `shoplake
+    quarantine replay` are counted as replayed, records whose raw file was delivered and
+    read again as superseded; the quarantine files themselves are never changed.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from shoplake import quarantine
+
+    the_lake = _existing_lake(lake)
+    if export is not None:
+        n = quarantine.export_quarantine(the_lake, export, dataset=dataset, run=run, reason=reason)
+        typer.echo(f"{n:,} quarantined record(s) written to {export}")
+        return
+    listing = quarantine.list_quarantine(
+        the_lake,
+        dataset=dataset,
+        run=run,
+        reason=reason,
+        samples=samples,
+        include_resolved=show_all,
+    )
+    Console().print_report(listing.as_report())
+    for sample in listing.samples:
+        for line in sample.lines():
+            typer.echo(line)
+
+
+@quarantine_app.command("replay")
+def quarantine_replay(
+    dataset: QuarantineDatasetOption = None,
+    run: QuarantineRunOption = None,
+    wait: WaitOption = False,
+    lake: LakeOption = None,
+) -> None:
+    """Validate the quarantined records again (after an upstream fix or a contract change)
+    and move those that now pass into silver.
+
+    Whole quarantined files are read again from raw/ if they are still there. Each record
+    is moved once: the replay ledger under _state/quarantine/replays/ records what moved
+    (with the replay's log), so a second replay moves nothing. Records that still break
+    a rule stay quarantined. Holds the lake's ingest lock (--wait to wait for a run).
+    """
+    from shoplake.quarantine import replay
+
+    report = replay(_existing_lake(lake), dataset=dataset, run=run, wait=wait)
+    Console().print_report(report.as_report())
+    if not report.balanced:
+        raise ShoplakeError(
+            "replay accounting does not balance",
+            "this is a bug in shoplake: please report it with the replay log",
+        )
+
+
 load_app = typer.Typer(help="Copy the silver lake into a database.", no_args_is_help=True)
 app.add_typer(load_app, name="load")
 

@@ -181,23 +181,23 @@ def run_ingest(
     with lake_lock(lake, "ingest", wait) as lease:
         report.recovered = recover(lake)
         manifest_key = lake.state_key(*MANIFEST)
-        manifest = _load_manifest(lake, manifest_key)
-        before = _dumps(manifest)
+        manifest = load_manifest(lake, manifest_key)
+        before = dumps(manifest)
         txn = Transaction(lake, run_id, lease)
         con = duckdb.connect()
         try:
             con.execute("SET TimeZone = 'UTC'")
             lake.attach(con)
-            job = _Job(lake, con, txn, run_id, started.replace(tzinfo=None))
+            job = Job(lake, con, txn, run_id, started.replace(tzinfo=None))
             for ds in DATASETS.values():
                 files = manifest.setdefault(ds.name, {})
                 report.datasets[ds.name] = job.ingest(ds, files, progress or NullProgress())
             report.unmatched = job.zone.strays
             report.finished_at = datetime.now(timezone.utc)
             report.log_path = lake.run_log_key(run_id)
-            if _dumps(manifest) != before:  # a run that read nothing leaves it untouched
-                txn.stage_bytes(manifest_key, _dumps(manifest))
-            txn.stage_bytes(report.log_path, _dumps(report.to_json()))
+            if dumps(manifest) != before:  # a run that read nothing leaves it untouched
+                txn.stage_bytes(manifest_key, dumps(manifest))
+            txn.stage_bytes(report.log_path, dumps(report.to_json()))
             txn.commit()
         except BaseException:
             txn.abort()
@@ -219,11 +219,11 @@ def rejected_file(relative: str, rejected: FileRejected) -> dict[str, Any]:
     return {"source_file": relative, "reason": rejected.reason, "detail": rejected.detail}
 
 
-def _dumps(obj: Any) -> bytes:
+def dumps(obj: Any) -> bytes:
     return json.dumps(obj, indent=1, sort_keys=True).encode()
 
 
-def _load_manifest(lake: Lake, key: str) -> dict[str, dict[str, list[int | str]]]:
+def load_manifest(lake: Lake, key: str) -> dict[str, dict[str, list[int | str]]]:
     """Raw files already ingested: key -> signature (size and mtime, or size and ETag)."""
     try:
         return json.loads(lake.read_bytes(key))
@@ -379,7 +379,7 @@ def _with_lineage(
     return table.append_column("source_file", files)
 
 
-class _Job(Checker):
+class Job(Checker):
     """One run's work on one DuckDB connection."""
 
     def __init__(
@@ -414,7 +414,7 @@ class _Job(Checker):
             bad_files.append(rejected_file(entry.key, _not_regular(entry.key, entry.irregular)))
             seen[entry.key] = entry.signature
             task.advance()
-        for relative, content in self._contents(list(todo)):
+        for relative, content in self.contents(list(todo)):
             stats.files_read += 1
             rejected = self.read_file(ds, relative, content, stats)
             if rejected is not None:
@@ -449,7 +449,7 @@ class _Job(Checker):
         stats.duplicates = valid - stats.written
         stats.files_quarantined = len(bad_files)
 
-    def _contents(self, keys: list[str]) -> Iterator[tuple[str, bytes | NotRegularFile]]:
+    def contents(self, keys: list[str]) -> Iterator[tuple[str, bytes | NotRegularFile]]:
         """``(key, content)`` of each raw file, in order; a file that turned into a link
         or a special file since it was listed gives its :class:`NotRegularFile` instead
         (it is not opened) and the reading goes on with the next one."""
