@@ -594,6 +594,38 @@ def quarantine_replay(
         )
 
 
+@app.command("validate")
+def validate_command(
+    files: Annotated[list[Path], typer.Argument(help="Raw files to check.", show_default=False)],
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            help="The dataset of files that are not under a lake's raw/<dataset>/ "
+            "(orders, sales, payments, customers, products, clickstream).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Say what ingest would do with each file, writing nothing: its dataset (by its path
+    under raw/, or --dataset), its records, and each reject with its line and every rule
+    it breaks (or why the file would not be read at all).
+
+    Exit code 0 when every file is valid, 1 when any record or file would be rejected or
+    not read.
+    """
+    from shoplake.validate_file import validate_files
+
+    verdicts = validate_files(files, dataset=dataset)
+    for verdict in verdicts:
+        for line in verdict.lines():
+            typer.echo(line)
+    bad = sum(not v.ok for v in verdicts)
+    if len(verdicts) > 1:
+        typer.echo(f"{len(verdicts)} files: {len(verdicts) - bad} valid, {bad} with rejects")
+    if bad:
+        raise typer.Exit(1)
+
+
 load_app = typer.Typer(help="Copy the silver lake into a database.", no_args_is_help=True)
 app.add_typer(load_app, name="load")
 
