@@ -594,6 +594,42 @@ def quarantine_replay(
         )
 
 
+@app.command("init")
+def init_command(
+    lake: Annotated[
+        str | None,
+        typer.Option(
+            "--lake",
+            help="Where the new lake goes: a new or empty directory (or s3://bucket/prefix). "
+            "Default: SHOPLAKE_LAKE, then ./lake.",
+            show_default=False,
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            help="The settings file to write. Default: SHOPLAKE_CONFIG, then ./shoplake.toml "
+            "(where shoplake reads it).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Make a new lake: a shoplake.toml naming it (every setting, documented) and one small
+    valid sample file per dataset where ingest reads it, raw/<dataset>/YYYY/MM/DD/.
+
+    Refuses a lake directory that is not empty and an existing settings file. The samples
+    ingest with nothing quarantined; replace them with the shop's own files.
+    """
+    from shoplake.scaffold import default_config, init_lake
+
+    settings = load_settings()
+    location = lake or settings.lake
+    _state["where"] = location
+    report = init_lake(location, config or default_config(), raw=settings.raw)
+    for line in report.lines():
+        typer.echo(line)
+
+
 @app.command("validate")
 def validate_command(
     files: Annotated[list[Path], typer.Argument(help="Raw files to check.", show_default=False)],
