@@ -21,8 +21,12 @@ from ingest_kit import (
     NOW,
     ORDER_COLS,
     PAYMENT_COLS,
+    click,
     csv_text,
+    customer,
+    customers_page,
     ingest,
+    ndjson,
     order,
     payment,
     quarantine,
@@ -270,3 +274,44 @@ def test_a_killed_replay_moves_all_or_nothing(lake, point) -> None:
     replay(lake, now=LATER)
     assert sorted(silver_by(lake, "orders", "order_id")) == ["O1", "O2"]
     assert len(_ledger(lake)) == 1
+
+
+def test_json_pages_and_ndjson_lines_are_read_again_by_their_own_readers(lake) -> None:
+    """A customer (an element of a page) and a click (an NDJSON line) stamped 30 h ahead:
+    replayed later, each lands with every field typed as ingest types it."""
+    soon = _iso(NOW + timedelta(hours=30))
+    write_raw(
+        lake,
+        "customers",
+        "2026-03-10",
+        "page.json",
+        customers_page([customer("C1"), customer("C2", updated_at=soon, marketing_opt_in=False)]),
+    )
+    write_raw(
+        lake,
+        "clickstream",
+        "2026-03-10T12:00",
+        "events.ndjson",
+        ndjson([click(), click(event_time=soon, attributes={"product_id": "P9"}), "{broken"]),
+    )
+    ingest(lake)
+    assert sorted(silver_by(lake, "customers", "customer_id")) == ["C1"]
+    assert len(silver(lake, "clickstream")) == 1
+
+    result = replay(lake, now=LATER)
+    c, k = result.datasets["customers"], result.datasets["clickstream"]
+    assert (c.candidates, c.replayed, c.written) == (1, 1, 1)
+    # the unparseable line cannot pass: it stays
+    assert (k.candidates, k.replayed, k.written, k.still_quarantined) == (2, 1, 1, 1)
+    c2 = silver_by(lake, "customers", "customer_id")["C2"]
+    assert (c2["address_city"], c2["address_country"], c2["marketing_opt_in"]) == (
+        "Porto",
+        "PT",
+        False,
+    )
+    assert (c2["source_file"], c2["source_line"]) == ("raw/customers/2026/03/10/page.json", 2)
+    clicks = {r["source_line"]: r for r in silver(lake, "clickstream")}
+    assert sorted(clicks) == [1, 2]
+    assert clicks[2]["product_id"] == "P9"
+    assert clicks[2]["click_id"] != clicks[1]["click_id"]
+    assert clicks[2]["event_time"] == (NOW + timedelta(hours=30)).replace(tzinfo=None)
