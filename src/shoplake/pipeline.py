@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from shoplake import history
+from shoplake.config import pg_env_dsn, quarantine_threshold
 from shoplake.errors import LakeBusyError, ShoplakeError, one_line, redact, translate
 from shoplake.ingest.transaction import lake_lock
 from shoplake.lake import Lake
@@ -57,6 +58,9 @@ class RunOptions:
     duckdb_path: str | None = None
     full_refresh: bool = False
     wait: bool = False
+    #: The quarantine rate per dataset above which the ingest step warns; None: the
+    #: configured one (``quarantine_threshold`` in shoplake.toml, default 1%).
+    quarantine_threshold: float | None = None
 
 
 @dataclass
@@ -66,6 +70,9 @@ class _Context:
     record: history.RunRecord
     say: Callable[[str], None]
     outputs: dict[str, str] = field(default_factory=dict)
+    #: The page the dashboard step wrote, and its data: rewritten by :func:`_finish` with
+    #: the run's final status and duration.
+    dashboard: tuple[Path, dict] | None = None
 
 
 #: What a step returns: its status ("success" or "warn", or "skipped") and a detail line.
@@ -107,7 +114,35 @@ def _ingest(ctx: _Context) -> StepOutcome:
         sum(getattr(d, f) for d in ctx.record.datasets)
         for f in ("records_read", "written", "quarantined", "duplicates")
     ]
-    return "success", ("{:,} read, {:,} written, {:,} quarantined, {:,} duplicates".format(*totals))
+    detail = "{:,} read, {:,} written, {:,} quarantined, {:,} duplicates".format(*totals)
+    warnings = [*report.warnings, *_quarantine_warnings(ctx.record.datasets, ctx.options)]
+    if warnings:
+        return "warn", "; ".join([detail, *warnings])
+    return "success", detail
+
+
+def _quarantine_warnings(
+    datasets: Sequence[history.DatasetRecord], options: RunOptions
+) -> list[str]:
+    """One line naming the datasets whose share of quarantined records in this ingest is
+    above the threshold (``quarantine_threshold``), or none."""
+    threshold = options.quarantine_threshold
+    if threshold is None:
+        threshold = quarantine_threshold()
+    over = [
+        f"{d.dataset} {d.quarantined:,} of {d.records_read:,} "
+        f"({percent(d.quarantined / d.records_read)})"
+        for d in datasets
+        if d.records_read and d.quarantined / d.records_read > threshold
+    ]
+    if not over:
+        return []
+    return [f"quarantine rate above the {percent(threshold)} threshold: {', '.join(over)}"]
+
+
+def percent(share: float) -> str:
+    """0.01 -> ``1%``, 0.4712 -> ``47.1%``."""
+    return f"{share * 100:.3g}%"
 
 
 def _catalog(ctx: _Context) -> StepOutcome:
@@ -178,9 +213,11 @@ def _docs(ctx: _Context) -> StepOutcome:
 def _dashboard(ctx: _Context) -> StepOutcome:
     if ctx.options.target != "dev":
         return "skipped", "the dashboard reads the DuckDB warehouse of the dev target"
-    from shoplake.dashboard import write_dashboard
+    from shoplake.dashboard import collect, default_dashboard_path, write_page
 
-    path = write_dashboard(ctx.lake, duckdb_path=_duckdb_path(ctx.lake, ctx.options))
+    data = collect(ctx.lake, duckdb_path=_duckdb_path(ctx.lake, ctx.options))
+    path = write_page(data, default_dashboard_path(ctx.lake))
+    ctx.dashboard = (path, data)
     ctx.outputs["dashboard"] = str(path)
     return "success", f"dashboard at {path}"
 
@@ -245,6 +282,8 @@ def run_pipeline(
     the failed step; the run is recorded either way.
     """
     options = options or RunOptions()
+    if options.quarantine_threshold is None:  # a bad setting fails before anything runs
+        options.quarantine_threshold = quarantine_threshold()
     _check_step(from_step, "--from")
     _check_step(to_step, "--to")
     names = list(STEPS)
@@ -328,10 +367,31 @@ def _finish(ctx: _Context, failed: history.StepRecord | None) -> None:
     record = ctx.record
     record.finished_at = datetime.now(timezone.utc)
     record.seconds = (record.finished_at - record.started_at).total_seconds()
-    record.status = "failed" if failed else "success"
     if failed:
+        record.status = "failed"
         record.failed_step, record.error = failed.step, failed.detail
+    else:
+        record.status = "warn" if any(s.status == "warn" for s in record.steps) else "success"
+    if ctx.dashboard and not failed:
+        _final_dashboard(ctx)
     _save(ctx, failed)
+
+
+def _final_dashboard(ctx: _Context) -> None:
+    """Rewrite the page of the dashboard step with the run as it finished (the step wrote
+    it while the run was still ``running``). Should that fail, the step's page stays."""
+    from shoplake.dashboard import show_run, write_page
+
+    assert ctx.dashboard is not None
+    path, data = ctx.dashboard
+    show_run(data, ctx.record)
+    try:
+        write_page(data, path)
+    except Exception as exc:
+        failure = translate(exc)
+        if failure is None:
+            raise
+        ctx.say(f"      the dashboard keeps showing this run as running: {one_line(str(failure))}")
 
 
 def _save(ctx: _Context, step: history.StepRecord | None) -> None:
@@ -367,8 +427,8 @@ def _write_json(lake: Lake, record: history.RunRecord) -> None:
 def _record_in_warehouse(record: history.RunRecord, lake: Lake, options: RunOptions) -> None:
     if options.target == "dev":
         history.record_duckdb(record, _duckdb_path(lake, options))
-    elif options.target == "postgres" and options.postgres_dsn:
-        history.record_postgres(record, options.postgres_dsn)
+    elif options.target == "postgres" and (dsn := options.postgres_dsn or pg_env_dsn()):
+        history.record_postgres(record, dsn)
     # prod (Redshift): the JSON record in the lake only; see docs/operate.md.
 
 
