@@ -262,7 +262,8 @@ def build(
         str,
         typer.Option(
             help="dbt target: dev (DuckDB in the lake), postgres (loads silver into the "
-            "`lake` schema first) or prod (Redshift with Spectrum sources)."
+            "`lake` schema first; --postgres-dsn, else SHOPLAKE_PG_HOST/PORT/USER/PASSWORD/"
+            "DBNAME) or prod (Redshift with Spectrum sources)."
         ),
     ] = "dev",
     full_refresh: FullRefreshOption = False,
@@ -512,15 +513,13 @@ def load_postgres(
     """Replace the tables of a PostgreSQL schema with the lake's silver rows.
 
     The dbt `postgres` target reads its sources there; `shoplake build --target
-    postgres` runs this first.
+    postgres` runs this first. Without a DSN (--postgres-dsn, SHOPLAKE_POSTGRES_DSN) the
+    connection is SHOPLAKE_PG_HOST, _PORT, _USER, _PASSWORD and _DBNAME.
     """
     from shoplake.pgload import load_postgres as run_load
+    from shoplake.warehouse import postgres_target_dsn
 
-    dsn = _dsn(postgres_dsn)
-    if not dsn:
-        raise ShoplakeError(
-            "no PostgreSQL DSN given", "pass --postgres-dsn or set SHOPLAKE_POSTGRES_DSN"
-        )
+    dsn = postgres_target_dsn(_dsn(postgres_dsn))
     Console().print_report(run_load(_lake(lake), dsn, schema).as_report())
 
 
