@@ -80,15 +80,19 @@ def history_data(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     if not runs:
         return {"recorded": False}
     for run in runs:  # what made a run `warn`
-        run["warnings"] = [
-            f"{step}: {detail}"
-            for step, detail in query_rows(
-                con,
-                f"select step, detail from {s}.run_steps "
-                "where run_id = ? and status = 'warn' order by position",
-                [run["run_id"]],
-            )
-        ]
+        run["warnings"] = (
+            [
+                f"{step}: {detail}"
+                for step, detail in query_rows(
+                    con,
+                    f"select step, detail from {s}.run_steps "
+                    "where run_id = ? and status = 'warn' order by position",
+                    [run["run_id"]],
+                )
+            ]
+            if "run_steps" in tables
+            else []
+        )
     started = {r["run_id"]: r["started_at"] for r in runs}
 
     def section(table: str, columns: str, order: str) -> dict[str, Any] | None:
