@@ -3,7 +3,9 @@
 Steps, in order (:data:`STEPS`):
 
 1. ``extract``   products changed in PostgreSQL -> raw/products (skipped without a DSN);
-2. ``ingest``    raw -> silver, quarantine and the accounting per dataset;
+2. ``ingest``    raw -> silver, quarantine and the accounting per dataset. Raw files that
+   match no dataset's layout, and a dataset whose share of quarantined records is above
+   the ``quarantine_threshold`` setting (default 1%), are reported (step status ``warn``);
 3. ``catalog``   new silver partitions registered in the Glue Data Catalog (``s3://``
    lakes with ``SHOPLAKE_GLUE_DATABASE`` set; skipped otherwise), so Athena and Redshift
    Spectrum see them;
@@ -12,7 +14,12 @@ Steps, in order (:data:`STEPS`):
    from what arrived, as dbt Cloud does with its freshness checkbox;
 5. ``build``     ``dbt build``: seeds, models and every data and unit test;
 6. ``docs``      ``dbt docs generate``: the analysts' docs site;
-7. ``dashboard`` the self-contained dashboard page (DuckDB warehouse only).
+7. ``dashboard`` the self-contained dashboard page (DuckDB warehouse only), written again
+   once the run is recorded as finished, so that the page shows its own run's final
+   status and duration, not ``running``.
+
+A run that finishes is ``success``, or ``warn`` if any of its steps warned (the steps'
+details say why); see :data:`shoplake.history.RUN_STATUSES`.
 
 A failing step stops the run with a non-zero exit code and a message naming the step;
 ``--from STEP`` starts a new run at that step (the earlier ones are recorded as
@@ -36,7 +43,7 @@ import secrets
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeVar
@@ -115,20 +122,18 @@ def _ingest(ctx: _Context) -> StepOutcome:
         for f in ("records_read", "written", "quarantined", "duplicates")
     ]
     detail = "{:,} read, {:,} written, {:,} quarantined, {:,} duplicates".format(*totals)
-    warnings = [*report.warnings, *_quarantine_warnings(ctx.record.datasets, ctx.options)]
+    threshold = ctx.options.quarantine_threshold
+    if threshold is None:
+        threshold = quarantine_threshold()
+    warnings = [*report.warnings, *_quarantine_warnings(ctx.record.datasets, threshold)]
     if warnings:
         return "warn", "; ".join([detail, *warnings])
     return "success", detail
 
 
-def _quarantine_warnings(
-    datasets: Sequence[history.DatasetRecord], options: RunOptions
-) -> list[str]:
+def _quarantine_warnings(datasets: Sequence[history.DatasetRecord], threshold: float) -> list[str]:
     """One line naming the datasets whose share of quarantined records in this ingest is
-    above the threshold (``quarantine_threshold``), or none."""
-    threshold = options.quarantine_threshold
-    if threshold is None:
-        threshold = quarantine_threshold()
+    above ``threshold``, or none."""
     over = [
         f"{d.dataset} {d.quarantined:,} of {d.records_read:,} "
         f"({percent(d.quarantined / d.records_read)})"
@@ -283,7 +288,7 @@ def run_pipeline(
     """
     options = options or RunOptions()
     if options.quarantine_threshold is None:  # a bad setting fails before anything runs
-        options.quarantine_threshold = quarantine_threshold()
+        options = replace(options, quarantine_threshold=quarantine_threshold())
     _check_step(from_step, "--from")
     _check_step(to_step, "--to")
     names = list(STEPS)
@@ -372,9 +377,9 @@ def _finish(ctx: _Context, failed: history.StepRecord | None) -> None:
         record.failed_step, record.error = failed.step, failed.detail
     else:
         record.status = "warn" if any(s.status == "warn" for s in record.steps) else "success"
-    if ctx.dashboard and not failed:
-        _final_dashboard(ctx)
     _save(ctx, failed)
+    if ctx.dashboard and not failed:  # the page shows the run as it was recorded
+        _final_dashboard(ctx)
 
 
 def _final_dashboard(ctx: _Context) -> None:

@@ -34,8 +34,13 @@ RUN_FIELDS = ("run_id", "started_at", "seconds", "status", "failed_step", "error
 def run_entry(record: history.RunRecord) -> dict[str, Any]:
     """A run as the run list shows it, from its record (the run writing the page)."""
     entry = {name: plain(history.db_value(getattr(record, name))) for name in RUN_FIELDS}
-    entry["warnings"] = [f"{s.step}: {s.detail}" for s in record.steps if s.status == "warn"]
+    entry["warnings"] = [_warning(s.step, s.detail) for s in record.steps if s.status == "warn"]
     return entry
+
+
+def _warning(step: str, detail: str) -> str:
+    """What made a run ``warn``, per step that warned."""
+    return f"{step}: {detail}"
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -82,7 +87,7 @@ def history_data(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     for run in runs:  # what made a run `warn`
         run["warnings"] = (
             [
-                f"{step}: {detail}"
+                _warning(step, detail)
                 for step, detail in query_rows(
                     con,
                     f"select step, detail from {s}.run_steps "
