@@ -347,7 +347,9 @@ def run_daily(
     freshness, dbt build, docs, dashboard.
 
     Each step is timed and reported; a failing step stops the run with exit code 1 and
-    says how to resume (--from STEP). Stale sources are reported, not fatal. Every run is
+    says how to resume (--from STEP). Stale sources, raw files that match no dataset's
+    layout and a dataset's quarantine rate above quarantine_threshold (default 1%;
+    SHOPLAKE_QUARANTINE_THRESHOLD) are reported, not fatal: the run ends `warn`. Every run is
     recorded in the warehouse (schema shoplake_ops; see `shoplake status`). A run holds the
     lake's run lock: a second run started meanwhile exits at once (or waits, with --wait).
     """
@@ -380,9 +382,10 @@ def status(
     duckdb_path: DuckdbPathOption = None,
     lake: LakeOption = None,
 ) -> None:
-    """The last runs of `shoplake run`: status, step timings, quarantined records, tests
-    and stale sources (from the warehouse's shoplake_ops tables). A run recorded as
-    running whose process is gone (killed) is shown as abandoned."""
+    """The last runs of `shoplake run`: status (success, warn, failed, ...), step timings,
+    quarantined records, tests and stale sources (from the warehouse's shoplake_ops
+    tables). A run recorded as running whose process is gone (killed) is shown as
+    abandoned."""
     from shoplake.history import last_runs_duckdb
     from shoplake.pipeline import abandoned, run_lock_is_held
     from shoplake.warehouse import dbt_env
