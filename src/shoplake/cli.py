@@ -262,7 +262,8 @@ def build(
         str,
         typer.Option(
             help="dbt target: dev (DuckDB in the lake), postgres (loads silver into the "
-            "`lake` schema first) or prod (Redshift with Spectrum sources)."
+            "`lake` schema first; --postgres-dsn, else SHOPLAKE_PG_HOST/PORT/USER/PASSWORD/"
+            "DBNAME) or prod (Redshift with Spectrum sources)."
         ),
     ] = "dev",
     full_refresh: FullRefreshOption = False,
@@ -346,7 +347,9 @@ def run_daily(
     freshness, dbt build, docs, dashboard.
 
     Each step is timed and reported; a failing step stops the run with exit code 1 and
-    says how to resume (--from STEP). Stale sources are reported, not fatal. Every run is
+    says how to resume (--from STEP). Stale sources, raw files that match no dataset's
+    layout and a dataset's quarantine rate above quarantine_threshold (default 1%;
+    SHOPLAKE_QUARANTINE_THRESHOLD) are reported, not fatal: the run ends `warn`. Every run is
     recorded in the warehouse (schema shoplake_ops; see `shoplake status`). A run holds the
     lake's run lock: a second run started meanwhile exits at once (or waits, with --wait).
     """
@@ -379,9 +382,10 @@ def status(
     duckdb_path: DuckdbPathOption = None,
     lake: LakeOption = None,
 ) -> None:
-    """The last runs of `shoplake run`: status, step timings, quarantined records, tests
-    and stale sources (from the warehouse's shoplake_ops tables). A run recorded as
-    running whose process is gone (killed) is shown as abandoned."""
+    """The last runs of `shoplake run`: status (success, warn, failed, ...), step timings,
+    quarantined records, tests and stale sources (from the warehouse's shoplake_ops
+    tables). A run recorded as running whose process is gone (killed) is shown as
+    abandoned."""
     from shoplake.history import last_runs_duckdb
     from shoplake.pipeline import abandoned, run_lock_is_held
     from shoplake.warehouse import dbt_env
@@ -677,15 +681,13 @@ def load_postgres(
     """Replace the tables of a PostgreSQL schema with the lake's silver rows.
 
     The dbt `postgres` target reads its sources there; `shoplake build --target
-    postgres` runs this first.
+    postgres` runs this first. Without a DSN (--postgres-dsn, SHOPLAKE_POSTGRES_DSN) the
+    connection is SHOPLAKE_PG_HOST, _PORT, _USER, _PASSWORD and _DBNAME.
     """
     from shoplake.pgload import load_postgres as run_load
+    from shoplake.warehouse import postgres_target_dsn
 
-    dsn = _dsn(postgres_dsn)
-    if not dsn:
-        raise ShoplakeError(
-            "no PostgreSQL DSN given", "pass --postgres-dsn or set SHOPLAKE_POSTGRES_DSN"
-        )
+    dsn = postgres_target_dsn(_dsn(postgres_dsn))
     Console().print_report(run_load(_lake(lake), dsn, schema).as_report())
 
 

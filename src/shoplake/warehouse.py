@@ -43,7 +43,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shoplake.errors import ShoplakeError, one_line, warehouse_lock_conflict
+from shoplake.config import pg_env_dsn
+from shoplake.errors import ShoplakeError, one_line, register_secret, warehouse_lock_conflict
 from shoplake.lake import SILVER, STATE, Lake
 from shoplake.report import Report
 
@@ -154,11 +155,7 @@ def dbt_env(
         path = duckdb_path or os.environ.get("SHOPLAKE_DUCKDB_PATH") or default_duckdb_path(lake)
         env["SHOPLAKE_DUCKDB_PATH"] = str(Path(path).expanduser().resolve())
     elif target == "postgres":
-        if not postgres_dsn:
-            raise ShoplakeError(
-                "the postgres target needs a PostgreSQL DSN",
-                "pass --postgres-dsn or set SHOPLAKE_POSTGRES_DSN",
-            )
+        postgres_dsn = postgres_target_dsn(postgres_dsn)
         from psycopg.conninfo import conninfo_to_dict
 
         info = conninfo_to_dict(postgres_dsn)
@@ -173,6 +170,20 @@ def dbt_env(
         options = [os.environ.get("PGOPTIONS", ""), _pg_option(SALT_SETTING, email_salt(target))]
         env["PGOPTIONS"] = " ".join(o for o in options if o)
     return env
+
+
+def postgres_target_dsn(postgres_dsn: str | None) -> str:
+    """The ``postgres`` target's DSN: the one given (``--postgres-dsn``,
+    ``SHOPLAKE_POSTGRES_DSN``), else one made of ``SHOPLAKE_PG_*``; neither is an error."""
+    dsn = postgres_dsn or pg_env_dsn()
+    if not dsn:
+        raise ShoplakeError(
+            "the postgres target needs a PostgreSQL connection",
+            "pass --postgres-dsn, or set SHOPLAKE_POSTGRES_DSN or SHOPLAKE_PG_HOST, "
+            "SHOPLAKE_PG_PORT, SHOPLAKE_PG_USER, SHOPLAKE_PG_PASSWORD, SHOPLAKE_PG_DBNAME",
+        )
+    register_secret(dsn)
+    return dsn
 
 
 @contextlib.contextmanager
@@ -367,7 +378,7 @@ def build(
     if target == "postgres" and load:
         from shoplake.pgload import load_postgres
 
-        load_postgres(lake, postgres_dsn or "")
+        load_postgres(lake, postgres_target_dsn(postgres_dsn))
     if target == "prod":
         stage_spectrum(lake, artifacts=artifacts)
     args = ["build"]
