@@ -141,11 +141,36 @@ def _main(
     _state["debug"] = _state["debug"] or debug
 
 
+def calendar_day(text: str) -> datetime:
+    """A YYYY-MM-DD option value; an impossible day says why, not just "bad format"."""
+    import calendar
+    import re
+
+    match = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", text.strip())
+    if not match:
+        raise typer.BadParameter(f"{text!r} is not a day written as YYYY-MM-DD")
+    year, month, day = (int(g) for g in match.groups())
+    if year < 1:
+        raise typer.BadParameter(f"{text}: years start at 0001")
+    if not 1 <= month <= 12:
+        raise typer.BadParameter(f"{text}: there is no month {month}")
+    last = calendar.monthrange(year, month)[1]
+    if not 1 <= day <= last:
+        raise typer.BadParameter(
+            f"{text} is not a calendar day: {calendar.month_name[month]} {year} has {last} days"
+        )
+    return datetime(year, month, day)
+
+
 @app.command()
 def generate(
     start: Annotated[
         datetime,
-        typer.Option(formats=["%Y-%m-%d"], help="First business day to generate (YYYY-MM-DD)."),
+        typer.Option(
+            parser=calendar_day,
+            metavar="YYYY-MM-DD",
+            help="First business day to generate (YYYY-MM-DD).",
+        ),
     ],
     days: Annotated[int, typer.Option(min=1, help="Number of days to generate.")] = 30,
     orders_per_day: Annotated[
