@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import re
 from pathlib import Path
 
 import duckdb
@@ -21,7 +23,7 @@ from cli_kit import run_shoplake, the_error_line
 from shoplake.contract import DATASETS
 from shoplake.ingest import run_ingest
 from shoplake.lake import Lake
-from shoplake.warehouse import build
+from shoplake.warehouse import artifacts_dir, build, project_dir, source_freshness
 
 ORDERS = [
     # order_id, customer_id, order_ts, status, channel, currency, shipping_country, updated_at
@@ -90,6 +92,8 @@ def test_a_shop_without_customers_products_or_clicks_builds_on_duckdb(
     # nothing was written into silver/ for the datasets the shop does not deliver
     silver = sorted(p.name for p in (partial_lake.root / "silver").iterdir())
     assert silver == sorted(PRESENT)
+    empty = sorted(p.name for p in (partial_lake.root / "_state" / "empty_sources").iterdir())
+    assert empty == sorted(f"{name}.parquet" for name in ABSENT)
 
     con = duckdb.connect(str(partial_lake.root / "warehouse.duckdb"), read_only=True)
     try:
@@ -119,6 +123,49 @@ def test_a_shop_without_customers_products_or_clicks_builds_on_duckdb(
         assert types["list_price"] == "DECIMAL(18,2)"
     finally:
         con.close()
+
+    # freshness checks the delivered datasets only: one not delivered is not stale
+    sources = json.loads(source_freshness(partial_lake, quiet=True).read_text("utf-8"))
+    assert {r["unique_id"].rsplit(".", 1)[1]: r["status"] for r in sources["results"]} == {
+        name: "pass" for name in PRESENT
+    }
+
+    # docs/operate.md names the datasets each mart reads as dbt's lineage does
+    manifest = artifacts_dir(partial_lake) / "target" / "manifest.json"
+    assert documented_lineage() == manifest_lineage(json.loads(manifest.read_text("utf-8")))
+
+
+def documented_lineage() -> dict[str, set[str]]:
+    """mart -> datasets, from the table in docs/operate.md's section on missing datasets."""
+    text = (project_dir() / "docs" / "operate.md").read_text("utf-8")
+    section = text.split("## Datasets a shop does not deliver", 1)[1].split("\n## ", 1)[0]
+    lineage = {}
+    for row in re.findall(r"^\| (`.*)$", section, flags=re.M):
+        marts, datasets = (cell.strip() for cell in row.split("|")[:2])
+        reads = set() if datasets.startswith("(none") else set(datasets.split(", "))
+        for mart in re.findall(r"`(\w+)`", marts):
+            lineage[mart] = reads
+    return lineage
+
+
+def manifest_lineage(manifest: dict) -> dict[str, set[str]]:
+    """mart -> the lake sources it reads, through every model in between."""
+    parents = manifest["parent_map"]
+
+    def sources(node: str) -> set[str]:
+        found = set()
+        for parent in parents.get(node, []):
+            if parent.startswith("source.shoplake.lake."):
+                found.add(parent.rsplit(".", 1)[1])
+            else:
+                found |= sources(parent)
+        return found
+
+    return {
+        node["name"]: sources(uid)
+        for uid, node in manifest["nodes"].items()
+        if node["resource_type"] == "model" and node["path"].startswith("marts/")
+    }
 
 
 @pytest.mark.postgres

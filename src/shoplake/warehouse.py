@@ -45,7 +45,7 @@ from pathlib import Path
 
 from shoplake.config import pg_env_dsn
 from shoplake.contract import DATASETS, PARTITION_COLUMNS
-from shoplake.dbt_sources import silver_glob_env
+from shoplake.dbt_sources import SOURCE_NAME, silver_glob_env
 from shoplake.errors import ShoplakeError, one_line, register_secret, warehouse_lock_conflict
 from shoplake.lake import SILVER, STATE, Lake, expected_layout, glob_escape
 from shoplake.report import Report
@@ -518,10 +518,20 @@ def docs_generate(lake: LakeLike, *, target: str = "dev", quiet: bool = False, *
     return artifacts_dir(lake, target) / "target"
 
 
+def freshness_args(lake: LakeLike) -> list[str]:
+    """``dbt source freshness`` over the datasets the lake has silver files for: a dataset
+    the shop does not deliver reads as empty (:func:`empty_sources`), and is not stale."""
+    lake = _as_lake(lake)
+    delivered = [name for name in DATASETS if lake.list_silver(name)]
+    selection = [f"source:{SOURCE_NAME}.{name}" for name in delivered]
+    return ["source", "freshness", *(["--select", *selection] if selection else [])]
+
+
 def source_freshness(lake: LakeLike, *, target: str = "dev", quiet: bool = False, **kw) -> Path:
-    """``dbt source freshness`` (ingested_at of every silver table); returns sources.json."""
+    """``dbt source freshness`` (ingested_at of every delivered silver table); returns
+    sources.json."""
     env = dbt_env(lake, target, **kw)
-    args = ["source", "freshness"]
+    args = freshness_args(lake)
     run = run_dbt(args, lake, target, env=env, quiet=quiet)
     if not run.success:
         raise _command_failure(
