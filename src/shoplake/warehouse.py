@@ -23,6 +23,11 @@ sends it at connection start, outside any statement), and on Redshift a pre-hook
 session context variable with a bound parameter (``macros/hash_email.sql``). SQL reads
 it by name (``getvariable`` / ``current_setting``).
 
+Only ``orders`` is required (:data:`REQUIRED_DATASETS`; a lake without it is refused in
+one line before dbt starts). A dataset the lake has no silver files for reads as empty:
+on DuckDB its source is pointed at a zero-row Parquet file with its silver schema
+(:func:`empty_sources`), on PostgreSQL :mod:`shoplake.pgload` creates its empty table.
+
 dbt's artifacts and logs go to ``<local dir>/_state/dbt/<target>/`` (the lake directory
 itself for a local lake) so that runs on different lakes never share a ``target/``
 directory.
