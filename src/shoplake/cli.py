@@ -308,7 +308,9 @@ def build(
     lake: .shoplake/s3/<bucket>/<prefix>/_state/dbt/<target>/ under SHOPLAKE_LOCAL_DIR or
     the current directory), dbt's output to logs/build.out there: a failure is one line
     naming the failing nodes and that file. Incremental facts pick up late records and
-    status changes since the last build. A build holds the lake's build lock (as
+    status changes since the last build. Only orders must be delivered: a dataset with
+    no silver files reads as empty (see docs/operate.md for which marts need which), a
+    lake without orders is refused in one line. A build holds the lake's build lock (as
     `shoplake run` does): a second build exits at once (or waits, with --wait); a
     warehouse held open by another process is named in one line.
     """

@@ -162,11 +162,11 @@ def _catalog(ctx: _Context) -> StepOutcome:
 
 
 def _freshness(ctx: _Context) -> StepOutcome:
-    from shoplake.warehouse import dbt_env, run_dbt
+    from shoplake.warehouse import dbt_env, freshness_args, run_dbt
 
     env = dbt_env(ctx.lake, ctx.options.target, **_warehouse_kwargs(ctx.options))
     started = time.time()
-    run = run_dbt(["source", "freshness"], ctx.lake, ctx.options.target, env=env, quiet=True)
+    run = run_dbt(freshness_args(ctx.lake), ctx.lake, ctx.options.target, env=env, quiet=True)
     sources = run.target_path / "sources.json"
     if not sources.is_file() or sources.stat().st_mtime < started:
         tail = " / ".join(run.output.strip().splitlines()[-3:])
