@@ -421,3 +421,13 @@ def _redshift_sources(
         yield con, relations
     finally:
         con.close()
+
+
+def publish_step(
+    lake: Lake, target: str, *, duckdb_path: str | os.PathLike | None, run_id: str, wait: bool
+) -> tuple[str, str]:
+    """The ``publish`` step of ``shoplake run``: (status, detail)."""
+    if target not in TARGETS:
+        return "skipped", f"gold is published from the dev or prod warehouse, not {target}"
+    report = publish(lake, target=target, duckdb_path=duckdb_path, run_id=run_id, wait=wait)
+    return "success", f"gold to {lake.url(GOLD)}: {report.summary()}"

@@ -468,3 +468,19 @@ def print_report(report: NotifyReport, say: Callable[[str], None] | None = None)
     say = say or (lambda line: print(line, file=sys.stderr))
     for line in report.lines():
         say(line)
+
+
+def after_run(lake: Lake, record: RunRecord, say: Callable[[str], None]) -> NotifyReport | None:
+    """What ``shoplake run`` calls when a run ends: notify if anything is configured, say
+    what happened; never raises."""
+    try:
+        settings = NotifySettings.load()
+    except ShoplakeError as exc:
+        say(f"notify: not sent: {exc}")
+        return None
+    if not (settings.configured or settings.cloudwatch_deployment):
+        return None
+    report = notify_run(lake, record, settings)
+    for line in report.lines():
+        say(line)
+    return report
