@@ -161,20 +161,30 @@ def test_a_receiver_that_fails_then_recovers_gets_each_message_once(tmp_path):
 def test_a_receiver_that_stays_down_never_fails_the_run_and_hides_the_url_secret(tmp_path):
     lake = _lake(tmp_path)
     receiver = Receiver(fail_first=10**6)
-    run = _run(lake, status="failed", failed_step="build", error="boom")
+    run = _run(
+        lake,
+        status="failed",
+        failed_step="build",
+        error="boom",
+        datasets=[DatasetRecord("orders", 3, 100, 90, 10, 0)],
+    )
     try:
         report = notify_run(lake, run, _settings(receiver.url, attempts=3))
-        assert len(receiver.requests) == 3
+        assert len(receiver.requests) == 3  # the first message's attempts; then it gives up
         assert report.sent == []
-        assert len(report.problems) == 1
+        assert len(report.problems) == 2
+        assert "1 more messages not tried" in report.problems[1]
         assert "s3cr3t-token" not in " ".join(report.lines())
         assert redact(receiver.url) in report.problems[0]
-        receiver.fail_first = 0  # recovered: the next notify of the run delivers it
+        receiver.fail_first = 0  # recovered: the next notify of the run delivers them
         later = notify_run(lake, run, _settings(receiver.url))
     finally:
         receiver.stop()
-    assert later.sent == [("webhook", f"{run.run_id}/run-failed/build")]
-    assert len(receiver.accepted) == 1
+    assert sorted(later.sent) == [
+        ("webhook", f"{run.run_id}/quarantine/orders"),
+        ("webhook", f"{run.run_id}/run-failed/build"),
+    ]
+    assert len(receiver.accepted) == 2
 
     # nobody listening at all
     report = notify_run(

@@ -22,7 +22,9 @@ Each message is sent once: an event's key names the run and the event
 (``<run_id>/quarantine/orders``), and a delivered key is recorded in the lake's ledger
 ``_state/notify/sent/<channel>/``, so a retried run (the same ``--run-id``) or a second
 call sends nothing again. Delivery is retried with exponential backoff; an event whose
-delivery still fails is not recorded, so the next call for that run tries it again.
+delivery still fails is not recorded, so the next call for that run tries it again (and
+the channel's remaining events wait for that call too: a receiver that is down is not
+waited for once per event).
 Delivery is at-least-once: a crash after the receiver accepted a message and before the
 ledger recorded it sends it again, so every POST carries ``Idempotency-Key: <key>``.
 Nothing here ever fails the run: every problem becomes a line of the report. URLs are
@@ -381,8 +383,15 @@ def notify_run(
         if settings.sns_topic:
             channels.append(_SnsChannel(settings.sns_topic, session))
         for channel in channels:
-            for event in report.events:
-                _deliver_once(lake, channel, event, record, settings, report, sleep)
+            for i, event in enumerate(report.events):
+                if not _deliver_once(lake, channel, event, record, settings, report, sleep):
+                    rest = len(report.events) - i - 1
+                    if rest:  # the receiver is down: do not wait for it once per event
+                        report.problems.append(
+                            f"{rest} more messages not tried on {channel.label}; the next "
+                            f"notify of run {record.run_id} sends them"
+                        )
+                    break
         if settings.cloudwatch_deployment:
             report.metrics = put_metrics(record, settings.cloudwatch_deployment, session)
     except Exception as exc:  # notifying must never fail the run
@@ -398,13 +407,14 @@ def _deliver_once(
     settings: NotifySettings,
     report: NotifyReport,
     sleep: Callable[[float], None],
-) -> None:
+) -> bool:
+    """Send one event unless the ledger has it; False when the channel is down."""
     from shoplake.alerts.webhook import backoff
 
     marker = _ledger_key(lake, channel.name, event.key)
     if lake.exists(marker):
         report.already_sent.append((channel.name, event.key))
-        return
+        return True
     for attempt in range(1, settings.attempts + 1):
         try:
             channel.send(event, record, attempt)
@@ -414,16 +424,17 @@ def _deliver_once(
                     f"{event.kind} message not delivered to {channel.label} after {attempt} "
                     f"attempts ({exc}); the next notify of run {record.run_id} retries it"
                 )
-                return
+                return False
             sleep(backoff(attempt, settings.backoff_s, cap_s=30.0))
             continue
         except ShoplakeError as exc:
             report.problems.append(f"{event.kind} message refused by {channel.label}: {exc}")
-            return
+            return True
         break
     sent = {"key": event.key, "sent_at": datetime.now(timezone.utc).isoformat()}
     lake.write_atomic(marker, json.dumps(sent))
     report.sent.append((channel.name, event.key))
+    return True
 
 
 # ---------------------------------------------------------------------------------------
