@@ -12,6 +12,9 @@ jobs or fire triggers, and evaluates no alarm.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import boto3
 from aws_kit import unique_name
@@ -222,3 +225,58 @@ def test_the_update_calls_moto_cannot_run_are_valid_glue_requests(deployed):
     kept = requests["UpdateJob"]["JobUpdate"]["DefaultArguments"]
     assert kept["--SHOPLAKE_REDSHIFT_HOST"] == "h"  # arguments someone added are kept
     assert json.dumps(kept)  # plain strings only
+
+
+def test_the_entry_script_runs_shoplake_with_the_jobs_arguments_and_one_run_id(tmp_path):
+    """The script as Glue would start it (a retry's run id has an ``_attempt_N`` suffix):
+    the ``--SHOPLAKE_*`` arguments become the environment, and both attempts record the
+    same run. The postgres target without a DSN stops the run at its first dbt step,
+    after ingest has run, which is all this needs."""
+    from cli_kit import run_shoplake
+
+    lake = tmp_path / "lake"
+    generated = run_shoplake(
+        "generate",
+        "--lake",
+        str(lake),
+        "--start",
+        "2026-10-05",
+        "--days",
+        "1",
+        "--orders-per-day",
+        "5",
+        without=("SHOPLAKE_LAKE",),
+    )
+    assert generated.returncode == 0, generated.stderr
+    script = tmp_path / "shoplake_job.py"
+    script.write_text(runner.JOB_SCRIPT)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPLAKE_")}
+    for attempt in ("jr_0f1e2d", "jr_0f1e2d_attempt_1"):
+        result = subprocess.run(
+            [
+                sys.executable,
+                str(script),
+                "--JOB_ID",
+                "j_1",
+                "--JOB_RUN_ID",
+                attempt,
+                "--job-bookmark-option",
+                "job-bookmark-disable",
+                "--shoplake-target",
+                "postgres",
+                "--SHOPLAKE_LAKE",
+                str(lake),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert "run glue-jr_0f1e2d failed at step freshness" in result.stderr
+    records = sorted(p.name for p in (lake / "_state" / "pipeline").glob("*.json"))
+    assert records == ["glue-jr_0f1e2d.json"]
+    record = json.loads((lake / "_state" / "pipeline" / "glue-jr_0f1e2d.json").read_text())
+    assert record["target"] == "postgres"
+    assert {s["step"]: s["status"] for s in record["steps"]}["ingest"] == "success"
