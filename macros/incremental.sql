@@ -1,15 +1,59 @@
-{#- The incremental watermark of a fact: the newest `ingested_at` already in it, minus the
-    lookback (var incremental_lookback_hours). Silver rows carry the start time of the
-    ingest run that wrote them, so every late record and every new order version is
-    newer than the watermark, whatever its business date. The lookback absorbs clock skew
-    and ingest runs that overlap a build. An empty fact selects everything. -#}
-{% macro ingested_since(column='ingested_at') -%}
-    {{ dbt.dateadd(
-        'hour',
-        -1 * var('incremental_lookback_hours'),
-        "coalesce((select max(" ~ column ~ ") from " ~ this ~ "), cast('1900-01-01' as timestamp))"
-    ) }}
+{#- The incremental watermark of a fact: a monotonic ingest batch number, not a clock.
+
+    Every silver row carries `ingest_seq`, the sequence number of the ingest run that
+    first wrote it (kept by ingest in the lake's state, one more for every run that
+    writes anything, whatever the hosts' clocks say). A fact remembers the ingest_seq of
+    what it loaded; an incremental run selects the silver rows of the batches after the
+    newest one the fact holds (`ingest_seq > watermark`).
+
+    A fact is behind the lake when it holds fewer rows than the silver rows of the
+    batches it has loaded (a build that ran while a batch was being published, a fact
+    built by an older watermark): the watermark is then -1, so the run re-reads every
+    silver row and repairs the fact (delete+insert facts recompute, append facts add the
+    rows they lack). The build that left a fact behind says so (its data test
+    assert_facts_hold_every_silver_record fails); the run that finds a fact behind says
+    so too (fact_behind_lake_notice logs a warning line) and repairs it, without a full
+    refresh. An empty fact also has the watermark -1.
+
+    fact_load_state(): one row, the newest batch in the fact and its row count.
+    ingest_watermark(loaded, expected): one row, the watermark, from the CTE `loaded`
+    and a CTE `expected` holding `silver_rows`, the silver rows (counted as the fact
+    counts them) of the batches up to loaded.newest_seq. -#}
+{% macro fact_load_state() -%}
+    select
+        coalesce(max(ingest_seq), -1) as newest_seq,
+        count(*) as fact_rows
+    from {{ this }}
 {%- endmacro %}
+
+{% macro ingest_watermark(loaded='loaded', expected='expected') -%}
+    select
+        case
+            when {{ expected }}.silver_rows = {{ loaded }}.fact_rows
+                then {{ loaded }}.newest_seq
+            else -1
+        end as ingest_seq
+    from {{ loaded }}
+    cross join {{ expected }}
+{%- endmacro %}
+
+{#- At run time (not in unit tests), log one line when the fact is behind the lake:
+    `expected_sql` is the model's `expected` CTE body (it reads the CTE `loaded`). -#}
+{% macro fact_behind_lake_notice(expected_sql) %}
+    {%- if execute and model.resource_type == 'model' -%}
+        {%- set query -%}
+            with loaded as ({{ fact_load_state() }}), expected as ({{ expected_sql }})
+            select loaded.fact_rows, expected.silver_rows
+            from loaded cross join expected
+        {%- endset -%}
+        {%- set row = run_query(query).rows[0] -%}
+        {%- if row[0] != row[1] -%}
+            {{ log("WARNING: " ~ this.identifier ~ " is behind the lake: it holds " ~ row[0]
+                ~ " rows, the ingest batches it has loaded hold " ~ row[1]
+                ~ "; this run re-reads every silver row to repair it", info=true) }}
+        {%- endif -%}
+    {%- endif -%}
+{% endmacro %}
 
 {#- The order statuses that count as revenue, as a SQL list for `not in`. -#}
 {% macro non_revenue_statuses() -%}

@@ -51,9 +51,9 @@
             {%- do schemas.append(node.schema) -%}
             {%- do statements.append(
                 "create external schema if not exists " ~ adapter.quote(node.schema)
-                ~ " from data catalog database '" ~ env_var('SHOPLAKE_GLUE_DATABASE', 'shoplake')
-                ~ "' iam_role '" ~ env_var('SHOPLAKE_SPECTRUM_IAM_ROLE', 'default')
-                ~ "' create external database if not exists") -%}
+                ~ " from data catalog database " ~ sql_string(env_var('SHOPLAKE_GLUE_DATABASE', 'shoplake'))
+                ~ " iam_role " ~ sql_string(env_var('SHOPLAKE_SPECTRUM_IAM_ROLE', 'default'))
+                ~ " create external database if not exists") -%}
         {%- endif -%}
     {%- endfor -%}
     {%- for node in sources -%}
@@ -80,7 +80,7 @@ create external table {{ relation }} (
 partitioned by ({{ partition_columns | join(', ') }})
 {%- endif %}
 stored as {{ node.external.file_format or 'parquet' }}
-location '{{ location }}'
+location {{ sql_string(location) }}
             {%- endset -%}
             {%- do statements.append(ddl) -%}
         {%- endif -%}
@@ -90,8 +90,8 @@ location '{{ location }}'
                 {%- for day in batch -%}
                     {%- set y, m, d = day.split('-') -%}
                     {%- do specs.append(
-                        "partition (year = '" ~ y ~ "', month = '" ~ m ~ "', day = '" ~ d ~ "') location '"
-                        ~ location ~ "year=" ~ y ~ "/month=" ~ m ~ "/day=" ~ d ~ "/'") -%}
+                        "partition (year = '" ~ y ~ "', month = '" ~ m ~ "', day = '" ~ d ~ "') location "
+                        ~ sql_string(location ~ "year=" ~ y ~ "/month=" ~ m ~ "/day=" ~ d ~ "/")) -%}
                 {%- endfor -%}
                 {%- do statements.append("alter table " ~ relation ~ " add if not exists\n" ~ (specs | join('\n'))) -%}
             {%- endfor -%}
@@ -104,8 +104,14 @@ location '{{ location }}'
     {%- if not execute -%}{{ return(false) }}{%- endif -%}
     {%- set query -%}
         select 1 from svv_external_tables
-        where schemaname = '{{ schema }}' and tablename = '{{ identifier }}'
+        where schemaname = {{ sql_string(schema) }} and tablename = {{ sql_string(identifier) }}
     {%- endset -%}
     {%- set result = run_query(query) -%}
     {{ return(result is not none and (result.rows | length) > 0) }}
 {% endmacro %}
+
+{#- A text as a SQL string literal: quotes doubled, so a path or a name is data, never
+    SQL (a lake location may hold quotes: `s3://b/it's '||' x/`). -#}
+{% macro sql_string(text) -%}
+    '{{ text | replace("'", "''") }}'
+{%- endmacro %}

@@ -19,7 +19,7 @@ line_totals as (
     select
         order_id,
         sum(quantity) as item_count,
-        sum(quantity * unit_price) as gross_amount,
+        sum({{ line_amount("quantity", "unit_price") }}) as gross_amount,
         sum(discount_amount) as discount_amount,
         sum(total_amount) as net_amount
 

@@ -1,5 +1,7 @@
 {#- Newest updated_at wins: silver keeps every version of an order (order_id, updated_at);
-    this keeps the latest one per order. -#}
+    this keeps the latest one per order, with the newest ingest batch holding any
+    version of it (ingest_seq: a version that arrives late but loses is still news for
+    the incremental facts). -#}
 with
 
 order_versions as (
@@ -15,7 +17,9 @@ ranked as (
         row_number() over (
             partition by order_id
             order by updated_at desc, ingested_at desc
-        ) as version_rank
+        ) as version_rank,
+        max(ingest_seq) over (partition by order_id) as newest_ingest_seq,
+        min(ingest_seq) over (partition by order_id) as first_ingest_seq
 
     from order_versions
 
@@ -32,7 +36,9 @@ final as (
         currency,
         country_code,
         updated_at,
-        ingested_at
+        ingested_at,
+        newest_ingest_seq as ingest_seq,
+        first_ingest_seq
 
     from ranked
     where version_rank = 1

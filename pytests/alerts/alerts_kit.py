@@ -16,7 +16,10 @@ import gzip
 import hashlib
 import json
 import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -29,7 +32,7 @@ from typing import Any
 UTC = timezone.utc
 PAGE = "https://shop.example.com/checkout/complete"
 REPO = Path(__file__).resolve().parents[2]
-PYTHON = str(REPO / ".venv" / "bin" / "python")
+PYTHON = sys.executable  # the test's interpreter (a worktree has no .venv of its own)
 
 
 def click(
@@ -69,6 +72,14 @@ def purchase(
         page,
         attributes={"order_id": order, "revenue": revenue, "currency": currency},
     )
+
+
+def nested_purchase(event_time: str, session: str, levels: int) -> str:
+    """A purchase line whose record nests ``levels`` deep in all (the record itself is
+    level 1, ``attributes`` level 2, ...), written as text: json.dumps cannot go deep."""
+    head = json.dumps(click(event_time, "C1", session, "purchase"))[:-1]
+    inner = levels - 1  # objects inside the record
+    return head + ', "attributes": ' + '{"d": ' * (inner - 1) + "{}" + "}" * (inner - 1) + "}"
 
 
 def expected_id(utc_time: str, user: str, session: str, page: str | None = PAGE) -> str:
@@ -121,6 +132,77 @@ def snapshot(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in alert_files(root)}
 
 
+def start_alerts(root: Path | str, **kwargs: Any) -> None:
+    """Start alerts on a lake before the test's files land: the first start bookmarks
+    what is there (here: nothing) and alerts only for files that land after it."""
+    from shoplake.alerts.watcher import process_pending
+
+    process_pending(root, retry_for_s=0, **kwargs)
+
+
+def watch_cmd(root: Path, *args: str) -> list[str]:
+    return [PYTHON, "-m", "shoplake.cli", "alerts", "watch", "--lake", str(root), *args]
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The test's environment without failpoints or alerts settings, plus ``extra``."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SHOPLAKE_CRASH_AT", "SHOPLAKE_ALERTS_"))
+    }
+    env.update(extra)
+    return env
+
+
+class WatchProcess:
+    """`shoplake alerts watch` in a subprocess, stdout and stderr collected line by line
+    (``lines``: both, in order; ``stderr``: stderr alone)."""
+
+    def __init__(self, root: Path, url: str | None, *args: str, **env: str) -> None:
+        self.lines: list[str] = []
+        self.stderr: list[str] = []
+        hook = ["--webhook", url] if url else []
+        self.proc = subprocess.Popen(
+            watch_cmd(root, *hook, "--interval", "0.05", *args),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=child_env(**env),
+        )
+        assert self.proc.stdout is not None
+        assert self.proc.stderr is not None
+        threading.Thread(target=self._read, args=(self.proc.stdout, None), daemon=True).start()
+        threading.Thread(
+            target=self._read, args=(self.proc.stderr, self.stderr), daemon=True
+        ).start()
+
+    def _read(self, stream: Any, also: list[str] | None) -> None:
+        for line in stream:
+            self.lines.append(line.rstrip("\n"))
+            if also is not None:
+                also.append(line.rstrip("\n"))
+
+    def wait_for(self, predicate: Any, timeout: float = 30) -> None:
+        """Wait until some output line satisfies ``predicate`` (the process must live)."""
+        deadline = time.time() + timeout
+        while not any(predicate(line) for line in list(self.lines)):
+            assert self.proc.poll() is None, self.lines
+            assert time.time() < deadline, self.lines
+            time.sleep(0.02)
+
+    def wait_started(self, timeout: float = 30) -> None:
+        self.wait_for(lambda line: line.startswith("watching"), timeout)
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=30)
+
+
 def now_utc() -> datetime:
     return datetime.now(UTC)
 
@@ -145,10 +227,13 @@ class Receiver:
     ``fail(n, status)``: answer the next ``n`` requests with ``status``; ``reject(key)``
     answers 400 for that Idempotency-Key until ``reject(None)``; ``down()`` closes the
     port (connection refused), ``up()`` listens again on the same port; ``delay_s`` makes
-    every answer that slow (a kill then often lands while a POST is in flight).
+    every answer that slow (a kill then often lands while a POST is in flight);
+    ``verifier(headers, body)``, when set, must return True or the answer is 401 (as a
+    receiver checking signatures does).
     """
 
     delay_s = 0.0
+    verifier: Any = None
 
     def __init__(self) -> None:
         with socket.socket() as sock:
@@ -173,8 +258,11 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 time.sleep(receiver.delay_s)
                 key = self.headers.get("Idempotency-Key")
+                verifier = receiver.verifier
                 with receiver._lock:
-                    if receiver._failures:
+                    if verifier is not None and not verifier(self.headers, body):
+                        status = 401
+                    elif receiver._failures:
                         status = receiver._failures.pop(0)
                     elif key is not None and key == receiver._rejected:
                         status = 400

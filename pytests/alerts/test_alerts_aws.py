@@ -10,9 +10,11 @@ import importlib.util
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import zipfile
+import zlib
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +23,16 @@ from urllib.parse import quote_plus
 
 import boto3
 import pytest
-from alerts_kit import PYTHON, UTC, Receiver, click, expected_id, ndjson, purchase
+from alerts_kit import (
+    PYTHON,
+    UTC,
+    Receiver,
+    click,
+    expected_id,
+    ndjson,
+    nested_purchase,
+    purchase,
+)
 
 from shoplake.alerts import lambda_handler
 from shoplake.alerts.package import HANDLER, build_lambda_zip
@@ -311,14 +322,56 @@ def test_the_lambda_zip_runs_with_only_boto3_beside_it(
     assert ids == expected
 
 
+def test_the_handler_shares_the_scanners_limits(
+    s3_bucket: str, topic: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    deep = nested_purchase("2026-03-01T14:00:00Z", "deep", 100_000)
+    after = json.dumps(purchase("2026-03-01T14:00:01Z", "C1", "after"))
+    put(s3_bucket, f"{RAW}/deep.json", f"{deep}\n{after}\n".encode())
+    bomb = zlib.compressobj(6, zlib.DEFLATED, 31)  # gzip of 64 MiB of spaces: ~64 KB
+    data = bomb.compress(ndjson([purchase("2026-03-01T14:00:02Z", "C1", "bomb")]))
+    data += b"".join(bomb.compress(b" " * (1 << 20)) for _ in range(64)) + bomb.flush()
+    put(s3_bucket, f"{RAW}/bomb.json.gz", data)
+    put(s3_bucket, f"{RAW}/later.json", ndjson([purchase("2026-03-01T14:00:03Z", "C1", "later")]))
+    keys = [f"{RAW}/deep.json", f"{RAW}/bomb.json.gz", f"{RAW}/later.json"]
+
+    counts = lambda_handler.handler(s3_event(s3_bucket, *keys))
+    assert (counts["published"], counts["skipped_lines"], counts["file_errors"]) == (2, 1, 1)
+    sessions = {json.loads(m["Body"])["session_id"] for m in received(topic["queue"])}
+    assert sessions == {"after", "later"}
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    files = {e["shoplake_alerts_file"]: e for e in logged if "shoplake_alerts_file" in e}
+    assert files["raw/clickstream/2026/03/01/14/deep.json"]["skipped"] == {"too_deep": 1}
+    bombed = files["raw/clickstream/2026/03/01/14/bomb.json.gz"]["file_error"]
+    assert bombed.startswith("decompression_limit")
+
+
+def test_a_failing_handler_shows_no_credentials(
+    s3_bucket: str, topic: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://user:pass@127.0.0.1:{port}/?token=abc")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    with pytest.raises(lambda_handler.AlertsFailed) as failed:
+        lambda_handler.handler(s3_event(s3_bucket, f"{RAW}/any.json"))
+    message = str(failed.value)
+    assert "127.0.0.1" in message
+    assert all(marker not in message for marker in ("pass", "abc", "user:")), message
+    assert failed.value.__cause__ is None
+    assert failed.value.__suppress_context__
+
+
 def test_the_watcher_on_an_s3_lake(
     s3_bucket: str, receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SHOPLAKE_LOCAL_DIR", str(tmp_path / "local"))
     monkeypatch.delenv("SHOPLAKE_ALERTS_STATE", raising=False)
+    lake = f"s3://{s3_bucket}/{LAKE}"
+    assert process_pending(lake, receiver.url).files == []  # alerts start: no files yet
     expected, _ = _lake_files(s3_bucket)
     put(s3_bucket, f"{RAW}/_uploading.json", ndjson([purchase("2026-03-01T14:09:00Z")]))
-    lake = f"s3://{s3_bucket}/{LAKE}"
     lines: list[str] = []
     summary = process_pending(lake, receiver.url, log=lines.append)
     assert (len(summary.files), summary.new_alerts, summary.delivered) == (2, 3, 3)

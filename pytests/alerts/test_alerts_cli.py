@@ -19,9 +19,11 @@ MAR1_14 = datetime(2026, 3, 1, 14, tzinfo=UTC)
 def test_watch_once_prints_a_line_per_file_and_a_summary(
     lake_root: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    args = ["alerts", "watch", "--once", "--lake", str(lake_root)]
+    assert CliRunner().invoke(app, args).exit_code == 0  # alerts start: nothing there yet
     drop(lake_root, MAR1_14, "a.json", ndjson([purchase("2026-03-01T14:01:00Z"), "bad"]))
     monkeypatch.setenv("SHOPLAKE_ALERTS_WEBHOOK", receiver.url)
-    result = CliRunner().invoke(app, ["alerts", "watch", "--once", "--lake", str(lake_root)])
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0].startswith(

@@ -7,12 +7,10 @@ accepted a POST, before the ledger recorded it: re-posted with the same Idempote
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import statistics
 import subprocess
-import threading
 import time
 from collections import Counter
 from datetime import datetime
@@ -20,73 +18,26 @@ from pathlib import Path
 
 import pytest
 from alerts_kit import (
-    PYTHON,
     UTC,
     Receiver,
+    WatchProcess,
+    child_env,
     click,
     drop,
     expected_id,
     ndjson,
     published_alerts,
     purchase,
+    watch_cmd,
 )
 
 MAR1_14 = datetime(2026, 3, 1, 14, tzinfo=UTC)
 
 
-def _cmd(root: Path, *args: str) -> list[str]:
-    return [PYTHON, "-m", "shoplake.cli", "alerts", "watch", "--lake", str(root), *args]
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SHOPLAKE_CRASH_AT", "SHOPLAKE_ALERTS_"))
-    }
-    env.update(extra)
-    return env
-
-
-class Watcher:
-    """`shoplake alerts watch` in a subprocess, its output collected line by line."""
-
-    def __init__(self, root: Path, url: str) -> None:
-        self.lines: list[str] = []
-        self.proc = subprocess.Popen(
-            _cmd(root, "--webhook", url, "--interval", "0.05"),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=_env(),
-        )
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def wait_started(self, timeout: float = 30) -> None:
-        deadline = time.time() + timeout
-        while not any(line.startswith("watching") for line in self.lines):
-            assert self.proc.poll() is None, self.lines
-            assert time.time() < deadline, self.lines
-            time.sleep(0.02)
-
-    def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=30)
-
-
 def _once(root: Path, url: str, crash_at: str | None = None) -> subprocess.CompletedProcess:
-    env = _env(SHOPLAKE_CRASH_AT=crash_at) if crash_at else _env()
+    env = child_env(SHOPLAKE_CRASH_AT=crash_at) if crash_at else child_env()
     return subprocess.run(
-        _cmd(root, "--webhook", url, "--once", "--retry-for", "10"),
+        watch_cmd(root, "--webhook", url, "--once", "--retry-for", "10"),
         capture_output=True,
         text=True,
         env=env,
@@ -96,7 +47,7 @@ def _once(root: Path, url: str, crash_at: str | None = None) -> subprocess.Compl
 
 @pytest.mark.slow
 def test_latency_from_landing_to_webhook(lake_root: Path, receiver: Receiver) -> None:
-    watcher = Watcher(lake_root, receiver.url)
+    watcher = WatchProcess(lake_root, receiver.url)
     latencies = []
     try:
         watcher.wait_started()
@@ -157,6 +108,7 @@ def _three_purchases(root: Path) -> set[str]:
 def test_a_kill_at_each_failpoint_loses_nothing_and_doubles_nothing(
     lake_root: Path, receiver: Receiver, crash_at: str, published_before_restart: int
 ) -> None:
+    assert _once(lake_root, receiver.url).returncode == 0  # alerts start, no file yet
     expected = _three_purchases(lake_root)
     killed = _once(lake_root, receiver.url, crash_at)
     assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
@@ -184,7 +136,7 @@ def test_random_kills_while_files_land(lake_root: Path, receiver: Receiver) -> N
     receiver.delay_s = 0.02
     expected: set[str] = set()
     kills = 0
-    watcher = Watcher(lake_root, receiver.url)
+    watcher = WatchProcess(lake_root, receiver.url)
     try:
         watcher.wait_started()
         for i in range(16):
@@ -201,7 +153,7 @@ def test_random_kills_while_files_land(lake_root: Path, receiver: Receiver) -> N
             if i % 2 == 1:  # kill -9 while it reads, publishes or posts
                 watcher.kill()
                 kills += 1
-                watcher = Watcher(lake_root, receiver.url)
+                watcher = WatchProcess(lake_root, receiver.url)
                 watcher.wait_started()
         watcher.kill()
         kills += 1

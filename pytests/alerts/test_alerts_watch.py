@@ -26,6 +26,7 @@ from alerts_kit import (
     published_alerts,
     purchase,
     snapshot,
+    start_alerts,
 )
 
 from shoplake.alerts.watcher import process_pending, status, watch
@@ -36,7 +37,9 @@ MAR2_09 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 
 
 def _two_days(root: Path) -> set[str]:
-    """Two files; the second lands on 2 March with a late purchase of 1 March."""
+    """Two files landing after alerts started; the second lands on 2 March with a late
+    purchase of 1 March."""
+    start_alerts(root)
     drop(
         root,
         MAR1_14,
@@ -94,6 +97,7 @@ def test_alerts_are_published_by_event_day_once(lake_root: Path) -> None:
 
 
 def test_redelivered_files_never_alert_twice(lake_root: Path) -> None:
+    start_alerts(lake_root)
     records = [purchase("2026-03-01T14:01:00Z", "C1", "s1"), click("2026-03-01T14:02:00Z")]
     first = drop(lake_root, MAR1_14, "a.json", ndjson(records))
     process_pending(lake_root)
@@ -121,6 +125,7 @@ def test_redelivered_files_never_alert_twice(lake_root: Path) -> None:
 
 
 def test_in_progress_names_are_ignored_until_renamed(lake_root: Path) -> None:
+    start_alerts(lake_root)
     folder = landing_dir(lake_root, MAR1_14)
     folder.mkdir(parents=True)
     data = ndjson([purchase("2026-03-01T14:01:00Z")])
@@ -153,8 +158,11 @@ def test_the_webhook_gets_each_alert_once_signed(
         assert request.path == "/hooks/purchases"
         assert request.headers["Content-Type"].startswith("application/json")
         assert request.json == {k: v for k, v in lines[key].items() if k != "_file"}
-        mac = hmac.new(b"s3cret", request.body, hashlib.sha256).hexdigest()
-        assert request.headers["X-Shoplake-Signature"] == f"sha256={mac}"
+        stamp = request.headers["X-Shoplake-Timestamp"]
+        assert abs(int(stamp) - request.at) < 5
+        signed = stamp.encode() + b"." + request.body
+        mac = hmac.new(b"s3cret", signed, hashlib.sha256).hexdigest()
+        assert request.headers["X-Shoplake-Signature"] == f"v1={mac}"
     process_pending(lake_root, receiver.url)
     assert len(receiver.requests) == 4  # nothing is sent again
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import duckdb
 
-from shoplake.lake import Lake
+from shoplake.lake import Lake, glob_escape
 
 UTC = timezone.utc
 
@@ -353,7 +353,7 @@ def silver(lake: Lake, dataset: str) -> list[dict[str, Any]]:
         return []
     rows = _query(
         "select * from read_parquet(?, hive_partitioning=true, filename='_file')",
-        [f"{lake.root}/silver/{dataset}/*/*/*/*.parquet"],
+        [f"{glob_escape(str(lake.root))}/silver/{dataset}/*/*/*/*.parquet"],
     )
     for r in rows:
         r["_file"] = Path(r["_file"]).relative_to(lake.root).as_posix()
@@ -375,7 +375,7 @@ def quarantine(lake: Lake, dataset: str) -> list[dict[str, Any]]:
         return []
     rows = _query(
         "select * from read_parquet(?, filename='_file')",
-        [f"{lake.root}/quarantine/{dataset}/*/*/*/*.parquet"],
+        [f"{glob_escape(str(lake.root))}/quarantine/{dataset}/*/*/*/*.parquet"],
     )
     for r in rows:
         r["_file"] = Path(r["_file"]).relative_to(lake.root).as_posix()
@@ -431,13 +431,17 @@ def _hashable(v: Any) -> Any:
     return v
 
 
-def lineage(source_file: str, line: int, run_id: str, at: datetime = NOW) -> dict[str, Any]:
-    """The lineage columns expected on a row first written by run ``run_id`` at ``at``."""
+def lineage(
+    source_file: str, line: int, run_id: str, at: datetime = NOW, seq: int = 1
+) -> dict[str, Any]:
+    """The lineage columns expected on a row first written by run ``run_id`` at ``at``,
+    the ``seq``-th ingest run of the lake that wrote anything."""
     return {
         "source_file": source_file,
         "source_line": line,
         "ingested_at": at.astimezone(UTC).replace(tzinfo=None),
         "run_id": run_id,
+        "ingest_seq": seq,
     }
 
 

@@ -56,6 +56,7 @@ LINEAGE_TYPES = {
     "source_line": "BIGINT",
     "ingested_at": "TIMESTAMP",
     "run_id": "VARCHAR",
+    "ingest_seq": "BIGINT",
 }
 
 

@@ -45,6 +45,9 @@ DATASETS = ("orders", "sales", "payments", "customers", "products", "clickstream
 ANY_CHAR = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
 #: the same without a bare carriage return, whose line counting CSV leaves open
 CSV_CHAR = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00\r")
+#: what an id may hold: the contract forbids control characters (U+0000-U+001F, U+007F)
+CONTROL = "".join(map(chr, range(0x20))) + "\x7f"
+ID_CHAR = st.characters(blacklist_categories=("Cs",), blacklist_characters=CONTROL)
 
 
 def _fresh_lake(tmp: str) -> Lake:
@@ -173,12 +176,18 @@ SALE_FAULTS = [
     ("sold_at", "not a time", "wrong_type"),
     ("sold_at", FUTURE, "future_timestamp"),
     ("sold_at", "", "missing_required"),
+    ("sold_at", "0999-12-31T23:59:59Z", "out_of_range"),
+    ("sale_id", "S\x00", "invalid_id"),
+    ("product_id", "P\x1f1", "invalid_id"),
+    ("order_id", "O\x7f", "invalid_id"),
+    ("quantity", "1000001", "out_of_range"),
+    ("unit_price", "1000000000000.00", "out_of_range"),
 ]
 
 
 @st.composite
 def sale_rows(draw, i: int):
-    text = st.text(CSV_CHAR, max_size=10)
+    text = st.text(ID_CHAR, max_size=10)
     qty = draw(st.integers(1, 1000))
     price_cents = draw(st.integers(0, 10**9))
     disc_cents = draw(st.none() | st.integers(0, qty * price_cents))
@@ -302,6 +311,9 @@ CLICK_FAULTS = [
     (None, "[1, 2]", "not_an_object"),
     (None, '"text"', "not_an_object"),
     (None, "TRUNCATE", "unparseable"),
+    ("user_id", "C\x00", "invalid_id"),
+    ("session_id", "s\t1", "invalid_id"),
+    ("event_time", "0001-01-01T00:00:00+01:00", "out_of_range"),
 ]
 ACTIONS = (
     "page_view",
@@ -322,11 +334,12 @@ def _click_id(utc: datetime, user: str, session: str, action: str, url: str | No
 @st.composite
 def click_lines(draw, i: int):
     text = st.text(ANY_CHAR, max_size=10)
+    ids = st.text(ID_CHAR, max_size=10)
     ts_text, ts_utc = draw(timestamps())
     ev: dict = {
         "event_time": ts_text,
-        "user_id": _wrap("C", draw(text)),
-        "session_id": _wrap(f"s{i}", draw(text)),
+        "user_id": _wrap("C", draw(ids)),
+        "session_id": _wrap(f"s{i}", draw(ids)),
         "action": draw(st.sampled_from(ACTIONS)),
     }
     for opt in ("page_url", "user_agent", "ip"):
@@ -440,17 +453,20 @@ CUSTOMER_FAULTS = [
     ("updated_at", FUTURE, "future_timestamp"),
     ("signup_ts", "2026-02-30T00:00:00Z", "wrong_type"),
     (None, "not an object", "not_an_object"),
+    ("customer_id", "C\x001", "invalid_id"),
+    ("updated_at", "0500-06-01T00:00:00Z", "out_of_range"),
 ]
 
 
 @st.composite
 def customers(draw, i: int):
     text = st.text(ANY_CHAR, max_size=10)
+    ids = st.text(ID_CHAR, max_size=10)
     upd_text, upd = draw(timestamps())
     signup_text, signup = draw(st.none() | timestamps()) or (None, None)
     city = draw(st.none() | text.map(lambda s: _wrap("city", s)))
     rec = {
-        "customer_id": _wrap(f"C{i}", draw(text)),
+        "customer_id": _wrap(f"C{i}", draw(ids)),
         "email": _wrap("mail", draw(text)),
         "first_name": draw(st.none() | text.map(lambda s: _wrap("F", s))),
         "last_name": draw(st.none() | text.map(lambda s: _wrap("L", s))),
@@ -533,7 +549,7 @@ def timestamp_shapes(draw) -> tuple[str, str, datetime | None]:
     """A text of the form YYYY-MM-DD[T ]HH:MM[:SS[.f]][Z|±HH[:MM]] with arbitrary
     (possibly impossible) numbers, and what ingest must make of it: (reason or "ok",
     UTC value)."""
-    year = draw(st.sampled_from([0, 1970, 2024, 2026, 2026, 9999]))
+    year = draw(st.sampled_from([0, 1, 999, 1000, 1970, 2024, 2026, 2026, 9999]))
     month, day = draw(st.integers(0, 13)), draw(st.integers(0, 32))
     hour, minute = draw(st.integers(0, 25)), draw(st.integers(0, 61))
     second = draw(st.none() | st.integers(0, 59) | st.integers(61, 99))
@@ -558,8 +574,10 @@ def timestamp_shapes(draw) -> tuple[str, str, datetime | None]:
         delta = timedelta(hours=off[1], minutes=off[2])
         try:
             local = local - delta if off[0] == "+" else local + delta
-        except OverflowError:  # only year 9999 west of UTC gets here: after year 9999
-            return text, "future_timestamp", None
+        except OverflowError:  # year 9999 west of UTC: after year 9999; year 1 east: year 0
+            return text, "future_timestamp" if year == 9999 else "out_of_range", None
+    if local.year < 1000:  # the contract's earliest year, in UTC
+        return text, "out_of_range", None
     if local > (NOW + timedelta(hours=24)).replace(tzinfo=None):
         return text, "future_timestamp", None
     return text, "ok", local

@@ -234,3 +234,48 @@ def test_docs_and_dashboard_in_chromium_link_to_each_other(lake_copy: Lake) -> N
             page.wait_for_load_state("networkidle")
             page.screenshot(path=str(screenshot_path("serve-docs-model")))
         assert not check.problems, check.problems
+
+
+def raw_get(port: int, path: str, host: str | None) -> tuple[int, bytes]:
+    """A GET written by hand, with exactly the Host header given (None: no header), as a
+    page on another site reaches 127.0.0.1 after a DNS rebinding. (status, body)."""
+    request = f"GET {path} HTTP/1.0\r\n" + (f"Host: {host}\r\n" if host is not None else "")
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+        conn.sendall((request + "\r\n").encode())
+        response = b""
+        while chunk := conn.recv(65536):
+            response += chunk
+    head, _, body = response.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+def test_serve_answers_only_requests_for_its_own_host_names(lake_copy: Lake) -> None:
+    write_dashboard(lake_copy)
+    port = free_port()
+    command = ["serve", "--lake", str(lake_copy.root), "--port", str(port)]
+    child = subprocess.Popen(
+        [sys.executable, "-m", "shoplake.cli", *command, "--allow-host", "shop.internal"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for line in child.stdout:
+            if line.startswith("serving "):
+                break
+        for host in ("evil.example", f"evil.example:{port}", f"127.0.0.1.evil.example:{port}"):
+            for path in ("/", "/docs/manifest.json", "/dashboard/"):
+                assert raw_get(port, path, host) == (421, b""), (host, path)
+        assert raw_get(port, "/", None) == (421, b"")
+        for host in (
+            f"127.0.0.1:{port}",
+            f"localhost:{port}",
+            "shop.internal",
+            f"shop.internal:{port}",
+        ):
+            status, body = raw_get(port, "/dashboard/", host)
+            assert status == 200, host
+            assert b"<html" in body.lower()
+    finally:
+        child.send_signal(signal.SIGINT)
+        child.communicate(timeout=30)

@@ -105,7 +105,9 @@ def test_raw_zone_in_another_directory(tmp_path, monkeypatch):
 
     # the alerts watcher lists and reads raw/clickstream at the raw location too
     clicks = [f for f in delivered if f.startswith("raw/clickstream/")]
-    done = process_pending(lake, state_dir=tmp_path / "alerts-state", retry_for_s=0)
+    done = process_pending(
+        lake, state_dir=tmp_path / "alerts-state", retry_for_s=0, backfill="1970-01-01"
+    )
     assert sorted(r.path for r in done.files) == clicks
     assert done.new_alerts > 0
     assert _files(root / "alerts")

@@ -75,6 +75,7 @@ class SilverFixture:
             "source_line": len(self.rows[dataset]) + 2,
             "ingested_at": ingested_at,
             "run_id": f"run-{self.run:04d}",
+            "ingest_seq": self.run,
         }
 
     def _add(self, dataset: str, ingested_at: datetime, **values) -> dict:
@@ -339,10 +340,10 @@ class SilverFixture:
             for (day,) in days:
                 path = target / f"year={day:%Y}" / f"month={day:%m}" / f"day={day:%d}"
                 path.mkdir(parents=True, exist_ok=True)
+                out = str(path / "data.parquet").replace("'", "''")  # paths with quotes
                 con.execute(
                     f"copy (select * from rows_in where cast({ds.business_ts} as date) = "
-                    f"'{day:%Y-%m-%d}' order by {order_by}) to '{path / 'data.parquet'}' "
-                    "(format parquet)"
+                    f"'{day:%Y-%m-%d}' order by {order_by}) to '{out}' (format parquet)"
                 )
             con.unregister("rows_in")
         con.close()

@@ -6,8 +6,9 @@ What this proves: the project compiles for Redshift (dispatch macros pick their 
 versions, configs such as dist/sort/backup/bind render), every statement dbt-redshift
 would send -- DDL with the contracts' column types, late-binding views, incremental
 delete+insert, seeds, tests, the external schema/table/partition DDL -- is syntactically
-valid Redshift SQL as SQLFluff's grammar knows it, and the salt guard refuses a prod
-run without SHOPLAKE_EMAIL_SALT.
+valid Redshift SQL as SQLFluff's grammar knows it, the e-mail salt travels only as a
+bound parameter (never in a statement's text), and the salt guard refuses a prod run
+without SHOPLAKE_EMAIL_SALT.
 
 What it does not prove: that Redshift accepts the statements semantically (types,
 functions' argument types, permissions, Spectrum reading the Parquet files), that the
@@ -147,6 +148,28 @@ def test_every_captured_statement_is_valid_redshift_sql(captured_build):
         if error:
             problems[sql[:300]] = error
     assert not problems, json.dumps(problems, indent=1)[:6000]
+
+
+def test_salt_is_a_bound_parameter_never_sql_text(captured_build):
+    """Row 2 of issue 9 on Redshift: the hashing model reads a session context variable
+    that its pre-hook sets with a bound parameter, so the salt is in no statement."""
+    build, _ = captured_build
+    salt = PROD_ENV["SHOPLAKE_EMAIL_SALT"]
+    assert not [item["sql"][:200] for item in build if salt in item["sql"]]
+    setters = [item for item in build if "set_config('shoplake.email_salt'" in item["sql"]]
+    assert setters
+    assert all(item["args"] == [salt] for item in setters)
+    hashing = [item["sql"] for item in build if "sha2(" in item["sql"]]
+    assert hashing
+    assert all("current_setting('shoplake.email_salt')" in sql for sql in hashing)
+    # ... and the statement that sets it runs before the table that hashes is created.
+    first_set = build.index(setters[0])
+    create = next(
+        i
+        for i, item in enumerate(build)
+        if re.search(r"create\s+table.*stg_lake__customers", item["sql"], re.S | re.I)
+    )
+    assert first_set < create
 
 
 def test_prod_refuses_to_hash_emails_without_a_salt(tmp_path):

@@ -10,8 +10,15 @@ from typing import Annotated
 import typer
 
 from shoplake import __version__
-from shoplake.config import load_settings
-from shoplake.errors import ShoplakeError
+from shoplake.config import apply_umask, load_settings
+from shoplake.errors import (
+    LakeNotFoundError,
+    ShoplakeError,
+    one_line,
+    redact,
+    register_secret,
+    translate,
+)
 from shoplake.lake import Lake
 from shoplake.pipeline import STEPS
 from shoplake.report import Console, Report
@@ -28,7 +35,8 @@ app = typer.Typer(
 extract_app = typer.Typer(help="Copy data out of source systems into raw/.", no_args_is_help=True)
 app.add_typer(extract_app, name="extract")
 
-_state = {"debug": False}
+#: ``debug``: --debug was given; ``where``: the lake the command works on (for errors).
+_state: dict = {"debug": False, "where": None}
 
 LakeOption = Annotated[
     str | None,
@@ -67,7 +75,46 @@ DuckdbPathOption = Annotated[
 
 def _lake(option: str | None) -> Lake:
     settings = load_settings()
-    return Lake.at(option or settings.lake, raw=settings.raw)
+    lake = Lake.at(option or settings.lake, raw=settings.raw)
+    _state["where"] = lake.url()
+    return lake
+
+
+#: What makes a location a lake: any of these in its root.
+LAKE_MARKERS = ("raw", "silver", "quarantine", "_state", "warehouse.duckdb")
+
+
+def _existing_lake(option: str | None) -> Lake:
+    """The lake of a command that reads one (ingest, build, status, dashboard): a path
+    with no lake is one line, and nothing is created there (a typo in --lake)."""
+    lake = _lake(option)
+    raw_elsewhere = lake.raw_store is not None
+    if lake.is_local:
+        found = lake.root.is_dir() and any((lake.root / m).exists() for m in LAKE_MARKERS)
+    else:
+        found = any(lake.any(m) for m in LAKE_MARKERS if m != "warehouse.duckdb")
+    if not found and raw_elsewhere:
+        found = lake.any("raw")  # a first ingest from a separate raw location
+    if found:
+        return lake
+    if lake.is_local and not lake.root.exists():
+        what = f"no lake at {lake.root}: the directory does not exist"
+    elif lake.is_local:
+        what = f"{lake.root} is not a lake: it has no {', '.join(LAKE_MARKERS[:-1])}"
+    else:
+        what = f"no lake at {lake.url()}: nothing under it"
+    raise LakeNotFoundError(
+        what,
+        "check --lake / SHOPLAKE_LAKE (nothing was created); deliver raw files under "
+        "<lake>/raw/ or make a demo lake with `shoplake generate --lake PATH`",
+    )
+
+
+def _dsn(option: str | None) -> str | None:
+    """The PostgreSQL DSN of a command (option, then settings); never shown in an error."""
+    dsn = option or load_settings().postgres_dsn
+    register_secret(dsn)
+    return dsn
 
 
 def _version(value: bool) -> None:
@@ -79,14 +126,19 @@ def _version(value: bool) -> None:
 @app.callback()
 def _main(
     debug: Annotated[
-        bool, typer.Option("--debug", help="Show full tracebacks for errors.")
+        bool,
+        typer.Option(
+            "--debug",
+            help="Show the full traceback of an error instead of its one line. Accepted "
+            "anywhere on the command line, with every command.",
+        ),
     ] = False,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
 ) -> None:
-    _state["debug"] = debug
+    _state["debug"] = _state["debug"] or debug
 
 
 @app.command()
@@ -126,7 +178,7 @@ def generate(
         orders_per_day=orders_per_day,
         seed=seed,
         faults=faults,
-        postgres_dsn=postgres_dsn or settings.postgres_dsn,
+        postgres_dsn=_dsn(postgres_dsn),
         products_table=settings.products_table,
     )
     Console().print_report(report.as_report())
@@ -158,7 +210,7 @@ def extract_products(
     from shoplake.extract import extract_products as run_extract
 
     settings = load_settings()
-    dsn = postgres_dsn or settings.postgres_dsn
+    dsn = _dsn(postgres_dsn)
     if not dsn:
         raise ShoplakeError(
             "no PostgreSQL DSN given", "pass --postgres-dsn or set SHOPLAKE_POSTGRES_DSN"
@@ -187,7 +239,7 @@ def ingest(
     from shoplake.ingest import run_ingest
 
     console = Console()
-    the_lake = _lake(lake)
+    the_lake = _existing_lake(lake)
     with console.progress() as progress:
         report = run_ingest(the_lake, wait=wait, progress=progress)
     console.print_report(report.as_report())
@@ -210,7 +262,8 @@ def build(
         str,
         typer.Option(
             help="dbt target: dev (DuckDB in the lake), postgres (loads silver into the "
-            "`lake` schema first) or prod (Redshift with Spectrum sources)."
+            "`lake` schema first; --postgres-dsn, else SHOPLAKE_PG_HOST/PORT/USER/PASSWORD/"
+            "DBNAME) or prod (Redshift with Spectrum sources)."
         ),
     ] = "dev",
     full_refresh: FullRefreshOption = False,
@@ -218,6 +271,7 @@ def build(
         list[str] | None,
         typer.Option(help="dbt node selection, passed to `dbt build --select` (repeatable)."),
     ] = None,
+    wait: WaitOption = False,
     duckdb_path: DuckdbPathOption = None,
     postgres_dsn: DsnOption = None,
     lake: LakeOption = None,
@@ -227,19 +281,27 @@ def build(
     Writes a temporary dbt profile from profiles.yml.example, so no profile needs
     editing; dbt's artifacts and logs go to <lake>/_state/dbt/<target>/ (for an s3://
     lake: .shoplake/s3/<bucket>/<prefix>/_state/dbt/<target>/ under SHOPLAKE_LOCAL_DIR or
-    the current directory). Incremental facts pick up late records and status changes
-    since the last build.
+    the current directory), dbt's output to logs/build.out there: a failure is one line
+    naming the failing nodes and that file. Incremental facts pick up late records and
+    status changes since the last build. A build holds the lake's build lock (as
+    `shoplake run` does): a second build exits at once (or waits, with --wait); a
+    warehouse held open by another process is named in one line.
     """
+    from shoplake.ingest.transaction import lake_lock
+    from shoplake.warehouse import BUILD_LOCK
     from shoplake.warehouse import build as run_build
 
-    result = run_build(
-        _lake(lake),
-        target=target,
-        full_refresh=full_refresh,
-        select=select or (),
-        duckdb_path=duckdb_path,
-        postgres_dsn=postgres_dsn or load_settings().postgres_dsn,
-    )
+    the_lake = _existing_lake(lake)
+    with lake_lock(the_lake, BUILD_LOCK, wait):
+        result = run_build(
+            the_lake,
+            target=target,
+            full_refresh=full_refresh,
+            select=select or (),
+            duckdb_path=duckdb_path,
+            postgres_dsn=_dsn(postgres_dsn),
+            quiet=True,
+        )
     Console().print_report(result.as_report())
 
 
@@ -285,7 +347,9 @@ def run_daily(
     freshness, dbt build, docs, dashboard.
 
     Each step is timed and reported; a failing step stops the run with exit code 1 and
-    says how to resume (--from STEP). Stale sources are reported, not fatal. Every run is
+    says how to resume (--from STEP). Stale sources, raw files that match no dataset's
+    layout and a dataset's quarantine rate above quarantine_threshold (default 1%;
+    SHOPLAKE_QUARANTINE_THRESHOLD) are reported, not fatal: the run ends `warn`. Every run is
     recorded in the warehouse (schema shoplake_ops; see `shoplake status`). A run holds the
     lake's run lock: a second run started meanwhile exits at once (or waits, with --wait).
     """
@@ -298,7 +362,7 @@ def run_daily(
         _lake(lake),
         RunOptions(
             target=target,
-            postgres_dsn=postgres_dsn or settings.postgres_dsn,
+            postgres_dsn=_dsn(postgres_dsn),
             products_table=settings.products_table,
             duckdb_path=duckdb_path,
             full_refresh=full_refresh,
@@ -318,21 +382,28 @@ def status(
     duckdb_path: DuckdbPathOption = None,
     lake: LakeOption = None,
 ) -> None:
-    """The last runs of `shoplake run`: status, step timings, quarantined records, tests
-    and stale sources (from the warehouse's shoplake_ops tables)."""
+    """The last runs of `shoplake run`: status (success, warn, failed, ...), step timings,
+    quarantined records, tests and stale sources (from the warehouse's shoplake_ops
+    tables). A run recorded as running whose process is gone (killed) is shown as
+    abandoned."""
     from shoplake.history import last_runs_duckdb
+    from shoplake.pipeline import abandoned, run_lock_is_held
     from shoplake.warehouse import dbt_env
 
-    path = dbt_env(_lake(lake), "dev", duckdb_path=duckdb_path)["SHOPLAKE_DUCKDB_PATH"]
+    the_lake = _existing_lake(lake)
+    path = dbt_env(the_lake, "dev", duckdb_path=duckdb_path)["SHOPLAKE_DUCKDB_PATH"]
     runs = last_runs_duckdb(Path(path), limit)
     if not runs:
         typer.echo(f"no runs recorded yet in {path}: run `shoplake run`")
         return
+    # a run still `running` whose process is gone is shown as what it is
+    dead = {r.run_id for r in abandoned(runs[::-1], lock_held=run_lock_is_held(the_lake))}
     rows = [
         (
             r.run_id,
             f"{r.started_at:%Y-%m-%d %H:%M:%S}",
-            r.status + (f" at {r.failed_step}" if r.failed_step else ""),
+            ("abandoned" if r.run_id in dead else r.status)
+            + (f" at {r.failed_step}" if r.failed_step else ""),
             round(r.seconds, 1) if r.seconds is not None else None,
             " ".join(f"{step}={secs:.0f}s" for step, st, secs in r.steps if secs is not None),
             r.quarantined,
@@ -359,6 +430,242 @@ def status(
     )
 
 
+@app.command("sql")
+def sql_command(
+    command: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--command",
+            "-c",
+            help="SQL to run (repeatable; several statements separated by ';' are fine).",
+            show_default=False,
+        ),
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", help="A file of SQL statements to run.", show_default=False),
+    ] = None,
+    tables: Annotated[
+        bool, typer.Option("--tables", help="List the warehouse's tables and views.")
+    ] = False,
+    as_csv: Annotated[
+        bool,
+        typer.Option("--csv", help="Print results as CSV (every row) instead of tables."),
+    ] = False,
+    duckdb_path: DuckdbPathOption = None,
+    lake: LakeOption = None,
+) -> None:
+    """Query the DuckDB warehouse read-only, without ever blocking a build.
+
+    With -c or --file: run the statements and print each result. Without them: an
+    interactive prompt (statements end with ';'; .tables, .refresh, .quit), or the SQL
+    read from standard input when it is not a terminal. The warehouse is copied to a
+    private temporary snapshot (its lock held only while copying) and the snapshot is
+    queried, so a build or a run can write the warehouse meanwhile.
+    """
+    from shoplake import sqlshell
+    from shoplake.warehouse import dbt_env
+
+    path = Path(dbt_env(_lake(lake), "dev", duckdb_path=duckdb_path)["SHOPLAKE_DUCKDB_PATH"])
+    console = Console()
+
+    def show(report: Report) -> None:
+        if as_csv:
+            sqlshell.write_csv(sys.stdout, list(report.columns), list(report.rows))
+        else:
+            console.print_report(report)
+
+    scripts = list(command or [])
+    if file is not None:
+        try:
+            scripts.append(file.read_text("utf-8"))
+        except OSError as exc:
+            raise ShoplakeError(f"cannot read {file}: {exc.strerror}", "check --file") from exc
+    if not scripts and not tables and sys.stdin.isatty():
+
+        def read(prompt: str) -> str:
+            return input(prompt)
+
+        sqlshell.prompt(lambda: sqlshell.snapshot(path), read, show, typer.echo)
+        return
+    if not scripts and not tables:
+        scripts.append(sys.stdin.read())
+    with sqlshell.snapshot(path) as con:
+        if tables:
+            show(sqlshell.tables(con))
+        for script in scripts:
+            for statement, columns, rows in sqlshell.run_script(con, script):
+                if as_csv:
+                    sqlshell.write_csv(sys.stdout, columns, rows)
+                else:
+                    console.print_report(sqlshell.as_report(statement, columns, rows))
+
+
+# --- quarantine ---------------------------------------------------------------------------
+quarantine_app = typer.Typer(add_completion=False)
+app.add_typer(quarantine_app, name="quarantine")
+QuarantineDatasetOption = Annotated[
+    str | None,
+    typer.Option("--dataset", help="Only this dataset (orders, sales, ...).", show_default=False),
+]
+QuarantineRunOption = Annotated[
+    str | None,
+    typer.Option(
+        "--run", help="Only what this ingest run (its run id) quarantined.", show_default=False
+    ),
+]
+
+
+@quarantine_app.callback(invoke_without_command=True)
+def quarantine_list(
+    ctx: typer.Context,
+    dataset: QuarantineDatasetOption = None,
+    run: QuarantineRunOption = None,
+    reason: Annotated[
+        str | None,
+        typer.Option(help="Only records breaking this rule (a reason code).", show_default=False),
+    ] = None,
+    samples: Annotated[
+        int, typer.Option(min=0, help="Sample records shown per dataset (0: none).")
+    ] = 5,
+    show_all: Annotated[
+        bool,
+        typer.Option("--all", help="Samples include records already replayed or superseded."),
+    ] = False,
+    export: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write every matching quarantined record (with its status) to this file: "
+            "CSV or Parquet, by its extension (.csv, .parquet).",
+            show_default=False,
+        ),
+    ] = None,
+    lake: LakeOption = None,
+) -> None:
+    """What ingest rejected: counts by dataset, day, reason and field, and sample records
+    with their raw text and every rule they break.
+
+    A record counts under the first rule it breaks. Records moved to silver by `shoplake
+    quarantine replay` are counted as replayed, records whose raw file was delivered and
+    read again as superseded; the quarantine files themselves are never changed.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from shoplake import quarantine
+
+    the_lake = _existing_lake(lake)
+    if export is not None:
+        n = quarantine.export_quarantine(the_lake, export, dataset=dataset, run=run, reason=reason)
+        typer.echo(f"{n:,} quarantined record(s) written to {export}")
+        return
+    listing = quarantine.list_quarantine(
+        the_lake,
+        dataset=dataset,
+        run=run,
+        reason=reason,
+        samples=samples,
+        include_resolved=show_all,
+    )
+    Console().print_report(listing.as_report())
+    for sample in listing.samples:
+        for line in sample.lines():
+            typer.echo(line)
+
+
+@quarantine_app.command("replay")
+def quarantine_replay(
+    dataset: QuarantineDatasetOption = None,
+    run: QuarantineRunOption = None,
+    wait: WaitOption = False,
+    lake: LakeOption = None,
+) -> None:
+    """Validate the quarantined records again (after an upstream fix or a contract change)
+    and move those that now pass into silver.
+
+    Whole quarantined files are read again from raw/ if they are still there. Each record
+    is moved once: the replay ledger under _state/quarantine/replays/ records what moved
+    (with the replay's log), so a second replay moves nothing. Records that still break
+    a rule stay quarantined. Holds the lake's ingest lock (--wait to wait for a run).
+    """
+    from shoplake.quarantine import replay
+
+    report = replay(_existing_lake(lake), dataset=dataset, run=run, wait=wait)
+    Console().print_report(report.as_report())
+    if not report.balanced:
+        raise ShoplakeError(
+            "replay accounting does not balance",
+            "this is a bug in shoplake: please report it with the replay log",
+        )
+
+
+@app.command("init")
+def init_command(
+    lake: Annotated[
+        str | None,
+        typer.Option(
+            "--lake",
+            help="Where the new lake goes: a new or empty directory (or s3://bucket/prefix). "
+            "Default: SHOPLAKE_LAKE, then ./lake.",
+            show_default=False,
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            help="The settings file to write. Default: SHOPLAKE_CONFIG, then ./shoplake.toml "
+            "(where shoplake reads it).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Make a new lake: a shoplake.toml naming it (every setting, documented) and one small
+    valid sample file per dataset where ingest reads it, raw/<dataset>/YYYY/MM/DD/.
+
+    Refuses a lake directory that is not empty and an existing settings file. The samples
+    ingest with nothing quarantined; replace them with the shop's own files.
+    """
+    from shoplake.scaffold import default_config, init_lake
+
+    settings = load_settings()
+    location = lake or settings.lake
+    _state["where"] = location
+    report = init_lake(location, config or default_config(), raw=settings.raw)
+    for line in report.lines():
+        typer.echo(line)
+
+
+@app.command("validate")
+def validate_command(
+    files: Annotated[list[Path], typer.Argument(help="Raw files to check.", show_default=False)],
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            help="The dataset of files that are not under a lake's raw/<dataset>/ "
+            "(orders, sales, payments, customers, products, clickstream).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Say what ingest would do with each file, writing nothing: its dataset (by its path
+    under raw/, or --dataset), its records, and each reject with its line and every rule
+    it breaks (or why the file would not be read at all).
+
+    Exit code 0 when every file is valid, 1 when any record or file would be rejected or
+    not read.
+    """
+    from shoplake.validate_file import validate_files
+
+    verdicts = validate_files(files, dataset=dataset)
+    for verdict in verdicts:
+        for line in verdict.lines():
+            typer.echo(line)
+    bad = sum(not v.ok for v in verdicts)
+    if len(verdicts) > 1:
+        typer.echo(f"{len(verdicts)} files: {len(verdicts) - bad} valid, {bad} with rejects")
+    if bad:
+        raise typer.Exit(1)
+
+
 load_app = typer.Typer(help="Copy the silver lake into a database.", no_args_is_help=True)
 app.add_typer(load_app, name="load")
 
@@ -374,15 +681,13 @@ def load_postgres(
     """Replace the tables of a PostgreSQL schema with the lake's silver rows.
 
     The dbt `postgres` target reads its sources there; `shoplake build --target
-    postgres` runs this first.
+    postgres` runs this first. Without a DSN (--postgres-dsn, SHOPLAKE_POSTGRES_DSN) the
+    connection is SHOPLAKE_PG_HOST, _PORT, _USER, _PASSWORD and _DBNAME.
     """
     from shoplake.pgload import load_postgres as run_load
+    from shoplake.warehouse import postgres_target_dsn
 
-    dsn = postgres_dsn or load_settings().postgres_dsn
-    if not dsn:
-        raise ShoplakeError(
-            "no PostgreSQL DSN given", "pass --postgres-dsn or set SHOPLAKE_POSTGRES_DSN"
-        )
+    dsn = postgres_target_dsn(_dsn(postgres_dsn))
     Console().print_report(run_load(_lake(lake), dsn, schema).as_report())
 
 
@@ -446,6 +751,17 @@ def alerts_watch(
             "(they stay in the outbox for the next run).",
         ),
     ] = 10.0,
+    backfill: Annotated[
+        str | None,
+        typer.Option(
+            metavar="SINCE",
+            help="Also alert for the purchases at or after SINCE (a UTC date, 2026-03-01, "
+            "or timestamp, 2026-03-01T14:00:00Z) in the files that were already in the lake "
+            "when alerts started; each once, however often it is given. Without it, the "
+            "first start alerts only for files that land after it.",
+            show_default=False,
+        ),
+    ] = None,
     state_dir: AlertsStateOption = None,
     lake: LakeOption = None,
 ) -> None:
@@ -456,7 +772,9 @@ def alerts_watch(
     alerts/year=YYYY/month=MM/day=DD/*.ndjson and, with --webhook, POSTs it with retries
     and backoff. Exactly once per purchase across restarts, kills and re-delivered
     files. Prints one line per processed file: path, alerts, new, bad lines, latency.
-    One watcher per lake.
+    One watcher per lake. Alerts start from now: the first start bookmarks the files
+    already there and alerts none of them (unless --backfill); later starts go on from
+    the ledger, catching up with what landed meanwhile.
     """
     from shoplake.alerts.watcher import process_pending, watch
 
@@ -468,11 +786,24 @@ def alerts_watch(
 
     if once:
         summary = process_pending(
-            location, webhook, retry_for_s=retry_for, state_dir=state_dir, log=say
+            location,
+            webhook,
+            retry_for_s=retry_for,
+            state_dir=state_dir,
+            log=say,
+            backfill=backfill,
         )
         Console().print_report(summary.as_report())
         return
-    watch(location, webhook, interval_s=interval, sweep_s=sweep, state_dir=state_dir, log=say)
+    watch(
+        location,
+        webhook,
+        interval_s=interval,
+        sweep_s=sweep,
+        state_dir=state_dir,
+        log=say,
+        backfill=backfill,
+    )
 
 
 @alerts_app.command("status")
@@ -523,7 +854,7 @@ def dashboard(
     """
     from shoplake.dashboard import write_dashboard
 
-    path = write_dashboard(_lake(lake), out=out, duckdb_path=duckdb_path)
+    path = write_dashboard(_existing_lake(lake), out=out, duckdb_path=duckdb_path)
     typer.echo(f"dashboard written to {path} ({path.stat().st_size:,} bytes)")
 
 
@@ -536,6 +867,15 @@ def serve(
         str,
         typer.Option(help="Address to bind. The default keeps the site on this machine."),
     ] = DEFAULT_HOST,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Another name (or name:port) the site is reached by, e.g. behind a proxy "
+            "(repeatable). Requests whose Host header is not 127.0.0.1, localhost, [::1], "
+            "the bound address or such a name get 421 and no content.",
+            show_default=False,
+        ),
+    ] = None,
     duckdb_path: DuckdbPathOption = None,
     lake: LakeOption = None,
 ) -> None:
@@ -543,11 +883,20 @@ def serve(
 
     Needs the docs generated (`shoplake run` does it). Writes the dashboard first if it
     is missing or older than the warehouse; after that, reload the page to see what a
-    later `shoplake run` or `shoplake dashboard` wrote. Ctrl-C stops the server.
+    later `shoplake run` or `shoplake dashboard` wrote. Ctrl-C stops the server. The Host
+    header is checked (a web page on another site cannot read this one through DNS
+    rebinding): see --allow-host.
     """
     from shoplake.serve import serve as run_serve
 
-    run_serve(_lake(lake), host=host, port=port, duckdb_path=duckdb_path, say=typer.echo)
+    run_serve(
+        _lake(lake),
+        host=host,
+        port=port,
+        duckdb_path=duckdb_path,
+        allowed_hosts=allow_host or (),
+        say=typer.echo,
+    )
 
 
 # --- deploy and athena (AWS) ----------------------------------------------------------------
@@ -676,29 +1025,37 @@ def athena_list(workgroup: WorkgroupOption = "shoplake", region: RegionOption = 
     Console().print_report(named_queries_report(workgroup, session=AwsSession(region)))
 
 
-def main() -> None:
-    """Console-script entry point: known errors become one line and exit code 1.
+def _take_debug_flag(argv: list[str]) -> list[str]:
+    """``--debug`` is accepted anywhere on the command line (before or after the
+    command, on any subcommand); it is taken out here and shows tracebacks."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    if "--debug" in argv[:end]:
+        _state["debug"] = True
+        return [a for a in argv[:end] if a != "--debug"] + argv[end:]
+    return argv
 
-    Storage failures that no layer below could name (a disk full, an S3 server error
-    after s3fs's own retries) are reported the same way: whatever was being published
-    is safe (see docs/lake.md), so rerunning is the remedy.
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: every failure becomes one line and exit code 1.
+
+    Exceptions are mapped in one place (:func:`shoplake.errors.translate`): shoplake's own
+    errors, a full disk (ENOSPC, EDQUOT, EFBIG: "disk full at <path>"), a DuckDB
+    warehouse held by another process (who holds it), PostgreSQL connection and DSN
+    errors (no part of a password), other storage failures. Whatever was being published
+    is safe (see docs/lake.md), so rerunning is the remedy. Every line is redacted
+    (:func:`shoplake.errors.redact`). ``--debug`` shows the traceback instead.
     """
+    args = _take_debug_flag(list(sys.argv[1:] if argv is None else argv))
     try:
-        app()
-    except ShoplakeError as exc:
+        apply_umask(load_settings())
+        app(args=args, prog_name="shoplake")
+    except Exception as exc:
         if _state["debug"]:
             raise
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(1)
-    except OSError as exc:
-        if _state["debug"]:
+        error = translate(exc, where=_state["where"])
+        if error is None:  # a bug: the traceback is what helps
             raise
-        error = ShoplakeError(
-            f"storage error: {exc}",
-            "nothing half-written is left behind; check the disk or the S3 endpoint and "
-            "run the command again (--debug shows the traceback)",
-        )
-        typer.echo(f"error: {error}", err=True)
+        typer.echo(f"error: {one_line(redact(str(error)))}", err=True)
         sys.exit(1)
 
 

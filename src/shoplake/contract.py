@@ -4,7 +4,7 @@ Everything that needs to know a dataset's fields, types, keys or partitioning im
 from here: the generator, the ingest validator, the product extract, the dbt sources (via
 ``shoplake contract`` output) and the tests' expectations of *shape* (never of values).
 
-See ``../shared/design/RAW_CONTRACT.md`` for the prose version.
+See ``docs/lake.md`` for the prose version: layout, rules, reason codes and limits.
 """
 
 from __future__ import annotations
@@ -85,6 +85,14 @@ MAX_AMOUNT = "999999999999.99"
 #: Largest quantity of one order line.
 MAX_QUANTITY = 1_000_000
 
+# Reason codes of the limits above and of files that are not files, shared by ingest's
+# quarantine and the alert scanner's skip counts.
+TOO_DEEP = "too_deep"
+RECORD_TOO_LARGE = "record_too_large"
+FIELD_TOO_LARGE = "field_too_large"
+DECOMPRESSION_LIMIT = "decompression_limit"
+NOT_A_REGULAR_FILE = "not_a_regular_file"
+
 
 @dataclass(frozen=True)
 class Field:
@@ -95,6 +103,7 @@ class Field:
     required: bool = False
     values: tuple[str, ...] = ()  # allowed values for ENUM
     minimum: int | None = None  # for INTEGER and AMOUNT
+    bound: int | str | None = None  # largest value for INTEGER (AMOUNT: MAX_AMOUNT)
     source: str | None = None  # raw name (CSV header) or dotted JSON path; default = name
     description: str = ""
     null_as: str | None = None  # SQL literal stored in silver when the value is absent
@@ -106,6 +115,13 @@ class Field:
     @property
     def silver_type(self) -> str:
         return SILVER_TYPES[self.kind]
+
+    @property
+    def maximum(self) -> int | str | None:
+        """The largest value the contract accepts (SQL numeric literal), if bounded."""
+        if self.bound is not None:
+            return self.bound
+        return MAX_AMOUNT if self.kind is Kind.AMOUNT else None
 
 
 @dataclass(frozen=True)
@@ -168,8 +184,20 @@ class Dataset:
 
     @property
     def extensions(self) -> tuple[str, ...]:
+        """The canonical file name endings (what the generator writes, and what the
+        alerts' S3 notifications filter on): ``.csv``/``.json``, plain or ``.gz``."""
         ext = {"csv": ".csv", "json": ".json", "ndjson": ".json"}[self.format.value]
         return (ext, ext + ".gz")
+
+    @property
+    def accepted_extensions(self) -> tuple[str, ...]:
+        """Every file name ending ingest accepts (lower case; see :meth:`accepts`)."""
+        base = {"csv": (".csv",), "json": (".json",), "ndjson": (".json", ".ndjson", ".jsonl")}
+        return tuple(e + gz for e in base[self.format.value] for gz in ("", ".gz"))
+
+    def accepts(self, name: str) -> bool:
+        """Whether a raw file name has one of the dataset's endings, in any case."""
+        return name.lower().endswith(self.accepted_extensions)
 
     @property
     def required_raw_columns(self) -> tuple[str, ...]:
@@ -197,6 +225,12 @@ LINEAGE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("source_line", "BIGINT", "Line (CSV/NDJSON) or array position (JSON) in the source file."),
     ("ingested_at", "TIMESTAMP", "UTC start time of the ingest run that first wrote the row."),
     ("run_id", "VARCHAR", "Ingest run that first wrote the row."),
+    (
+        "ingest_seq",
+        "BIGINT",
+        "Sequence number of the ingest run that first wrote the row: one more for every run "
+        "that writes anything, whatever the clocks say (the warehouse's incremental watermark).",
+    ),
 )
 
 #: Hive partition columns of every silver table (from the business timestamp, UTC).
@@ -236,7 +270,14 @@ SALES = Dataset(
         _f("sale_id", Kind.ID, True, description="Order line identifier."),
         _f("order_id", Kind.ID, True, description="Order the line belongs to."),
         _f("product_id", Kind.ID, True, description="Product sold."),
-        _f("quantity", Kind.INTEGER, True, minimum=1, description="Units sold."),
+        _f(
+            "quantity",
+            Kind.INTEGER,
+            True,
+            minimum=1,
+            bound=MAX_QUANTITY,
+            description="Units sold.",
+        ),
         _f("unit_price", Kind.AMOUNT, True, minimum=0, description="Price per unit."),
         _f(
             "discount_amount",
@@ -248,9 +289,17 @@ SALES = Dataset(
         _f("sold_at", Kind.TIMESTAMP, True, description="When the line was sold (UTC)."),
     ),
     rules=(
+        # quantity * unit_price in DECIMAL(38,2): exact for every value that passed the
+        # type checks (the product of two bounded inputs can exceed DECIMAL(18,2))
+        RowRule(
+            field="quantity",
+            violated_when=f"cast(unit_price as decimal(38, 2)) * quantity > {MAX_AMOUNT}",
+            reason="out_of_range",
+            detail=f"quantity * unit_price is above {MAX_AMOUNT}",
+        ),
         RowRule(
             field="discount_amount",
-            violated_when="discount_amount > quantity * unit_price",
+            violated_when="discount_amount > cast(unit_price as decimal(38, 2)) * quantity",
             reason="out_of_range",
             detail="discount_amount is greater than quantity * unit_price",
         ),

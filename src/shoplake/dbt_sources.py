@@ -73,6 +73,16 @@ PARTITION_TYPES = {"year": "varchar(4)", "month": "varchar(2)", "day": "varchar(
 
 LAKE_ROOT = "{{ env_var('SHOPLAKE_LAKE', 'lake') }}"
 
+#: The lake root inside DuckDB's ``read_parquet('...')`` glob: a path is data, not SQL
+#: nor a pattern. Glob characters are bracketed (``[`` -> ``[[]``, ``*`` -> ``[*]``: DuckDB's
+#: glob has no backslash escape, and ``it's [a] lake`` would match ``it's a lake``),
+#: then quotes are doubled for the SQL literal, then braces doubled for dbt-duckdb, which
+#: formats external_location with str.format_map.
+DUCKDB_LAKE_ROOT = (
+    "{{ modules.re.sub('[][*?]', '[\\g<0>]', env_var('SHOPLAKE_LAKE', 'lake'))"
+    " | replace(\"'\", \"''\") | replace('{', '{{') | replace('}', '}}') }}"
+)
+
 
 def redshift_columns(ds: Dataset) -> list[tuple[str, str, str]]:
     """(column, Redshift type, description) of a dataset's silver table."""
@@ -104,7 +114,7 @@ def external_location(lake_root: str, ds: Dataset) -> str:
 
 
 def duckdb_location(ds: Dataset) -> str:
-    glob = f"{LAKE_ROOT}/{SILVER}/{ds.name}/" + "/".join(f"{p}=*" for p in PARTITION_COLUMNS)
+    glob = f"{DUCKDB_LAKE_ROOT}/{SILVER}/{ds.name}/" + "/".join(f"{p}=*" for p in PARTITION_COLUMNS)
     return f"read_parquet('{glob}/*.parquet', hive_partitioning = true, union_by_name = true)"
 
 

@@ -70,10 +70,8 @@ creates the source table (DDL built from the contract) and upserts rows into it.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -87,7 +85,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from shoplake.contract import PRODUCTS, Field, Kind, format_utc
-from shoplake.errors import ShoplakeError
+from shoplake.errors import ShoplakeError, dsn_secrets, invalid_dsn_error, redact
 from shoplake.lake import Lake
 from shoplake.report import Report
 
@@ -168,12 +166,7 @@ class ExtractReport:
 
 def _redact(text: str, dsn: str) -> str:
     """``text`` with any password from ``dsn`` (or password-looking DSN parts) masked."""
-    with contextlib.suppress(Exception):
-        password = conninfo_to_dict(dsn).get("password")
-        if password:
-            text = text.replace(str(password), "***")
-    text = re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", text, flags=re.I)
-    return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
+    return redact(text, dsn_secrets(dsn))
 
 
 def _one_line(exc: BaseException) -> str:
@@ -194,11 +187,8 @@ def _describe(params: dict[str, Any]) -> str:
 def _parse_dsn(dsn: str) -> dict[str, Any]:
     try:
         return conninfo_to_dict(dsn)
-    except psycopg.ProgrammingError as exc:
-        raise ShoplakeError(
-            f"invalid PostgreSQL DSN: {_redact(_one_line(exc), dsn)}",
-            "use key=value pairs (host=... dbname=... user=...) or a postgresql:// URL",
-        ) from None
+    except psycopg.ProgrammingError:
+        raise invalid_dsn_error() from None
 
 
 def _connect(dsn: str, **kwargs: Any) -> psycopg.Connection[Any]:

@@ -35,7 +35,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import groupby
 from pathlib import Path
@@ -119,7 +119,7 @@ class Lake:
 
     def landing_prefix(self, dataset: str, landed: date | datetime) -> str:
         """Where a file delivered at ``landed`` goes: raw/<dataset>/YYYY/MM/DD[/HH]."""
-        parts = [f"{landed:%Y}", f"{landed:%m}", f"{landed:%d}"]
+        parts = [f"{landed.year:04d}", f"{landed.month:02d}", f"{landed.day:02d}"]
         if DATASETS[dataset].hourly:
             parts.append(f"{landed.hour if isinstance(landed, datetime) else 0:02d}")
         return self.key(RAW, dataset, *parts)
@@ -145,24 +145,55 @@ class Lake:
         return self.state_key("runs", f"{run_id}.json")
 
     def silver_glob(self, dataset: str) -> str:
-        """URL glob over every published silver file of a dataset (for DuckDB readers)."""
-        return self.url(self.key(SILVER, dataset, "year=*/month=*/day=*/*.parquet"))
+        """URL glob over every published silver file of a dataset (for DuckDB readers);
+        the lake's own location in it is escaped (see :func:`glob_escape`)."""
+        return self.glob_url(self.key(SILVER, dataset), "year=*/month=*/day=*/*.parquet")
+
+    def glob_url(self, key: str, pattern: str = "") -> str:
+        """``key`` as a DuckDB file pattern matching exactly that key (its ``*``, ``?``,
+        ``[``, ``]`` and the lake location's escaped), followed by the glob ``pattern``.
+
+        DuckDB treats every path it reads as a glob, so a lake under ``/data/[a]/`` or a
+        key with a ``*`` must be escaped to mean itself. Paste the result into SQL as a
+        quoted literal (:func:`shoplake.ingest.validate.lit`) or pass it as a parameter.
+        """
+        literal = glob_escape(self.url(key))
+        return f"{literal}/{pattern}" if pattern else literal
 
     def list_raw(self, ds: Dataset) -> list[Entry]:
         """Every delivered file of a dataset, in landing order (key order).
 
-        Only files at raw/<dataset>/YYYY/MM/DD[/HH]/ with the dataset's extensions count;
-        names starting with ``_`` or ``.`` (files or folders) are in-progress uploads and
-        are ignored, as Spectrum and Athena do.
+        Only regular files at raw/<dataset>/YYYY/MM/DD[/HH]/ with the dataset's extensions
+        count; names starting with ``_`` or ``.`` (files or folders) are in-progress
+        uploads and are ignored, as Spectrum and Athena do. Links are not followed (see
+        :meth:`scan_raw` for the links and special files found).
         """
-        parts = 7 if ds.hourly else 6  # raw/<dataset>/YYYY/MM/DD[/HH]/<file>
-        return [
-            e
-            for e in self.list(self.raw_prefix(ds.name))
-            if e.key.count("/") == parts - 1
-            and not any(p.startswith(HIDDEN_PREFIXES) for p in e.key.split("/")[2:])
-            and e.name.endswith(ds.extensions)
-        ]
+        return self.scan_raw(ds).files
+
+    def scan_raw(self, ds: Dataset) -> RawScan:
+        """One listing of a dataset's raw folder: its delivered files, and the links and
+        special files found anywhere in it (never followed, never read)."""
+        return self._scan_raw(self.raw_prefix(ds.name)).datasets[ds.name]
+
+    def scan_raw_zone(self) -> RawZone:
+        """One listing of the whole raw zone: each dataset's :class:`RawScan`, and every
+        other (not hidden) file under ``raw/``, with what its path should have been."""
+        return self._scan_raw(RAW)
+
+    def _scan_raw(self, prefix: str) -> RawZone:
+        zone = RawZone({name: RawScan() for name in DATASETS})
+        for e in self.list(prefix, irregular=True):
+            if _hidden(e.key):
+                continue
+            parts = e.key.split("/")
+            scan = zone.datasets.get(parts[1]) if len(parts) > 2 else None
+            if scan is not None and e.irregular is not None:
+                scan.irregular.append(e)
+            elif scan is not None and is_landed(DATASETS[parts[1]], e.key):
+                scan.files.append(e)
+            else:
+                zone.strays.append(stray_file(e))
+        return zone
 
     def list_silver(self, dataset: str) -> list[Entry]:
         """Every published silver partition file of a dataset."""
@@ -198,13 +229,14 @@ class Lake:
     def exists(self, key: str) -> bool:
         return self._store(key).exists(key)
 
-    def list(self, prefix: str = "") -> list[Entry]:
-        """Every file under ``prefix``, sorted by key (nothing cached)."""
+    def list(self, prefix: str = "", *, irregular: bool = False) -> list[Entry]:
+        """Every regular file under ``prefix``, sorted by key (nothing cached, no link
+        followed); with ``irregular`` also links and special files (``Entry.irregular``)."""
         if self.raw_store is None or prefix.strip("/"):
-            return self._store(prefix).list(prefix)
+            return self._store(prefix).list(prefix, irregular=irregular)
         # the whole lake: the root's files outside raw/, and the raw zone's
-        rest = [e for e in self.store.list(prefix) if not _in_raw_zone(e.key)]
-        return sorted(rest + self.raw_store.list(RAW), key=lambda e: e.key)
+        rest = [e for e in self.store.list(prefix, irregular=irregular) if not _in_raw_zone(e.key)]
+        return sorted(rest + self.raw_store.list(RAW, irregular=irregular), key=lambda e: e.key)
 
     def any(self, prefix: str) -> bool:
         if self.raw_store is None or prefix.strip("/"):
@@ -336,8 +368,107 @@ def _in_raw_zone(key: str) -> bool:
 
 
 def day_partition(day: date) -> str:
-    """The Hive partition path of a day: year=YYYY/month=MM/day=DD."""
-    return f"year={day:%Y}/month={day:%m}/day={day:%d}"
+    """The Hive partition path of a day: year=YYYY/month=MM/day=DD (always four digits
+    of year: ``strftime('%Y')`` does not pad years before 1000 on every platform)."""
+    return f"year={day.year:04d}/month={day.month:02d}/day={day.day:02d}"
+
+
+def glob_escape(location: str) -> str:
+    """A path or URL as a glob pattern that matches only itself: each of ``*``, ``?``,
+    ``[``, ``]`` becomes a one-character class (``[*]``; DuckDB globs have no escape
+    character)."""
+    return _GLOB_CHARS.sub(lambda m: f"[{m[0]}]", location)
+
+
+_GLOB_CHARS = re.compile(r"[*?\[\]]")
+
+
+@dataclass
+class RawScan:
+    """What :meth:`Lake.scan_raw` found in a dataset's raw folder."""
+
+    files: list[Entry] = field(default_factory=list)  # delivered files, in key order
+    irregular: list[Entry] = field(default_factory=list)  # links and special files
+
+
+@dataclass
+class RawZone:
+    """What :meth:`Lake.scan_raw_zone` found: per dataset, and the files that fit none."""
+
+    datasets: dict[str, RawScan]
+    strays: list[StrayFile] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StrayFile:
+    """A file under ``raw/`` that is no dataset's delivery: never read, always reported."""
+
+    key: str
+    problem: str  # what is wrong with its path
+    expected: str  # the layout it should follow
+    closest: str | None  # the dataset it most likely belongs to
+
+    def line(self) -> str:
+        guess = f" (closest dataset: {self.closest})" if self.closest else ""
+        return f"{self.key}: {self.problem}{guess}; expected {self.expected}"
+
+
+def _hidden(key: str) -> bool:
+    return any(p.startswith(HIDDEN_PREFIXES) for p in key.split("/")[1:])
+
+
+def is_landed(ds: Dataset, key: str) -> bool:
+    """Whether ``key`` is a delivery of ``ds``: raw/<dataset>/YYYY/MM/DD[/HH]/<file>
+    (digits; HH only and always for an hourly dataset) with one of the dataset's
+    extensions, in any case."""
+    m = _LANDING.match(key)
+    return (
+        m is not None
+        and m["dataset"] == ds.name
+        and (m["h"] is not None) == ds.hourly
+        and ds.accepts(key.rsplit("/", 1)[-1])
+    )
+
+
+def expected_layout(ds: Dataset) -> str:
+    """The landing path of a dataset's files, as docs/lake.md writes it."""
+    hour = "HH/" if ds.hourly else ""
+    endings = "|".join(e for e in ds.accepted_extensions if not e.endswith(".gz"))
+    return f"raw/{ds.name}/YYYY/MM/DD/{hour}<name>{endings}[.gz]"
+
+
+def stray_file(e: Entry) -> StrayFile:
+    """Why ``e`` (under ``raw/``) is no delivery, and the dataset it was probably meant for."""
+    import difflib
+
+    parts = e.key.split("/")
+    name = parts[-1]
+    folder = parts[1] if len(parts) > 2 else None
+    by_extension = [n for n, ds in DATASETS.items() if ds.accepts(name)]
+    if folder in DATASETS:
+        closest: str | None = folder
+    else:
+        near = difflib.get_close_matches(folder or "", list(DATASETS), n=1, cutoff=0.6)
+        if not near:
+            stem = name.split(".", 1)[0].lower()
+            near = difflib.get_close_matches(stem, by_extension or list(DATASETS), n=1)
+        closest = near[0] if near else (by_extension[0] if len(by_extension) == 1 else None)
+    ds = DATASETS.get(closest or "")
+    if e.irregular is not None:
+        problem = f"a {e.irregular}, not a regular file (not read)"
+    elif folder is None:
+        problem = "directly in raw/, not in a dataset folder"
+    elif folder not in DATASETS:
+        problem = f"raw/{folder}/ is no dataset's folder"
+    elif ds is not None and not ds.accepts(name):
+        problem = f"the file name does not end in {', '.join(ds.accepted_extensions)}"
+    else:
+        problem = "not in a landing-date folder"
+    if ds is not None:
+        expected = expected_layout(ds)
+    else:
+        expected = "raw/<dataset>/YYYY/MM/DD/<name> with <dataset> one of " + ", ".join(DATASETS)
+    return StrayFile(e.key, problem, expected, closest)
 
 
 def landing_time(relative_raw_path: str) -> datetime | None:

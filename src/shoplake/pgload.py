@@ -20,7 +20,7 @@ from psycopg import sql
 
 from shoplake.contract import DATASETS
 from shoplake.dbt_sources import postgres_columns
-from shoplake.errors import ShoplakeError
+from shoplake.errors import ShoplakeError, register_secret, translate
 from shoplake.lake import Lake
 from shoplake.report import Report
 
@@ -66,11 +66,9 @@ def load_postgres(lake: Lake, dsn: str, schema: str = DEFAULT_SCHEMA) -> LoadRep
     report = LoadReport(schema=schema)
     try:
         conn = psycopg.connect(dsn)
-    except psycopg.OperationalError as exc:
-        raise ShoplakeError(
-            f"cannot connect to PostgreSQL: {str(exc).strip()}",
-            "check --postgres-dsn / SHOPLAKE_POSTGRES_DSN",
-        ) from exc
+    except psycopg.Error as exc:
+        register_secret(dsn)
+        raise translate(exc) or ShoplakeError("cannot connect to PostgreSQL") from exc
     duck = duckdb.connect()
     lake.attach(duck)  # an s3:// lake is read through s3fs
     with conn, tempfile.TemporaryDirectory(prefix="shoplake-pgload-") as tmp:

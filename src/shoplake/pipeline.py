@@ -3,7 +3,9 @@
 Steps, in order (:data:`STEPS`):
 
 1. ``extract``   products changed in PostgreSQL -> raw/products (skipped without a DSN);
-2. ``ingest``    raw -> silver, quarantine and the accounting per dataset;
+2. ``ingest``    raw -> silver, quarantine and the accounting per dataset. Raw files that
+   match no dataset's layout, and a dataset whose share of quarantined records is above
+   the ``quarantine_threshold`` setting (default 1%), are reported (step status ``warn``);
 3. ``catalog``   new silver partitions registered in the Glue Data Catalog (``s3://``
    lakes with ``SHOPLAKE_GLUE_DATABASE`` set; skipped otherwise), so Athena and Redshift
    Spectrum see them;
@@ -12,34 +14,47 @@ Steps, in order (:data:`STEPS`):
    from what arrived, as dbt Cloud does with its freshness checkbox;
 5. ``build``     ``dbt build``: seeds, models and every data and unit test;
 6. ``docs``      ``dbt docs generate``: the analysts' docs site;
-7. ``dashboard`` the self-contained dashboard page (DuckDB warehouse only).
+7. ``dashboard`` the self-contained dashboard page (DuckDB warehouse only), written again
+   once the run is recorded as finished, so that the page shows its own run's final
+   status and duration, not ``running``.
+
+A run that finishes is ``success``, or ``warn`` if any of its steps warned (the steps'
+details say why); see :data:`shoplake.history.RUN_STATUSES`.
 
 A failing step stops the run with a non-zero exit code and a message naming the step;
 ``--from STEP`` starts a new run at that step (the earlier ones are recorded as
 skipped). The run holds the lake's ``run`` lock, so that a slow run and the next scheduled
-one never overlap: the second exits at once (or waits, with ``--wait``).
+one never overlap: the second exits at once (or waits, with ``--wait``); and the ``build``
+lock that ``shoplake build`` takes, so that no build writes the warehouse meanwhile.
 
 Every run is recorded (see :mod:`shoplake.history`) in the warehouse after each step, and
-as JSON under ``_state/pipeline/<run_id>.json`` in the lake.
+as JSON under ``_state/pipeline/<run_id>.json`` in the lake (also when each step starts).
+A run whose process died is still ``running`` there: the next run, holding the run lock,
+records it ``abandoned`` (:func:`mark_abandoned`); ``shoplake status`` shows it so at once
+(:func:`abandoned`, :func:`run_lock_is_held`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import time
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TypeVar
 
 from shoplake import history
-from shoplake.errors import ShoplakeError
+from shoplake.config import pg_env_dsn, quarantine_threshold
+from shoplake.errors import LakeBusyError, ShoplakeError, one_line, redact, translate
 from shoplake.ingest.transaction import lake_lock
 from shoplake.lake import Lake
 from shoplake.report import Report
+from shoplake.warehouse import BUILD_LOCK
 
 
 @dataclass
@@ -50,6 +65,9 @@ class RunOptions:
     duckdb_path: str | None = None
     full_refresh: bool = False
     wait: bool = False
+    #: The quarantine rate per dataset above which the ingest step warns; None: the
+    #: configured one (``quarantine_threshold`` in shoplake.toml, default 1%).
+    quarantine_threshold: float | None = None
 
 
 @dataclass
@@ -59,6 +77,9 @@ class _Context:
     record: history.RunRecord
     say: Callable[[str], None]
     outputs: dict[str, str] = field(default_factory=dict)
+    #: The page the dashboard step wrote, and its data: rewritten by :func:`_finish` with
+    #: the run's final status and duration.
+    dashboard: tuple[Path, dict] | None = None
 
 
 #: What a step returns: its status ("success" or "warn", or "skipped") and a detail line.
@@ -100,7 +121,33 @@ def _ingest(ctx: _Context) -> StepOutcome:
         sum(getattr(d, f) for d in ctx.record.datasets)
         for f in ("records_read", "written", "quarantined", "duplicates")
     ]
-    return "success", ("{:,} read, {:,} written, {:,} quarantined, {:,} duplicates".format(*totals))
+    detail = "{:,} read, {:,} written, {:,} quarantined, {:,} duplicates".format(*totals)
+    threshold = ctx.options.quarantine_threshold
+    if threshold is None:
+        threshold = quarantine_threshold()
+    warnings = [*report.warnings, *_quarantine_warnings(ctx.record.datasets, threshold)]
+    if warnings:
+        return "warn", "; ".join([detail, *warnings])
+    return "success", detail
+
+
+def _quarantine_warnings(datasets: Sequence[history.DatasetRecord], threshold: float) -> list[str]:
+    """One line naming the datasets whose share of quarantined records in this ingest is
+    above ``threshold``, or none."""
+    over = [
+        f"{d.dataset} {d.quarantined:,} of {d.records_read:,} "
+        f"({percent(d.quarantined / d.records_read)})"
+        for d in datasets
+        if d.records_read and d.quarantined / d.records_read > threshold
+    ]
+    if not over:
+        return []
+    return [f"quarantine rate above the {percent(threshold)} threshold: {', '.join(over)}"]
+
+
+def percent(share: float) -> str:
+    """0.01 -> ``1%``, 0.4712 -> ``47.1%``."""
+    return f"{share * 100:.3g}%"
 
 
 def _catalog(ctx: _Context) -> StepOutcome:
@@ -171,9 +218,11 @@ def _docs(ctx: _Context) -> StepOutcome:
 def _dashboard(ctx: _Context) -> StepOutcome:
     if ctx.options.target != "dev":
         return "skipped", "the dashboard reads the DuckDB warehouse of the dev target"
-    from shoplake.dashboard import write_dashboard
+    from shoplake.dashboard import collect, default_dashboard_path, write_page
 
-    path = write_dashboard(ctx.lake, duckdb_path=_duckdb_path(ctx.lake, ctx.options))
+    data = collect(ctx.lake, duckdb_path=_duckdb_path(ctx.lake, ctx.options))
+    path = write_page(data, default_dashboard_path(ctx.lake))
+    ctx.dashboard = (path, data)
     ctx.outputs["dashboard"] = str(path)
     return "success", f"dashboard at {path}"
 
@@ -238,6 +287,8 @@ def run_pipeline(
     the failed step; the run is recorded either way.
     """
     options = options or RunOptions()
+    if options.quarantine_threshold is None:  # a bad setting fails before anything runs
+        options = replace(options, quarantine_threshold=quarantine_threshold())
     _check_step(from_step, "--from")
     _check_step(to_step, "--to")
     names = list(STEPS)
@@ -247,7 +298,9 @@ def run_pipeline(
         raise ShoplakeError(
             f"--from {from_step} comes after --to {to_step}", f"steps run in the order {names}"
         )
-    with lake_lock(lake, "run", options.wait):
+    with lake_lock(lake, RUN_LOCK, options.wait), lake_lock(lake, BUILD_LOCK, options.wait):
+        for abandoned in mark_abandoned(lake, options, keep=run_id):
+            say(f"run {abandoned.run_id} died while running (killed?): recorded as abandoned")
         record = _open_record(lake, options, run_id, names)
         ctx = _Context(lake, options, record, say)
         if not run_id:
@@ -259,17 +312,19 @@ def run_pipeline(
         for step in record.steps[first : last + 1]:
             say(f"[{step.position}/{len(names)}] {step.step}: {STEPS[step.step][0]}")
             step.started_at = datetime.now(timezone.utc)
+            step.seconds = None
+            _write_json(lake, record)  # a run killed in this step is found abandoned in it
             clock = time.perf_counter()
             try:
                 step.status, step.detail = STEPS[step.step][1](ctx)
-            except ShoplakeError as exc:
-                step.status, step.detail = "failed", str(exc)
-                failure = exc
-            except Exception as exc:  # a bug: record it, then let the traceback through
+            except Exception as exc:
+                failure = translate(exc)
                 step.status = "failed"
-                step.detail = "".join(traceback.format_exception_only(exc)).strip()
-                _finish(ctx, failed=step)
-                raise
+                if failure is None:  # a bug: record it, then let the traceback through
+                    step.detail = redact("".join(traceback.format_exception_only(exc)).strip())
+                    _finish(ctx, failed=step)
+                    raise
+                step.detail = one_line(redact(str(failure)))
             finally:
                 step.seconds = time.perf_counter() - clock
             say(f"      {step.status} in {step.seconds:.1f} s: {step.detail}")
@@ -280,7 +335,7 @@ def run_pipeline(
                     f"{failure.hint + '; ' if failure.hint else ''}"
                     f"fix it, then resume with `shoplake run --from {step.step}`",
                 ) from failure
-            _save(ctx)
+            _save(ctx, step)
         _finish(ctx, failed=None)
         return record
 
@@ -317,23 +372,144 @@ def _finish(ctx: _Context, failed: history.StepRecord | None) -> None:
     record = ctx.record
     record.finished_at = datetime.now(timezone.utc)
     record.seconds = (record.finished_at - record.started_at).total_seconds()
-    record.status = "failed" if failed else "success"
     if failed:
+        record.status = "failed"
         record.failed_step, record.error = failed.step, failed.detail
-    _save(ctx)
+    else:
+        record.status = "warn" if any(s.status == "warn" for s in record.steps) else "success"
+    _save(ctx, failed)
+    if ctx.dashboard and not failed:  # the page shows the run as it was recorded
+        _final_dashboard(ctx)
 
 
-def _save(ctx: _Context) -> None:
-    """Write the run to the lake (JSON) and to the warehouse's history tables."""
+def _final_dashboard(ctx: _Context) -> None:
+    """Rewrite the page of the dashboard step with the run as it finished (the step wrote
+    it while the run was still ``running``). Should that fail, the step's page stays."""
+    from shoplake.dashboard import show_run, write_page
+
+    assert ctx.dashboard is not None
+    path, data = ctx.dashboard
+    show_run(data, ctx.record)
+    try:
+        write_page(data, path)
+    except Exception as exc:
+        failure = translate(exc)
+        if failure is None:
+            raise
+        ctx.say(f"      the dashboard keeps showing this run as running: {one_line(str(failure))}")
+
+
+def _save(ctx: _Context, step: history.StepRecord | None) -> None:
+    """Write the run to the lake (JSON) and to the warehouse's history tables.
+
+    If the warehouse cannot take the record (another process holds the DuckDB file, the
+    disk is full), the run fails at ``step`` with that reason, and the JSON record in
+    the lake says so: no run is left ``running`` by a failure to record it."""
     record = ctx.record
-    ctx.lake.write_atomic(
-        run_log_key(ctx.lake, record.run_id), json.dumps(record.to_json(), indent=2)
-    )
-    if ctx.options.target == "dev":
-        history.record_duckdb(record, _duckdb_path(ctx.lake, ctx.options))
-    elif ctx.options.target == "postgres" and ctx.options.postgres_dsn:
-        history.record_postgres(record, ctx.options.postgres_dsn)
+    _write_json(ctx.lake, record)
+    try:
+        _record_in_warehouse(record, ctx.lake, ctx.options)
+    except Exception as exc:
+        failure = translate(exc)
+        if failure is None:
+            raise
+        if record.status != "failed":
+            record.status, record.finished_at = "failed", datetime.now(timezone.utc)
+            record.seconds = (record.finished_at - record.started_at).total_seconds()
+            record.failed_step = step.step if step else None
+        record.error = one_line(redact(f"recording the run in the warehouse failed: {failure}"))
+        _write_json(ctx.lake, record)
+        raise ShoplakeError(
+            f"run {record.run_id}: recording it in the warehouse failed: {failure.what}",
+            failure.hint,
+        ) from exc
+
+
+def _write_json(lake: Lake, record: history.RunRecord) -> None:
+    lake.write_atomic(run_log_key(lake, record.run_id), json.dumps(record.to_json(), indent=2))
+
+
+def _record_in_warehouse(record: history.RunRecord, lake: Lake, options: RunOptions) -> None:
+    if options.target == "dev":
+        history.record_duckdb(record, _duckdb_path(lake, options))
+    elif options.target == "postgres" and (dsn := options.postgres_dsn or pg_env_dsn()):
+        history.record_postgres(record, dsn)
     # prod (Redshift): the JSON record in the lake only; see docs/operate.md.
+
+
+# --- runs that died ---------------------------------------------------------------------
+#: The lake lock a run holds from start to end.
+RUN_LOCK = "run"
+
+
+def recorded_runs(lake: Lake) -> list[history.RunRecord]:
+    """Every run recorded as JSON in the lake (``_state/pipeline/``), oldest first."""
+    runs = []
+    for entry in lake.list(lake.state_key("pipeline")):
+        if not entry.key.endswith(".json") or entry.name.startswith(("_", ".")):
+            continue
+        try:
+            runs.append(history.RunRecord.from_json(json.loads(lake.read_text(entry.key))))
+        except (ValueError, TypeError, KeyError):
+            continue  # not a run record
+    return sorted(runs, key=lambda r: (r.started_at, r.run_id))
+
+
+def run_lock_is_held(lake: Lake) -> bool:
+    """Whether a live process holds the lake's run lock (probed without taking it on a
+    local lake, so that a run starting at that moment is never refused)."""
+    if lake.is_local:
+        import fcntl
+
+        path = lake.path(lake.state_key(f"{RUN_LOCK}.lock"))
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # also releases the shared probe
+        return False
+    try:
+        with lake_lock(lake, RUN_LOCK, False):
+            return False
+    except LakeBusyError:
+        return True
+
+
+_Run = TypeVar("_Run", history.RunRecord, history.RunSummary)
+
+
+def abandoned(runs: Sequence[_Run], lock_held: bool) -> list[_Run]:
+    """The ``running`` runs whose process is gone: all of them if the run lock is free;
+    if it is held, all but the newest (the one holding it)."""
+    running = [r for r in runs if r.status == "running"]
+    return running[:-1] if lock_held else running
+
+
+def mark_abandoned(
+    lake: Lake, options: RunOptions, keep: str | None = None
+) -> list[history.RunRecord]:
+    """Record every run that died while ``running`` as ``abandoned`` (called under the
+    run lock, so none of them is alive), in the lake and in the warehouse's history."""
+    dead = [r for r in abandoned(recorded_runs(lake), lock_held=False) if r.run_id != keep]
+    for record in dead:
+        record.status = "abandoned"
+        record.error = "the run's process died (killed, or the machine stopped) while running"
+        for step in record.steps:
+            if step.status == "skipped" and step.started_at is not None and step.seconds is None:
+                step.status, step.detail = "failed", "interrupted"
+        running_step = next(
+            (s for s in record.steps if s.started_at is not None and s.seconds is None), None
+        )
+        record.failed_step = running_step.step if running_step else None
+        _write_json(lake, record)
+        if record.target == options.target:
+            _record_in_warehouse(record, lake, options)
+    return dead
 
 
 def as_report(record: history.RunRecord) -> Report:

@@ -22,7 +22,7 @@ import errno
 import html
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http import HTTPStatus
@@ -178,10 +178,33 @@ class SiteServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], site: Site, log: Callable[[str], None] | None):
+    def __init__(
+        self,
+        address: tuple[str, int],
+        site: Site,
+        log: Callable[[str], None] | None,
+        allowed_hosts: Sequence[str] = (),
+    ):
         self.site = site
         self.log = log
+        self.extra_hosts = tuple(allowed_hosts)
         super().__init__(address, _Handler)
+
+    def allows_host(self, header: str | None) -> bool:
+        """Whether a request's Host header names this server: 127.0.0.1, localhost,
+        [::1] or the bound address, at its port, or a name given with --allow-host (with
+        or without the port). Anything else, a DNS-rebinding page above all, gets 421."""
+        if not header:
+            return False
+        host, port = str(self.server_address[0]), self.server_address[1]
+        local = {"127.0.0.1", "localhost", "[::1]"}
+        if host not in ("0.0.0.0", "::", ""):
+            local.add(f"[{host}]" if ":" in host else host)
+        allowed = {f"{name}:{port}" for name in local | set(self.extra_hosts)}
+        allowed |= set(self.extra_hosts)  # as given: a proxy may drop or change the port
+        if port == 80:
+            allowed |= local
+        return header.strip().lower() in {a.lower() for a in allowed}
 
     @property
     def url(self) -> str:
@@ -201,6 +224,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._respond(body=False)
 
     def _respond(self, body: bool) -> None:
+        if not self.server.allows_host(self.headers.get("Host")):
+            return self._send(HTTPStatus.MISDIRECTED_REQUEST, b"", "text/plain", body)
         site = self.server.site
         path = urlsplit(self.path).path
         if path in ("/docs", "/dashboard"):
@@ -261,11 +286,14 @@ def make_server(
     port: int = DEFAULT_PORT,
     duckdb_path: str | Path | None = None,
     log: Callable[[str], None] | None = None,
+    allowed_hosts: Sequence[str] = (),
 ) -> SiteServer:
-    """A server bound and ready (``serve_forever`` runs it); port 0 picks a free port."""
+    """A server bound and ready (``serve_forever`` runs it); port 0 picks a free port.
+    ``allowed_hosts``: more names the Host header may carry (see
+    :meth:`SiteServer.allows_host`)."""
     site = prepare_site(lake, duckdb_path=duckdb_path)
     try:
-        return SiteServer((host, port), site, log)
+        return SiteServer((host, port), site, log, allowed_hosts)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise ShoplakeError(
@@ -284,6 +312,7 @@ def serve(
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
     duckdb_path: str | Path | None = None,
+    allowed_hosts: Sequence[str] = (),
     say: Callable[[str], None] = print,
 ) -> None:
     """Serve until interrupted (Ctrl-C), then close the socket and return."""
@@ -293,6 +322,7 @@ def serve(
         port=port,
         duckdb_path=duckdb_path,
         log=lambda line: print(line, file=sys.stderr),
+        allowed_hosts=allowed_hosts,
     )
     for note in server.site.notes:
         say(note)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -59,11 +60,16 @@ class Entry:
 
     ``version`` is the modification time in nanoseconds for a local file and the ETag
     for an S3 object; ``signature`` is what ingest's file manifest compares.
+
+    ``irregular`` names what a local entry is when it is not a regular file (``symlink``,
+    ``fifo``, ``socket``, ``device``, ``other``): listed only on request (see
+    :meth:`Storage.list`), never read; its size and version are the link's own (lstat).
     """
 
     key: str
     size: int
     version: int | str
+    irregular: str | None = None
 
     @property
     def name(self) -> str:
@@ -71,7 +77,33 @@ class Entry:
 
     @property
     def signature(self) -> list[int | str]:
-        return [self.size, self.version]
+        base: list[int | str] = [self.size, self.version]
+        return base if self.irregular is None else [*base, self.irregular]
+
+
+class NotRegularFile(OSError):
+    """A key that is a link or a special file where a regular file was to be read."""
+
+    def __init__(self, key: str, kind: str) -> None:
+        super().__init__(errno.ELOOP if kind == "symlink" else errno.EINVAL, kind, key)
+        self.key, self.kind = key, kind
+
+
+def file_kind(mode: int) -> str | None:
+    """None for a regular file, else what it is (from an lstat ``st_mode``)."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISLNK(mode):
+        return "symlink"
+    if stat.S_ISFIFO(mode):
+        return "fifo"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    if stat.S_ISDIR(mode):
+        return "directory"
+    return "other"
 
 
 class Lease:
@@ -114,8 +146,12 @@ class Storage(ABC):
         return self.info(key) is not None
 
     @abstractmethod
-    def list(self, prefix: str) -> list[Entry]:
-        """Every file under ``prefix`` (a key prefix ending at a ``/``), sorted by key."""
+    def list(self, prefix: str, *, irregular: bool = False) -> list[Entry]:
+        """Every file under ``prefix`` (a key prefix ending at a ``/``), sorted by key.
+
+        Only regular files; links are never followed (a linked directory is not entered).
+        With ``irregular``, links and special files are listed too, as entries with
+        :attr:`Entry.irregular` set (an object store has none)."""
 
     @abstractmethod
     def any(self, prefix: str) -> bool:
@@ -184,7 +220,53 @@ class LocalStorage(Storage):
         return self.root / key if key else self.root
 
     def read_bytes(self, key: str) -> bytes:
-        return self.path(key).read_bytes()
+        """The content of the regular file at ``key``, opened without following a link
+        anywhere below the root (``O_NOFOLLOW`` on each component): a link or a special
+        file raises :class:`NotRegularFile` and is not opened (a FIFO cannot block)."""
+        fd = self._open_regular(key)
+        with open(fd, "rb", closefd=True) as fh:
+            return fh.read()
+
+    def _open_regular(self, key: str) -> int:
+        parts = [p for p in key.split("/") if p]
+        if not parts:
+            raise IsADirectoryError(errno.EISDIR, "is the lake root", str(self.root))
+        directory = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            for i, part in enumerate(parts[:-1]):
+                flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+                try:
+                    child = os.open(part, flags, dir_fd=directory)
+                except FileNotFoundError:
+                    raise
+                except OSError:  # ELOOP (a link) or ENOTDIR (a special file)
+                    st = os.stat(part, dir_fd=directory, follow_symlinks=False)
+                    raise NotRegularFile(
+                        "/".join(parts[: i + 1]), file_kind(st.st_mode) or "file"
+                    ) from None
+                os.close(directory)
+                directory = child
+            st = os.stat(parts[-1], dir_fd=directory, follow_symlinks=False)
+            kind = file_kind(st.st_mode)
+            if kind is not None:  # never opened: a FIFO would block, a device act
+                raise NotRegularFile(key, kind)
+            try:
+                fd = os.open(
+                    parts[-1],
+                    os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                    dir_fd=directory,
+                )
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:  # became a link since the stat
+                    raise NotRegularFile(key, "symlink") from None
+                raise
+        finally:
+            os.close(directory)
+        kind = file_kind(os.fstat(fd).st_mode)
+        if kind is not None:  # became a special file since the stat
+            os.close(fd)
+            raise NotRegularFile(key, kind)
+        return fd
 
     def info(self, key: str) -> Entry | None:
         try:
@@ -193,28 +275,69 @@ class LocalStorage(Storage):
             return None
         return Entry(key, st.st_size, st.st_mtime_ns) if stat.S_ISREG(st.st_mode) else None
 
-    def list(self, prefix: str) -> list[Entry]:
-        base = self.path(prefix.rstrip("/"))
-        out = []
-        stack = [(base, prefix.rstrip("/"))]
+    def list(self, prefix: str, *, irregular: bool = False) -> list[Entry]:
+        """Walks without following links: ``lstat`` decides what each name is."""
+        top = prefix.rstrip("/")
+        out: list[Entry] = []
+        link = self._linked_component(top)
+        if link is not None:  # a component of the prefix itself is a link: not entered
+            if irregular:
+                out.append(link)
+            return out
+        stack = [(self.path(top), top)]
         while stack:
             directory, key = stack.pop()
             try:
                 with os.scandir(directory) as it:
                     for item in it:
                         child = f"{key}/{item.name}" if key else item.name
-                        if item.is_dir():
+                        if item.is_dir(follow_symlinks=False):
                             stack.append((Path(item.path), child))
-                        elif item.is_file():
-                            st = item.stat()
+                        elif item.is_file(follow_symlinks=False):
+                            st = item.stat(follow_symlinks=False)
                             out.append(Entry(child, st.st_size, st.st_mtime_ns))
+                        elif irregular:
+                            st = item.stat(follow_symlinks=False)
+                            kind = file_kind(st.st_mode) or "other"
+                            out.append(Entry(child, st.st_size, st.st_mtime_ns, kind))
             except (FileNotFoundError, NotADirectoryError):
                 continue
         return sorted(out, key=lambda e: e.key)
 
+    def _linked_component(self, key: str) -> Entry | None:
+        """The first component of ``key`` below the root that is not a directory (a link
+        or a special file), as an irregular entry; None if every one is a directory or
+        missing."""
+        path = self.root
+        parts = [p for p in key.split("/") if p]
+        for i, part in enumerate(parts):
+            path = path / part
+            try:
+                st = path.lstat()
+            except (FileNotFoundError, NotADirectoryError):
+                return None
+            if not stat.S_ISDIR(st.st_mode):
+                kind = file_kind(st.st_mode)
+                if kind is None:
+                    return None  # a regular file where a folder was expected: lists nothing
+                return Entry("/".join(parts[: i + 1]), st.st_size, st.st_mtime_ns, kind)
+        return None
+
     def any(self, prefix: str) -> bool:
-        base = self.path(prefix.rstrip("/"))
-        return base.is_dir() and any(p.is_file() for p in base.rglob("*"))
+        if self._linked_component(prefix.rstrip("/")) is not None:
+            return False
+        stack = [self.path(prefix.rstrip("/"))]
+        while stack:
+            try:
+                with os.scandir(stack.pop()) as it:
+                    for item in it:
+                        if item.is_file(follow_symlinks=False):
+                            return True
+                        if item.is_dir(follow_symlinks=False):
+                            stack.append(Path(item.path))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+        return False
 
     def write_atomic(self, key: str, data: bytes, *, durable: bool = True) -> None:
         write_atomic(self.path(key), data, durable=durable)
@@ -385,7 +508,7 @@ class S3Storage(Storage):
                 return None
         return Entry(key, int(out["ContentLength"]), out["ETag"])
 
-    def list(self, prefix: str) -> list[Entry]:
+    def list(self, prefix: str, *, irregular: bool = False) -> list[Entry]:
         with _s3_errors(self, prefix):
             found = self.fs.find(self._path(prefix.rstrip("/")), detail=True)
         return sorted(
@@ -701,6 +824,7 @@ __all__ = [
     "Entry",
     "Lease",
     "LocalStorage",
+    "NotRegularFile",
     "S3Lock",
     "S3Storage",
     "Storage",

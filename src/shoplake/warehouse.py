@@ -16,6 +16,13 @@ Targets:
 * ``prod``: Redshift from ``SHOPLAKE_REDSHIFT_*``; the Spectrum external schema, tables
   and recent partitions are staged first (``stage_external_sources`` run-operation).
 
+The e-mail salt (``SHOPLAKE_EMAIL_SALT``, :func:`email_salt`) is never rendered into SQL:
+on DuckDB the profile's plugin (:mod:`shoplake.dbt_plugin`) sets it as a session
+variable, on PostgreSQL it is a custom session setting passed in ``PGOPTIONS`` (libpq
+sends it at connection start, outside any statement), and on Redshift a pre-hook sets a
+session context variable with a bound parameter (``macros/hash_email.sql``). SQL reads
+it by name (``getvariable`` / ``current_setting``).
+
 dbt's artifacts and logs go to ``<local dir>/_state/dbt/<target>/`` (the lake directory
 itself for a local lake) so that runs on different lakes never share a ``target/``
 directory.
@@ -26,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -35,12 +43,41 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shoplake.errors import ShoplakeError
+from shoplake.config import pg_env_dsn
+from shoplake.errors import ShoplakeError, one_line, register_secret, warehouse_lock_conflict
 from shoplake.lake import SILVER, STATE, Lake
 from shoplake.report import Report
 
 TARGETS = ("dev", "postgres", "prod")
+#: The lake lock a build holds (``shoplake build``, and ``shoplake run`` for its whole run).
+BUILD_LOCK = "build"
 PROFILE_TEMPLATE = "profiles.yml.example"
+
+#: The public salt of the local targets (generated test data only), so that a fresh
+#: checkout builds; a production hash is never made with it.
+DEV_EMAIL_SALT = "shoplake-public-development-salt"
+DEV_SALT_TARGETS = ("dev", "postgres")
+#: Where SQL finds the salt: a DuckDB variable, a PostgreSQL/Redshift session setting.
+SALT_VARIABLE = "shoplake_email_salt"
+SALT_SETTING = "shoplake.email_salt"
+
+
+def email_salt(target: str) -> str:
+    """SHOPLAKE_EMAIL_SALT; on the local targets the public development salt when unset."""
+    salt = os.environ.get("SHOPLAKE_EMAIL_SALT", "")
+    if salt:
+        return salt
+    if target in DEV_SALT_TARGETS:
+        return DEV_EMAIL_SALT
+    raise ShoplakeError(
+        f"SHOPLAKE_EMAIL_SALT is not set: target {target!r} needs the e-mail hashing salt",
+        "export SHOPLAKE_EMAIL_SALT (it is never stored in the repository) and run again",
+    )
+
+
+def _pg_option(name: str, value: str) -> str:
+    """One ``-c name=value`` of libpq's options, spaces and backslashes escaped."""
+    return f"-c {name}=" + value.replace("\\", "\\\\").replace(" ", "\\ ")
 
 
 def project_dir() -> Path:
@@ -118,11 +155,7 @@ def dbt_env(
         path = duckdb_path or os.environ.get("SHOPLAKE_DUCKDB_PATH") or default_duckdb_path(lake)
         env["SHOPLAKE_DUCKDB_PATH"] = str(Path(path).expanduser().resolve())
     elif target == "postgres":
-        if not postgres_dsn:
-            raise ShoplakeError(
-                "the postgres target needs a PostgreSQL DSN",
-                "pass --postgres-dsn or set SHOPLAKE_POSTGRES_DSN",
-            )
+        postgres_dsn = postgres_target_dsn(postgres_dsn)
         from psycopg.conninfo import conninfo_to_dict
 
         info = conninfo_to_dict(postgres_dsn)
@@ -134,7 +167,23 @@ def dbt_env(
             env["SHOPLAKE_PG_PASSWORD"] = str(info["password"])
         if pg_schema:
             env["SHOPLAKE_PG_SCHEMA"] = pg_schema
+        options = [os.environ.get("PGOPTIONS", ""), _pg_option(SALT_SETTING, email_salt(target))]
+        env["PGOPTIONS"] = " ".join(o for o in options if o)
     return env
+
+
+def postgres_target_dsn(postgres_dsn: str | None) -> str:
+    """The ``postgres`` target's DSN: the one given (``--postgres-dsn``,
+    ``SHOPLAKE_POSTGRES_DSN``), else one made of ``SHOPLAKE_PG_*``; neither is an error."""
+    dsn = postgres_dsn or pg_env_dsn()
+    if not dsn:
+        raise ShoplakeError(
+            "the postgres target needs a PostgreSQL connection",
+            "pass --postgres-dsn, or set SHOPLAKE_POSTGRES_DSN or SHOPLAKE_PG_HOST, "
+            "SHOPLAKE_PG_PORT, SHOPLAKE_PG_USER, SHOPLAKE_PG_PASSWORD, SHOPLAKE_PG_DBNAME",
+        )
+    register_secret(dsn)
+    return dsn
 
 
 @contextlib.contextmanager
@@ -208,7 +257,8 @@ def run_dbt(
         child_env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
         if quiet:
             proc = subprocess.run(argv, env=child_env, capture_output=True, text=True, check=False)
-            output = proc.stdout + proc.stderr
+            output = _without_exit_noise(proc.stdout + proc.stderr)
+            _keep_output(out, args, output)
         else:
             proc = subprocess.run(
                 argv, env=child_env, stderr=subprocess.PIPE, text=True, check=False
@@ -216,6 +266,18 @@ def run_dbt(
             output = proc.stderr
             sys.stderr.write(_without_exit_noise(proc.stderr))
     return DbtRun(proc.returncode, output, target_path)
+
+
+def output_log(artifacts: Path, args: Sequence[str]) -> Path:
+    """Where the captured output of a quiet dbt command is kept: ``logs/<command>.out``."""
+    command = "-".join(a for a in args[:2] if not a.startswith("-")) or "dbt"
+    return artifacts / "logs" / f"{command}.out"
+
+
+def _keep_output(artifacts: Path, args: Sequence[str], output: str) -> None:
+    path = output_log(artifacts, args)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(output, "utf-8")
 
 
 def _without_exit_noise(text: str) -> str:
@@ -228,6 +290,16 @@ def _without_exit_noise(text: str) -> str:
     )
 
 
+_WRAPPER_LINE = re.compile(r"^(Runtime|Database|Compilation) Error in \w+ ")
+
+
+def _node_error(message: str | None, status: str) -> str:
+    """A failed node's one line: the reason, not dbt's "Runtime Error in model ..." line."""
+    lines = [ln.strip() for ln in (message or "").splitlines() if ln.strip()]
+    reasons = [ln for ln in lines if not _WRAPPER_LINE.match(ln)]
+    return (reasons or lines or [status])[0][:300]
+
+
 def _summarise(run: DbtRun, target: str, command: str, seconds: float) -> BuildResult:
     summary = BuildResult(target=target, command=command, seconds=seconds)
     results = run.run_results() or {}
@@ -236,8 +308,7 @@ def _summarise(run: DbtRun, target: str, command: str, seconds: float) -> BuildR
         summary.statuses[status] = summary.statuses.get(status, 0) + 1
         name = node.get("unique_id", "?")
         if status in ("error", "fail", "runtime error"):
-            message = (node.get("message") or "").strip().splitlines()
-            summary.failures.append(f"{name}: {message[0] if message else status}")
+            summary.failures.append(f"{name}: {_node_error(node.get('message'), status)}")
         elif status == "warn":
             summary.warnings.append(name)
     if not run.success and not summary.failures:
@@ -292,6 +363,7 @@ def build(
     )
     if target == "dev":
         Path(env["SHOPLAKE_DUCKDB_PATH"]).parent.mkdir(parents=True, exist_ok=True)
+        check_warehouse_writable(Path(env["SHOPLAKE_DUCKDB_PATH"]))
     lake = _as_lake(lake)
     if target == "prod" and lake.is_local:
         raise ShoplakeError(
@@ -306,7 +378,7 @@ def build(
     if target == "postgres" and load:
         from shoplake.pgload import load_postgres
 
-        load_postgres(lake, postgres_dsn or "")
+        load_postgres(lake, postgres_target_dsn(postgres_dsn))
     if target == "prod":
         stage_spectrum(lake, artifacts=artifacts)
     args = ["build"]
@@ -323,39 +395,94 @@ def build(
     run = run_dbt(args, lake, target, env=env, artifacts=artifacts, quiet=quiet)
     summary = _summarise(run, target, "build", time.perf_counter() - started)
     if not run.success or summary.failures:
-        detail = "; ".join(summary.failures[:5]) or "dbt reported a failure"
-        if quiet:  # the output was captured: show its end, it says what failed
-            detail += "\n" + "\n".join(run.output.strip().splitlines()[-40:])
-        raise ShoplakeError(
-            f"dbt build --target {target} failed: {detail}",
-            f"see the dbt output above and {artifacts_dir(lake, target) / 'logs'}",
-        )
+        raise build_failure(run, summary, args, artifacts or artifacts_dir(lake, target), quiet)
     return summary
+
+
+#: Failing nodes named in a build's one-line error (the rest are counted).
+FAILURES_SHOWN = 3
+
+
+#: Seconds a build waits for a short-lived reader of the warehouse (``shoplake sql``
+#: copying its snapshot, the dashboard reading it) before naming the holder.
+LOCK_GRACE_S = 3.0
+
+
+def check_warehouse_writable(path: Path) -> None:
+    """Fail in one line, before dbt starts, if another process holds the DuckDB file
+    (a reader too: DuckDB lets no writer in while any connection is open)."""
+    import duckdb
+
+    if not path.is_file():
+        return
+    deadline = time.monotonic() + LOCK_GRACE_S
+    while True:
+        try:
+            duckdb.connect(str(path)).close()
+            return
+        except duckdb.Error as exc:
+            conflict = warehouse_lock_conflict(str(exc))
+            if conflict is None:
+                raise
+            if time.monotonic() >= deadline:
+                raise conflict from exc
+        time.sleep(0.2)
+
+
+def build_failure(
+    run: DbtRun, summary: BuildResult, args: Sequence[str], artifacts: Path, quiet: bool
+) -> ShoplakeError:
+    """One line for a failed dbt build: the lock conflict if that was it, else the
+    failing nodes' first lines; the full output stays in the log file."""
+    where = output_log(artifacts, args) if quiet else artifacts / "logs"
+    conflict = warehouse_lock_conflict(run.output)
+    if conflict is not None:
+        conflict.hint += f"; dbt's output: {where}"
+        return conflict
+    failures = summary.failures
+    detail = "; ".join(failures[:FAILURES_SHOWN]) or "dbt reported a failure"
+    if len(failures) > FAILURES_SHOWN:
+        detail += f" (and {len(failures) - FAILURES_SHOWN} more)"
+    return ShoplakeError(
+        f"dbt {args[0]} --target {summary.target} failed: {one_line(detail)}",
+        f"dbt's full output: {where}",
+    )
 
 
 def docs_generate(lake: LakeLike, *, target: str = "dev", quiet: bool = False, **kw) -> Path:
     """``dbt docs generate``; returns the directory holding index.html."""
     env = dbt_env(lake, target, **kw)
-    run = run_dbt(["docs", "generate"], lake, target, env=env, quiet=quiet)
+    args = ["docs", "generate"]
+    run = run_dbt(args, lake, target, env=env, quiet=quiet)
     if not run.success:
-        tail = "\n".join(run.output.strip().splitlines()[-20:]) if quiet else ""
-        raise ShoplakeError(
-            f"dbt docs generate failed{': ' + tail if tail else ''}", "see the dbt output"
-        )
+        raise _command_failure(run, args, artifacts_dir(lake, target), quiet, "see dbt's output")
     return artifacts_dir(lake, target) / "target"
 
 
 def source_freshness(lake: LakeLike, *, target: str = "dev", quiet: bool = False, **kw) -> Path:
     """``dbt source freshness`` (ingested_at of every silver table); returns sources.json."""
     env = dbt_env(lake, target, **kw)
-    run = run_dbt(["source", "freshness"], lake, target, env=env, quiet=quiet)
+    args = ["source", "freshness"]
+    run = run_dbt(args, lake, target, env=env, quiet=quiet)
     if not run.success:
-        tail = "\n".join(run.output.strip().splitlines()[-20:]) if quiet else ""
-        raise ShoplakeError(
-            f"source freshness failed or is stale{': ' + tail if tail else ''}",
-            "run `shoplake ingest`, or see the dbt output",
+        raise _command_failure(
+            run, args, artifacts_dir(lake, target), quiet, "run `shoplake ingest`, or see"
         )
     return run.target_path / "sources.json"
+
+
+def _command_failure(
+    run: DbtRun, args: Sequence[str], artifacts: Path, quiet: bool, hint: str
+) -> ShoplakeError:
+    """One line for a failed dbt command other than build (its last error line)."""
+    where = output_log(artifacts, args) if quiet else artifacts / "logs"
+    conflict = warehouse_lock_conflict(run.output)
+    if conflict is not None:
+        conflict.hint += f"; dbt's output: {where}"
+        return conflict
+    errors = [ln for ln in run.output.splitlines() if "error" in ln.lower() and ln.strip()]
+    detail = one_line(errors[-1])[:300] if errors else f"exit code {run.returncode}"
+    return ShoplakeError(f"dbt {' '.join(args)} failed: {detail}", f"{hint} {where}")
 
 
 @contextlib.contextmanager
@@ -371,6 +498,10 @@ def open_read_only(path: Path) -> Iterator:
     try:
         con = duckdb.connect(str(path), read_only=True)
     except duckdb.Error as exc:
+        conflict = warehouse_lock_conflict(str(exc))
+        if conflict is not None:
+            conflict.hint = "a build is writing it: try again when it has finished"
+            raise conflict from exc
         raise ShoplakeError(
             f"cannot open the warehouse {path} read-only: {str(exc).splitlines()[0]}",
             "if a build is writing it, try again when it has finished",

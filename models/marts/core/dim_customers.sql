@@ -90,7 +90,7 @@ final as (
         order_summary.first_order_date,
         order_summary.last_order_date,
         cast(coalesce(order_summary.lifetime_orders, 0) as bigint) as lifetime_orders,
-        cast(coalesce(order_summary.lifetime_revenue_usd, 0) as numeric(18, 2))
+        cast(coalesce(order_summary.lifetime_revenue_usd, 0) as numeric(38, 2))
             as lifetime_revenue_usd,
         cast(all_customers.email_hash as varchar(64)) as email_hash,
         all_customers.is_inferred

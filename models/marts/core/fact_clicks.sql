@@ -1,9 +1,9 @@
 {#- One row per distinct clickstream event (click_id is deterministic, so a re-delivered
     event is the same row). Events are immutable and silver holds each click_id once, with
-    the ingested_at of the run that first wrote it: the incremental run appends the rows
-    ingested after the watermark (late events included) that the lookback window has not
-    already loaded. Appending never rewrites the fact, unlike delete+insert, which has to
-    look up every key of the (large) table. -#}
+    the ingest_seq of the batch that first wrote it: the incremental run appends the rows
+    of the batches after the watermark (late events included; macros/incremental.sql).
+    Appending never rewrites the fact, unlike delete+insert, which has to look up every
+    key of the (large) table; only a repair run (watermark -1) compares with every key. -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
@@ -23,10 +23,38 @@ clicks as (
 
 {% if is_incremental() %}
 
+{%- set expected_sql %}
+    select count(*) as silver_rows
+    from {{ ref('stg_lake__clickstream') }} as clicks
+    cross join loaded
+    where clicks.ingest_seq <= loaded.newest_seq
+{%- endset %}
+{{- fact_behind_lake_notice(expected_sql) }}
+
+loaded as (
+
+    {{ fact_load_state() }}
+
+),
+
+expected as (
+
+    {{ expected_sql }}
+
+),
+
+watermark as (
+
+    {{ ingest_watermark() }}
+
+),
+
 already_loaded as (
 
-    select click_id from {{ this }}
-    where ingested_at > {{ ingested_since() }}
+    select fact.click_id
+    from {{ this }} as fact
+    cross join watermark
+    where coalesce(fact.ingest_seq, -1) >= watermark.ingest_seq
 
 ),
 
@@ -37,10 +65,11 @@ selected_clicks as (
     select clicks.*
     from clicks
     {% if is_incremental() %}
+        cross join watermark
         left join already_loaded
             on clicks.click_id = already_loaded.click_id
         where
-            clicks.ingested_at > {{ ingested_since() }}
+            clicks.ingest_seq > watermark.ingest_seq
             and already_loaded.click_id is null
     {% endif %}
 
@@ -59,7 +88,8 @@ final as (
         cast(product_id as varchar(256)) as product_id,
         cast(order_id as varchar(256)) as order_id,
         cast(user_agent as varchar(4096)) as user_agent,
-        ingested_at
+        ingested_at,
+        ingest_seq
 
     from selected_clicks
 

@@ -1,11 +1,16 @@
 {#- One row per order, latest status, with the totals of its lines.
 
+    The order's amounts are the sums of its lines' (int_sales_converted): gross, discount
+    and net in the order currency, and net_amount_usd the sum of the lines' rounded USD
+    amounts, so an order and its lines in sales_fact agree to the cent. An order without
+    lines has zero amounts (in USD too, when its month has a rate).
+
     Incremental (delete+insert on order_id): an order is recomputed, from all of its
-    versions and lines, when a version of it or one of its lines was ingested after the
-    watermark (macros/incremental.sql). Watermarking on ingested_at rather than on the
-    business date picks up late lines and status changes however old the order is, at
-    the cost of nothing: the changed orders are found by a filter on the new rows. -#}
+    versions and lines, when a version of it or one of its lines was written by an
+    ingest batch after the watermark (macros/incremental.sql), however old the order
+    is: late lines and status changes land without a full refresh. -#}
 -- depends_on: {{ ref('stg_lake__orders') }} (read in the incremental branch only)
+-- depends_on: {{ ref('stg_lake__sales') }} (read in the incremental branch only)
 {{ config(
     materialized='incremental',
     unique_key='order_id',
@@ -24,9 +29,9 @@ orders as (
 
 ),
 
-sales as (
+lines as (
 
-    select * from {{ ref('stg_lake__sales') }}
+    select * from {{ ref('int_sales_converted') }}
 
 ),
 
@@ -44,15 +49,51 @@ order_versions as (
 
 ),
 
+sales as (
+
+    select * from {{ ref('stg_lake__sales') }}
+
+),
+
+{%- set expected_sql %}
+    select count(distinct order_versions.order_id) as silver_rows
+    from {{ ref('stg_lake__orders') }} as order_versions
+    cross join loaded
+    where order_versions.ingest_seq <= loaded.newest_seq
+{%- endset %}
+{{- fact_behind_lake_notice(expected_sql) }}
+
+loaded as (
+
+    {{ fact_load_state() }}
+
+),
+
+expected as (
+
+    {{ expected_sql }}
+
+),
+
+watermark as (
+
+    {{ ingest_watermark() }}
+
+),
+
 changed_order_ids as (
 
-    select order_id from order_versions
-    where ingested_at > {{ ingested_since() }}
+    select order_versions.order_id
+    from order_versions
+    cross join watermark
+    where order_versions.ingest_seq > watermark.ingest_seq
 
     union all
 
-    select order_id from sales
-    where ingested_at > {{ ingested_since() }}
+    select sales.order_id
+    from sales
+    cross join watermark
+    where sales.ingest_seq > watermark.ingest_seq
 
 ),
 
@@ -78,16 +119,21 @@ selected_orders as (
 line_totals as (
 
     select
-        sales.order_id,
-        sum(sales.quantity) as item_count,
-        sum(sales.quantity * sales.unit_price) as gross_amount,
-        sum(sales.discount_amount) as discount_amount,
-        max(sales.ingested_at) as ingested_at
+        lines.order_id,
+        sum(lines.quantity) as item_count,
+        sum(lines.gross_amount) as gross_amount,
+        sum(lines.discount_amount) as discount_amount,
+        sum(lines.total_amount) as net_amount,
+        case
+            when count(lines.total_amount_usd) = count(*) then sum(lines.total_amount_usd)
+        end as net_amount_usd,
+        max(lines.ingested_at) as ingested_at,
+        max(lines.ingest_seq) as ingest_seq
 
-    from sales
+    from lines
     inner join selected_orders
-        on sales.order_id = selected_orders.order_id
-    group by sales.order_id
+        on lines.order_id = selected_orders.order_id
+    group by lines.order_id
 
 ),
 
@@ -96,10 +142,14 @@ amounts as (
     select
         selected_orders.*,
         cast(selected_orders.order_ts as date) as order_date,
+        line_totals.order_id is not null as has_lines,
         coalesce(line_totals.item_count, 0) as item_count,
-        cast(coalesce(line_totals.gross_amount, 0) as numeric(18, 2)) as gross_amount,
-        cast(coalesce(line_totals.discount_amount, 0) as numeric(18, 2)) as discount_amount,
-        coalesce(line_totals.ingested_at, selected_orders.ingested_at) as lines_ingested_at
+        cast(coalesce(line_totals.gross_amount, 0) as numeric(38, 2)) as gross_amount,
+        cast(coalesce(line_totals.discount_amount, 0) as numeric(38, 2)) as discount_amount,
+        cast(coalesce(line_totals.net_amount, 0) as numeric(38, 2)) as net_amount,
+        cast(line_totals.net_amount_usd as numeric(38, 2)) as lines_amount_usd,
+        coalesce(line_totals.ingested_at, selected_orders.ingested_at) as lines_ingested_at,
+        coalesce(line_totals.ingest_seq, selected_orders.ingest_seq) as lines_ingest_seq
 
     from selected_orders
     left join line_totals
@@ -123,13 +173,14 @@ final as (
         cast(amounts.item_count as bigint) as item_count,
         amounts.gross_amount,
         amounts.discount_amount,
-        cast(amounts.gross_amount - amounts.discount_amount as numeric(18, 2)) as net_amount,
-        {{ to_usd(
-            'amounts.gross_amount - amounts.discount_amount',
-            'exchange_rates.usd_per_unit'
-        ) }} as net_amount_usd,
+        amounts.net_amount,
+        case
+            when amounts.has_lines then amounts.lines_amount_usd
+            else {{ to_usd('0', 'exchange_rates.usd_per_unit') }}
+        end as net_amount_usd,
         amounts.updated_at,
-        greatest(amounts.ingested_at, amounts.lines_ingested_at) as ingested_at
+        greatest(amounts.ingested_at, amounts.lines_ingested_at) as ingested_at,
+        cast(greatest(amounts.ingest_seq, amounts.lines_ingest_seq) as bigint) as ingest_seq
 
     from amounts
     left join exchange_rates

@@ -1,6 +1,7 @@
 {#- One row per payment. Payments never change once written (one silver row per
-    payment_id), so the incremental run appends the rows ingested after the watermark,
-    whatever their business date, that the lookback window has not already loaded. -#}
+    payment_id), so the incremental run appends the rows of the ingest batches after the
+    watermark (macros/incremental.sql), whatever their business date. amount_usd is the
+    payment converted and rounded to cents on its own (macros/money.sql). -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
@@ -26,10 +27,38 @@ exchange_rates as (
 
 {% if is_incremental() %}
 
+{%- set expected_sql %}
+    select count(*) as silver_rows
+    from {{ ref('stg_lake__payments') }} as payments
+    cross join loaded
+    where payments.ingest_seq <= loaded.newest_seq
+{%- endset %}
+{{- fact_behind_lake_notice(expected_sql) }}
+
+loaded as (
+
+    {{ fact_load_state() }}
+
+),
+
+expected as (
+
+    {{ expected_sql }}
+
+),
+
+watermark as (
+
+    {{ ingest_watermark() }}
+
+),
+
 already_loaded as (
 
-    select payment_id from {{ this }}
-    where ingested_at > {{ ingested_since() }}
+    select fact.payment_id
+    from {{ this }} as fact
+    cross join watermark
+    where coalesce(fact.ingest_seq, -1) >= watermark.ingest_seq
 
 ),
 
@@ -43,10 +72,11 @@ selected_payments as (
 
     from payments
     {% if is_incremental() %}
+        cross join watermark
         left join already_loaded
             on payments.payment_id = already_loaded.payment_id
         where
-            payments.ingested_at > {{ ingested_since() }}
+            payments.ingest_seq > watermark.ingest_seq
             and already_loaded.payment_id is null
     {% endif %}
 
@@ -65,7 +95,8 @@ final as (
         selected_payments.amount,
         cast(selected_payments.currency as varchar(3)) as currency,
         {{ to_usd('selected_payments.amount', 'exchange_rates.usd_per_unit') }} as amount_usd,
-        selected_payments.ingested_at
+        selected_payments.ingested_at,
+        selected_payments.ingest_seq
 
     from selected_payments
     left join exchange_rates

@@ -1,9 +1,12 @@
-{#- One row per order line, with its order's customer and currency.
+{#- One row per order line, with its order's customer and currency; the line's figures
+    come from int_sales_converted (the rounding rule is documented there).
 
-    Incremental (delete+insert on sale_id): a line is (re)computed when it was ingested
-    after the watermark, or when a new version of its order was (the order carries the
-    customer and the currency). Lines wait for their order header: a line whose order
-    has not arrived is picked up in the run that brings the header. -#}
+    Incremental (delete+insert on sale_id): a line is (re)computed when it was written
+    by an ingest batch after the watermark (macros/incremental.sql), or when a new
+    version of its order was (the order carries the customer and the currency). Lines
+    wait for their order header: a line whose order has not arrived is picked up in the
+    run that brings the header. -#}
+-- depends_on: {{ ref('stg_lake__sales') }} (read in the incremental branch only)
 -- depends_on: {{ ref('stg_lake__orders') }} (read in the incremental branch only)
 {{ config(
     materialized='incremental',
@@ -17,25 +20,19 @@
 
 with
 
+lines as (
+
+    select * from {{ ref('int_sales_converted') }}
+
+),
+
+{% if is_incremental() %}
+
 sales as (
 
     select * from {{ ref('stg_lake__sales') }}
 
 ),
-
-orders as (
-
-    select * from {{ ref('int_orders_deduplicated') }}
-
-),
-
-exchange_rates as (
-
-    select * from {{ ref('exchange_rates') }}
-
-),
-
-{% if is_incremental() %}
 
 order_versions as (
 
@@ -43,10 +40,47 @@ order_versions as (
 
 ),
 
+{#- Lines in the fact: those of the loaded batches whose order arrived in one. -#}
+{%- set expected_sql %}
+    select count(*) as silver_rows
+    from {{ ref('stg_lake__sales') }} as sales
+    inner join (
+        select order_versions.order_id
+        from {{ ref('stg_lake__orders') }} as order_versions
+        cross join loaded
+        group by order_versions.order_id, loaded.newest_seq
+        having min(order_versions.ingest_seq) <= loaded.newest_seq
+    ) as arrived_orders
+        on sales.order_id = arrived_orders.order_id
+    cross join loaded
+    where sales.ingest_seq <= loaded.newest_seq
+{%- endset %}
+{{- fact_behind_lake_notice(expected_sql) }}
+
+loaded as (
+
+    {{ fact_load_state() }}
+
+),
+
+expected as (
+
+    {{ expected_sql }}
+
+),
+
+watermark as (
+
+    {{ ingest_watermark() }}
+
+),
+
 changed_sale_ids as (
 
-    select sale_id from sales
-    where ingested_at > {{ ingested_since() }}
+    select sales.sale_id
+    from sales
+    cross join watermark
+    where sales.ingest_seq > watermark.ingest_seq
 
     union all
 
@@ -54,7 +88,8 @@ changed_sale_ids as (
     from sales
     inner join order_versions
         on sales.order_id = order_versions.order_id
-    where order_versions.ingested_at > {{ ingested_since() }}
+    cross join watermark
+    where order_versions.ingest_seq > watermark.ingest_seq
 
 ),
 
@@ -66,60 +101,37 @@ changed_sales as (
 
 {% endif %}
 
-selected_sales as (
+selected_lines as (
 
-    select sales.*
-    from sales
+    select lines.*
+    from lines
     {% if is_incremental() %}
         inner join changed_sales
-            on sales.sale_id = changed_sales.sale_id
+            on lines.sale_id = changed_sales.sale_id
     {% endif %}
-
-),
-
-lines as (
-
-    select
-        selected_sales.*,
-        orders.customer_id,
-        orders.currency,
-        orders.ingested_at as order_ingested_at,
-        cast(selected_sales.sold_at as date) as sold_date,
-        cast(
-            selected_sales.quantity * selected_sales.unit_price - selected_sales.discount_amount
-            as numeric(18, 2)
-        ) as total_amount
-
-    from selected_sales
-    inner join orders
-        on selected_sales.order_id = orders.order_id
 
 ),
 
 final as (
 
     select
-        cast(lines.sale_id as varchar(256)) as sale_id,
-        cast(lines.order_id as varchar(256)) as order_id,
-        cast({{ surrogate_key(['lines.customer_id']) }} as varchar(32)) as customer_key,
-        cast({{ surrogate_key(['lines.product_id']) }} as varchar(32)) as product_key,
-        cast(lines.product_id as varchar(256)) as product_id,
-        {{ date_key('lines.sold_date') }} as date_key,
-        lines.sold_at,
-        cast(lines.quantity as bigint) as quantity,
-        lines.unit_price,
-        lines.discount_amount,
-        lines.total_amount,
-        cast(lines.currency as varchar(3)) as currency,
-        {{ to_usd('lines.total_amount', 'exchange_rates.usd_per_unit') }} as total_amount_usd,
-        greatest(lines.ingested_at, lines.order_ingested_at) as ingested_at
+        cast(sale_id as varchar(256)) as sale_id,
+        cast(order_id as varchar(256)) as order_id,
+        cast({{ surrogate_key(['customer_id']) }} as varchar(32)) as customer_key,
+        cast({{ surrogate_key(['product_id']) }} as varchar(32)) as product_key,
+        cast(product_id as varchar(256)) as product_id,
+        {{ date_key('sold_date') }} as date_key,
+        sold_at,
+        cast(quantity as bigint) as quantity,
+        unit_price,
+        discount_amount,
+        total_amount,
+        cast(currency as varchar(3)) as currency,
+        total_amount_usd,
+        greatest(ingested_at, order_ingested_at) as ingested_at,
+        cast(greatest(ingest_seq, order_ingest_seq) as bigint) as ingest_seq
 
-    from lines
-    left join exchange_rates
-        on
-            lines.currency = exchange_rates.currency
-            and cast({{ dbt.date_trunc('month', 'lines.sold_date') }} as date)
-            = exchange_rates.rate_month
+    from selected_lines
 
 )
 

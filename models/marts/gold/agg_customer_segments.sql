@@ -27,9 +27,9 @@ final as (
     select
         cast(segment as varchar(32)) as segment,
         cast(customers as bigint) as customers,
-        {{ ratio('lifetime_revenue_usd', 'customers', 2) }} as avg_lifetime_value_usd,
+        {{ ratio('lifetime_revenue_usd', 'customers', 2, 38) }} as avg_lifetime_value_usd,
         {{ ratio('lifetime_orders', 'customers', 2) }} as avg_orders_per_customer,
-        cast(lifetime_revenue_usd as numeric(18, 2)) as lifetime_revenue_usd
+        cast(lifetime_revenue_usd as numeric(38, 2)) as lifetime_revenue_usd
 
     from segments
 

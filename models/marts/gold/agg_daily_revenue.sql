@@ -53,8 +53,8 @@ final as (
         cast(orders as bigint) as orders,
         cast(items as bigint) as items,
         cast(customers as bigint) as customers,
-        cast(revenue_usd as numeric(18, 2)) as revenue_usd,
-        {{ ratio('revenue_usd', 'orders', 2) }} as aov_usd
+        cast(revenue_usd as numeric(38, 2)) as revenue_usd,
+        {{ ratio('revenue_usd', 'orders', 2, 38) }} as aov_usd
 
     from daily
 

@@ -27,7 +27,7 @@ final as (
         cast(method as varchar(32)) as method,
         cast(status as varchar(32)) as status,
         cast(payments as bigint) as payments,
-        cast(amount_usd as numeric(18, 2)) as amount_usd
+        cast(amount_usd as numeric(38, 2)) as amount_usd
 
     from daily
 

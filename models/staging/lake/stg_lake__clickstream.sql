@@ -19,7 +19,8 @@ renamed as (
         user_agent,
         product_id,
         order_id,
-        cast(ingested_at as timestamp) as ingested_at
+        cast(ingested_at as timestamp) as ingested_at,
+        cast(coalesce(ingest_seq, 0) as bigint) as ingest_seq
 
     from source
 

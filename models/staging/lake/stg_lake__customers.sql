@@ -1,5 +1,13 @@
 {#- Personal data stops here: names, postal code and the e-mail address itself are not
-    selected; the e-mail leaves staging only as a salted SHA-256 (macros/hash_email.sql). -#}
+    selected; the e-mail leaves staging only as a salted SHA-256 (macros/hash_email.sql).
+    A table, unlike the other staging models: the salt is read from the build's session
+    (never written into SQL), so a view would not work in anyone else's session. -#}
+{{ config(
+    materialized='table',
+    pre_hook="{{ set_email_salt() }}",
+    backup=false
+) }}
+
 with
 
 source as (

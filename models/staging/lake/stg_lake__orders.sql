@@ -17,7 +17,8 @@ renamed as (
         currency,
         shipping_country as country_code,
         cast(updated_at as timestamp) as updated_at,
-        cast(ingested_at as timestamp) as ingested_at
+        cast(ingested_at as timestamp) as ingested_at,
+        cast(coalesce(ingest_seq, 0) as bigint) as ingest_seq
 
     from source
 

@@ -16,7 +16,8 @@ renamed as (
         status,
         cast(amount as numeric(18, 2)) as amount,
         currency,
-        cast(ingested_at as timestamp) as ingested_at
+        cast(ingested_at as timestamp) as ingested_at,
+        cast(coalesce(ingest_seq, 0) as bigint) as ingest_seq
 
     from source
 

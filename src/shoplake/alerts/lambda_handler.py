@@ -24,6 +24,13 @@ are retried twice, one and three minutes later) and the retry takes it over. So 
 crash never loses an alert; the only duplicate is a death between 2 and 3, re-published
 with the same alert id (dropped by a FIFO topic within its 5-minute window; subscribers
 of a standard topic de-duplicate on the ``alert_id`` attribute).
+
+The object is read as a stream through the same scanner as the watcher's, with the same
+limits (the contract's depth, record and field sizes, gzip ratio and size): a line
+beyond them is skipped and counted by reason, a file beyond them is a file error, and
+neither stops the other alerts. An unexpected failure (S3, SNS) fails the invocation so
+that Lambda retries it, with its message redacted (:mod:`shoplake.redact`): no
+URL credentials reach the function's log.
 """
 
 from __future__ import annotations
@@ -35,10 +42,11 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import unquote_plus
 
-from shoplake.alerts.core import Alert, crash_point, scan_file
+from shoplake.alerts.core import Alert, crash_point, scan_stream
 from shoplake.alerts.stores import CLICKSTREAM_DIR, is_landed
 from shoplake.errors import ShoplakeError
 from shoplake.lake import ALERTS
+from shoplake.redact import redact_text
 
 TOPIC_ENV = "SHOPLAKE_ALERTS_TOPIC_ARN"
 LEASE_ENV = "SHOPLAKE_ALERTS_CLAIM_LEASE_S"
@@ -51,6 +59,12 @@ FIFO_GROUP = "purchases"
 class AlertsInFlight(Exception):
     """Some alerts are claimed by another (maybe dead) invocation whose lease has not
     expired: fail so that Lambda retries the event; the retry takes them over."""
+
+
+class AlertsFailed(Exception):
+    """The invocation failed (S3 or SNS unreachable, access denied, ...): Lambda retries
+    it. The message is the cause's, redacted; the cause itself is not chained, so that
+    nothing unredacted reaches the log."""
 
 
 _clients: dict[tuple[str, str | None], Any] = {}
@@ -166,8 +180,20 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, int]:
 
     Keys are URL-encoded in the event; the same object may come twice in one event or
     in several invocations. Keys that are not landed clickstream files (other datasets,
-    ``_``/``.`` in-progress names) are ignored. Returns counts (also printed to the log).
+    ``_``/``.`` in-progress names) are ignored. Returns counts (also printed to the log;
+    a file with skipped lines or a file error gets a log line of its own).
     """
+    try:
+        return _handle(event)
+    except (AlertsInFlight, ShoplakeError):
+        raise
+    except Exception as exc:
+        secrets = (os.environ.get("AWS_SECRET_ACCESS_KEY"), os.environ.get("AWS_SESSION_TOKEN"))
+        message = redact_text(f"{type(exc).__name__}: {exc}", *secrets)
+        raise AlertsFailed(message) from None
+
+
+def _handle(event: dict[str, Any]) -> dict[str, int]:
     topic_arn = os.environ.get(TOPIC_ENV)
     if not topic_arn:
         raise ShoplakeError(f"{TOPIC_ENV} is not set", "set it to the alerts SNS topic's ARN")
@@ -175,7 +201,7 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, int]:
     counts = dict.fromkeys(
         ("objects", "ignored", "missing", "alerts", "published", "duplicate", "in_flight"), 0
     )
-    counts.update(bad_lines=0, file_errors=0)
+    counts.update(bad_lines=0, skipped_lines=0, file_errors=0)
     in_flight: list[str] = []
     seen: set[tuple[str, str]] = set()
     for record in event.get("Records") or ():
@@ -190,16 +216,33 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, int]:
             continue
         seen.add((bucket, key))
         try:
-            data = _client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+            obj = _client("s3").get_object(Bucket=bucket, Key=key)
         except Exception as exc:
             if _error_code(exc) in ("NoSuchKey", "404"):  # deleted since: nothing to alert
                 counts["missing"] += 1
                 continue
             raise
         counts["objects"] += 1
-        scan = scan_file(data, where[1], datetime.now(timezone.utc))
+        body = obj["Body"]
+        try:  # streamed: a large or hostile object never sits in memory whole
+            scan = scan_stream(
+                body.read, where[1], datetime.now(timezone.utc), obj.get("ContentLength")
+            )
+        finally:
+            body.close()
         counts["bad_lines"] += scan.bad_lines
+        counts["skipped_lines"] += sum(scan.skipped.values())
         counts["file_errors"] += scan.file_error is not None
+        if scan.skipped or scan.file_error:
+            print(
+                json.dumps(
+                    {
+                        "shoplake_alerts_file": where[1],
+                        "skipped": dict(sorted(scan.skipped.items())),
+                        "file_error": scan.file_error,
+                    }
+                )
+            )
         counts["alerts"] += len(scan.alerts)
         for alert in scan.alerts:
             outcome = publish_once(bucket, where[0], alert, topic_arn, lease_s)

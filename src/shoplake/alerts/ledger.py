@@ -10,6 +10,10 @@ Tables:
 - ``files``: every clickstream file processed, by lake-relative path, with the
   signature it had (size and mtime, or size and ETag on S3). A file whose signature
   changes (rewritten, touched) is read again; its alerts are then found in ``alerts``.
+  ``alerted_since`` says which of its purchases were alerted: NULL all of them; a UTC
+  time those at or after it (a ``--backfill``); :data:`BOOKMARKED` none (the file was
+  there when the first watcher started: alerts start from then).
+- ``meta``: ``started_at``, when the first watcher started (the start bookmark).
 - ``alerts``: one row per alert id (the primary key makes a second insert a no-op),
   with the exact JSON line, the ``alerts/`` file it belongs to and whether that file is
   published, and the webhook outbox columns (delivery state, attempts, next attempt,
@@ -30,6 +34,8 @@ LEDGER_FILE = "ledger.sqlite"
 
 #: ``alerts.delivery`` values. NULL: no webhook was configured when the alert was made.
 PENDING, DELIVERED = "pending", "delivered"
+#: ``files.alerted_since`` of a file bookmarked at the first start: later than any event.
+BOOKMARKED = "9999-12-31T23:59:59.999999Z"
 
 _SCHEMA = """
 create table if not exists files (
@@ -40,7 +46,13 @@ create table if not exists files (
     new_alerts integer not null,
     bad_lines integer not null,
     file_error text,
-    processed_at text not null
+    processed_at text not null,
+    skipped text,
+    alerted_since text
+);
+create table if not exists meta (
+    key text primary key,
+    value text not null
 );
 create table if not exists alerts (
     alert_id text primary key,
@@ -78,6 +90,10 @@ class Ledger:
         self.db.execute("pragma journal_mode = wal")
         self.db.execute("pragma synchronous = full")
         self.db.executescript(_SCHEMA)
+        columns = {row[1] for row in self.db.execute("pragma table_info(files)")}
+        for column in ("skipped", "alerted_since"):  # ledgers made before these existed
+            if column not in columns:
+                self.db.execute(f"alter table files add column {column} text")
 
     def close(self) -> None:
         self.db.close()
@@ -96,6 +112,39 @@ class Ledger:
     def file_signatures(self) -> dict[str, str]:
         return dict(self.db.execute("select path, signature from files").fetchall())
 
+    def meta(self, key: str) -> str | None:
+        rows = self.db.execute("select value from meta where key = ?", (key,)).fetchall()
+        return rows[0][0] if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("insert or replace into meta (key, value) values (?, ?)", (key, value))
+
+    def bookmark(self, files: Iterable[tuple[str, str]], started_at: str) -> int:
+        """The first start: record ``(path, signature)`` of the files already there as
+        read without alerts, and when this was; one transaction. Returns how many."""
+        count = 0
+        with self._transaction() as db:
+            for path, signature in files:
+                count += 1
+                db.execute(
+                    "insert or ignore into files (path, signature, lines, alerts, new_alerts, "
+                    "bad_lines, processed_at, alerted_since) values (?, ?, 0, 0, 0, 0, ?, ?)",
+                    (path, signature, started_at, BOOKMARKED),
+                )
+            db.execute(
+                "insert or replace into meta (key, value) values ('started_at', ?)",
+                (started_at,),
+            )
+        return count
+
+    def alerted_since(self) -> dict[str, str]:
+        """``path -> alerted_since`` of the files not every purchase of which was alerted
+        (bookmarked or back-filled from a time)."""
+        rows = self.db.execute(
+            "select path, alerted_since from files where alerted_since is not null"
+        ).fetchall()
+        return dict(rows)
+
     def record_file(
         self,
         path: str,
@@ -107,11 +156,15 @@ class Ledger:
         alerts: Iterable[tuple[Alert, str]],
         deliver: bool,
         processed_at: str,
+        skipped: str = "",
+        alerted_since: str | None = None,
     ) -> list[Alert]:
         """In one transaction: add the alerts not seen before and mark the file read.
 
         ``alerts`` pairs each alert with the ``alerts/`` file it would be published in.
         Returns the alerts that were new; the others already exist (re-delivered events).
+        ``skipped`` is the lines skipped by reason (``reason:count,...``);
+        ``alerted_since`` set when only the purchases from that UTC time on were given.
         """
         new: list[Alert] = []
         total = 0
@@ -127,8 +180,20 @@ class Ledger:
                     new.append(alert)
             db.execute(
                 "insert or replace into files (path, signature, lines, alerts, new_alerts, "
-                "bad_lines, file_error, processed_at) values (?, ?, ?, ?, ?, ?, ?, ?)",
-                (path, signature, lines, total, len(new), bad_lines, file_error, processed_at),
+                "bad_lines, file_error, processed_at, skipped, alerted_since) "
+                "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    path,
+                    signature,
+                    lines,
+                    total,
+                    len(new),
+                    bad_lines,
+                    file_error,
+                    processed_at,
+                    skipped or None,
+                    alerted_since,
+                ),
             )
         return new
 
@@ -188,7 +253,10 @@ class Ledger:
             "coalesce(sum(delivery = 'pending'), 0), coalesce(sum(delivery = 'delivered'), 0) "
             "from alerts"
         ).fetchall()[0]
-        files = self.db.execute("select count(*) from files").fetchall()[0][0]
+        files = self.db.execute(
+            "select count(*) from files where alerted_since is null or alerted_since != ?",
+            (BOOKMARKED,),
+        ).fetchall()[0][0]
         return {
             "files": files,
             "alerts": row[0],
@@ -196,6 +264,21 @@ class Ledger:
             "undelivered": row[2],
             "delivered": row[3],
         }
+
+    def bookmarked(self) -> int:
+        """How many files of the first start's bookmark were never read for alerts."""
+        return self.db.execute(
+            "select count(*) from files where alerted_since = ?", (BOOKMARKED,)
+        ).fetchall()[0][0]
+
+    def skipped_lines(self) -> dict[str, int]:
+        """Lines skipped for an input limit, by reason, over all files read."""
+        out: dict[str, int] = {}
+        for (text,) in self.db.execute("select skipped from files where skipped is not null"):
+            for item in text.split(","):
+                reason, _, n = item.rpartition(":")
+                out[reason] = out.get(reason, 0) + int(n)
+        return dict(sorted(out.items()))
 
     def oldest_undelivered(self) -> tuple[str, int, str | None] | None:
         """(alert_id, attempts, last_error) of the oldest alert still in the outbox."""

@@ -12,11 +12,17 @@ ones. The watcher does a full listing at start-up and every ``--sweep`` seconds.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import io
 import os
+import stat
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from shoplake.contract import CLICKSTREAM
+from shoplake.errors import ShoplakeError
 from shoplake.lake import RAW, Lake, landing_time
 from shoplake.storage import HIDDEN_PREFIXES, Entry
 
@@ -39,7 +45,7 @@ def is_landed(key: str) -> bool:
         and key.count("/") == _DELIVERY_DEPTH
         and landing_time(key) is not None
         and not any(p.startswith(HIDDEN_PREFIXES) for p in parts[2:])
-        and key.endswith(CLICKSTREAM.extensions)
+        and CLICKSTREAM.accepts(parts[-1])
     )
 
 
@@ -57,6 +63,59 @@ def list_landed(lake: Lake, recent_at: datetime | None = None) -> list[Entry]:
             for offset in RECENT_HOURS
         ]
     return [e for prefix in prefixes for e in lake.list(prefix + "/") if is_landed(e.key)]
+
+
+class NotARegularFile(Exception):
+    """A landed name that is a symbolic link (itself or a folder on its way), a FIFO, a
+    device or a socket: never opened for reading."""
+
+
+#: Flags for each step of a local path: never through a link, never block on a FIFO.
+_NOFOLLOW = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+_DIRECTORY = _NOFOLLOW | getattr(os, "O_DIRECTORY", 0)
+
+
+def _open_local(root: Path, key: str) -> io.FileIO:
+    """Open ``root/key`` for reading, one path component at a time, refusing symbolic
+    links at every step (``O_NOFOLLOW``) and anything but a regular file at the end
+    (checked on the open descriptor, so nothing can be swapped in between)."""
+    parts = key.split("/")
+    fd = os.open(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        for i, part in enumerate(parts):
+            flags = _NOFOLLOW if i == len(parts) - 1 else _DIRECTORY
+            try:
+                child = os.open(part, flags, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.ENXIO):
+                    raise NotARegularFile(f"{key}: a link or not a regular file") from None
+                raise
+            os.close(fd)
+            fd = child
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotARegularFile(f"{key}: not a regular file")
+        file = io.FileIO(fd, "rb", closefd=True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return file
+
+
+@contextlib.contextmanager
+def open_landed(lake: Lake, entry: Entry) -> Iterator[tuple[Callable[[int], bytes], int]]:
+    """``(read, size)`` of a landed file. Locally the file is opened without following
+    links and read in chunks (:class:`NotARegularFile` for links and special files, whose
+    content is never read); on S3 the object is fetched (S3 has no links)."""
+    path = None
+    with contextlib.suppress(ShoplakeError):  # raised for keys stored on S3
+        path = lake.path(entry.key)
+    if path is not None:
+        root = Path(*path.parts[: len(path.parts) - len(entry.key.split("/"))])
+        with _open_local(root, entry.key) as file:
+            yield file.read, os.fstat(file.fileno()).st_size
+    else:
+        data = lake.read_bytes(entry.key)
+        yield io.BytesIO(data).read, len(data)
 
 
 def landed_at(entry: Entry) -> float | None:

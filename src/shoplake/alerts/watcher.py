@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import os
 import signal
 import threading
@@ -32,11 +33,23 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from shoplake.alerts.core import Alert, crash_point, scan_file
+from shoplake.alerts.core import (
+    Alert,
+    FileScan,
+    crash_point,
+    parse_timestamp,
+    scan_stream,
+)
 from shoplake.alerts.ledger import Ledger
-from shoplake.alerts.stores import landed_at, list_landed, state_dir_for
+from shoplake.alerts.stores import (
+    NotARegularFile,
+    landed_at,
+    list_landed,
+    open_landed,
+    state_dir_for,
+)
 from shoplake.alerts.webhook import SECRET_ENV, WEBHOOK_ENV, DeliveryFailed, Webhook, backoff
-from shoplake.contract import format_utc
+from shoplake.contract import NOT_A_REGULAR_FILE, format_utc
 from shoplake.errors import LakeBusyError, ShoplakeError
 from shoplake.lake import ALERTS, Lake, day_partition
 from shoplake.report import Report
@@ -48,6 +61,8 @@ Log = Callable[[str], None]
 DEFAULT_INTERVAL_S = {"local": 0.5, "s3": 5.0}
 DEFAULT_SWEEP_S = {"local": 10.0, "s3": 300.0}
 LOCK_NAME = "alerts"
+#: The ledger's meta key of the first start (the bookmark alerts start from).
+STARTED = "started_at"
 #: Longest a watcher spends delivering before it looks for new files again.
 DELIVERY_SLICE_S = 2.0
 
@@ -60,13 +75,15 @@ class FileResult:
     bad_lines: int
     file_error: str | None
     latency_s: float | None  # landing (mtime) to alerts published; None: unknown (S3)
+    skipped: str = ""  # lines beyond the contract's input limits: reason:count,...
 
     def line(self) -> str:
         latency = "?" if self.latency_s is None else f"{self.latency_s:.3f}s"
         error = f" file_error={self.file_error!r}" if self.file_error else ""
+        skipped = f" skipped={self.skipped}" if self.skipped else ""
         return (
             f"{self.path} alerts={self.alerts} new={self.new_alerts} bad_lines={self.bad_lines}"
-            f" latency={latency}{error}"
+            f" latency={latency}{skipped}{error}"
         )
 
 
@@ -112,8 +129,27 @@ class Summary:
                 else "latency unknown (S3 listings carry no time)",
                 f"ledger: {self.counts.get('alerts', 0)} alerts from "
                 f"{self.counts.get('files', 0)} files",
+                *self._problems(),
             ],
         )
+
+    def _problems(self) -> list[str]:
+        """Notes on lines skipped for the input limits and on unusable files, if any."""
+        skipped: dict[str, int] = {}
+        for result in self.files:
+            for item in filter(None, result.skipped.split(",")):
+                reason, _, n = item.rpartition(":")
+                skipped[reason] = skipped.get(reason, 0) + int(n)
+        notes = []
+        if skipped:
+            reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(skipped.items()))
+            notes.append(f"lines skipped for the contract's input limits: {reasons}")
+        errors = [f for f in self.files if f.file_error]
+        if errors:
+            notes.append(
+                f"{len(errors)} files unusable as a whole (file_error), first: {errors[0].path}"
+            )
+        return notes
 
 
 def out_path(alert: Alert, source: Entry, processed_at: str) -> str:
@@ -145,6 +181,7 @@ class Watcher:
         self.signatures = ledger.file_signatures()
         self.endpoint_failures = 0
         self.endpoint_retry_at = 0.0
+        self.backfill: datetime | None = None  # --backfill, for start()
 
     # files -----------------------------------------------------------------------------
     def poll(self, full: bool) -> Iterator[FileResult]:
@@ -157,14 +194,60 @@ class Watcher:
                 if result is not None:
                     yield result
 
-    def process(self, entry: Entry) -> FileResult | None:
+    def start(self, backfill: datetime | None) -> Iterator[FileResult]:
+        """Alerts start from now: the first start (no ledger yet) bookmarks the files
+        already there as read, without alerts. With ``backfill`` (any start), the
+        bookmarked files, and those back-filled from a later time, are read again for
+        the purchases at or after ``backfill``; each result is yielded. The bookmark is
+        one transaction and each file's back-fill another, so a kill in between leaves
+        the rest for the next start with the same ``--backfill``; alerts already made
+        are never made again (the ledger's ids)."""
+        now = format_utc(datetime.fromtimestamp(self.clock(), timezone.utc))
+        if self.ledger.meta(STARTED) is None:
+            if self.signatures:  # a ledger from before the bookmark existed: it ran before
+                self.ledger.set_meta(STARTED, now)
+            else:
+                existing = list_landed(self.lake)
+                self.lease.check()
+                count = self.ledger.bookmark(((e.key, _signature(e)) for e in existing), now)
+                self.signatures = self.ledger.file_signatures()
+                self.log(
+                    f"first start: alerts start now; {count} clickstream files already in "
+                    "the lake are bookmarked, not alerted (--backfill SINCE alerts their "
+                    "purchases since then)"
+                )
+        if backfill is None:
+            return
+        since = format_utc(backfill)
+        partial = self.ledger.alerted_since()
+        todo = [
+            e
+            for e in list_landed(self.lake)
+            if partial.get(e.key, "") > since and self.signatures.get(e.key) == _signature(e)
+        ]
+        self.log(f"backfill since {since}: {len(todo)} files to read")
+        for entry in todo:
+            result = self.process(entry, since=since)
+            if result is not None:
+                yield result
+
+    def _scan(self, entry: Entry, detected: datetime) -> FileScan:
         try:
-            data = self.lake.read_bytes(entry.key)
-        except FileNotFoundError:  # gone since it was listed; a new listing will tell
-            return None
+            with open_landed(self.lake, entry) as (read, size):
+                return scan_stream(read, entry.key, detected, size)
+        except NotARegularFile as exc:
+            return FileScan(entry.key, file_error=f"{NOT_A_REGULAR_FILE}: {exc}")
+
+    def process(self, entry: Entry, since: str | None = None) -> FileResult | None:
+        """Read one file and record, publish its alerts (with ``since``: only those of
+        purchases at or after that UTC time, a back-fill)."""
         detected = datetime.fromtimestamp(self.clock(), timezone.utc)
         processed_at = format_utc(detected)
-        scan = scan_file(data, entry.key, detected)
+        try:
+            scan = self._scan(entry, detected)
+        except FileNotFoundError:  # gone since it was listed; a new listing will tell
+            return None
+        alerts = [a for a in scan.alerts if since is None or a.event_time >= since]
         self.lease.check()  # never record or publish without holding the lock
         new = self.ledger.record_file(
             entry.key,
@@ -172,9 +255,11 @@ class Watcher:
             lines=scan.lines,
             bad_lines=scan.bad_lines,
             file_error=scan.file_error,
-            alerts=[(a, out_path(a, entry, processed_at)) for a in scan.alerts],
+            alerts=[(a, out_path(a, entry, processed_at)) for a in alerts],
             deliver=self.webhook is not None,
             processed_at=processed_at,
+            skipped=scan.skipped_text(),
+            alerted_since=since,
         )
         self.signatures[entry.key] = _signature(entry)
         crash_point("alerts_after_record")
@@ -182,11 +267,12 @@ class Watcher:
         landed = landed_at(entry)
         return FileResult(
             entry.key,
-            len(scan.alerts),
+            len(alerts),
             len(new),
             scan.bad_lines,
             scan.file_error,
             None if landed is None else max(self.clock() - landed, 0.0),
+            scan.skipped_text(),
         )
 
     def publish(self) -> int:
@@ -244,6 +330,21 @@ class Watcher:
         return None if due is None else max(due, self.endpoint_retry_at)
 
 
+def parse_since(since: str | datetime) -> datetime:
+    """``--backfill``'s value as an aware UTC time: a date (its midnight, UTC) or a
+    timestamp as the contract writes them (no offset means UTC)."""
+    if isinstance(since, datetime):
+        return since if since.tzinfo else since.replace(tzinfo=timezone.utc)
+    text = since.strip()
+    parsed = parse_timestamp(text + "T00:00" if len(text) == 10 else text)
+    if parsed is None:
+        raise ShoplakeError(
+            f"--backfill {since!r} is not a date or an ISO timestamp",
+            "give a UTC date or time, e.g. --backfill 2026-03-01 or 2026-03-01T14:00:00Z",
+        )
+    return parsed.replace(tzinfo=timezone.utc)
+
+
 def _signature(entry: Entry) -> str:
     return ":".join(str(part) for part in entry.signature)
 
@@ -258,10 +359,12 @@ def _running(
     webhook: str | None,
     state_dir: str | os.PathLike | None,
     log: Log,
+    backfill: str | datetime | None,
 ) -> Iterator[Watcher]:
     """Open the lake, take its alerts lock, open the ledger, finish what a killed run
     left unpublished (idempotent), and yield the watcher. The webhook defaults to
     SHOPLAKE_ALERTS_WEBHOOK."""
+    since = None if backfill is None else parse_since(backfill)
     lake = Lake.at(location)
     if lake.is_local and not lake.root.is_dir():
         raise ShoplakeError(
@@ -281,6 +384,7 @@ def _running(
         stack.callback(ledger.close)
         watcher = Watcher(lake, ledger, hook, lease, log)
         watcher.publish()
+        watcher.backfill = since
         yield watcher
 
 
@@ -291,20 +395,24 @@ def process_pending(
     retry_for_s: float = 10.0,
     state_dir: str | os.PathLike | None = None,
     log: Log | None = None,
+    backfill: str | datetime | None = None,
 ) -> Summary:
     """One pass: alerts for every new or changed clickstream file, then deliveries.
 
     ``lake`` is a directory or ``s3://bucket/prefix``; ``webhook`` defaults to
-    SHOPLAKE_ALERTS_WEBHOOK (unset: alerts go to ``alerts/`` only). Undelivered alerts
+    SHOPLAKE_ALERTS_WEBHOOK (unset: alerts go to ``alerts/`` only). The first pass on a
+    lake (no ledger yet) bookmarks the files already there and alerts none of them;
+    ``backfill`` (a UTC date or timestamp) alerts their purchases from then on, once
+    (see :meth:`Watcher.start`). Undelivered alerts
     are retried with backoff for up to ``retry_for_s`` seconds, then left in the outbox
     for the next pass or a running watcher. Raises :class:`shoplake.errors.LakeBusyError` if a
     watcher holds the lake (it does this work already). ``log`` gets one line per
     processed file.
     """
     log = log or (lambda line: None)
-    with _running(lake, webhook, state_dir, log) as watcher:
+    with _running(lake, webhook, state_dir, log, backfill) as watcher:
         summary = Summary()
-        for result in watcher.poll(full=True):
+        for result in itertools.chain(watcher.start(watcher.backfill), watcher.poll(full=True)):
             log(result.line())
             summary.files.append(result)
         deadline = time.time() + retry_for_s
@@ -327,9 +435,13 @@ def watch(
     state_dir: str | os.PathLike | None = None,
     log: Log | None = None,
     stop: threading.Event | None = None,
+    backfill: str | datetime | None = None,
 ) -> None:
     """Watch a lake until ``stop`` is set or SIGTERM/SIGINT arrives (then finish the
     file or POST in hand and return; a kill at any other moment is safe too).
+
+    Alerts start from the first start (the files already there are bookmarked), or
+    from ``backfill`` (see :meth:`Watcher.start`).
 
     Every ``interval_s`` it lists the recent landing folders, every ``sweep_s`` all of
     them (defaults: 0.5 s and 10 s locally, 5 s and 300 s on S3).
@@ -339,11 +451,16 @@ def watch(
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
-    with _running(lake, webhook, state_dir, log) as watcher:
+    with _running(lake, webhook, state_dir, log, backfill) as watcher:
         kind = _kind(watcher.lake)
         interval_s = interval_s or DEFAULT_INTERVAL_S[kind]
         sweep_s = sweep_s or DEFAULT_SWEEP_S[kind]
-        log(f"watching {watcher.lake.url()} (ledger {watcher.ledger.path})")
+        for result in watcher.start(watcher.backfill):
+            log(result.line())
+            if stop.is_set():  # SIGTERM: the next start with --backfill goes on
+                return
+        hook = f"; webhook {watcher.webhook.shown}" if watcher.webhook else ""
+        log(f"watching {watcher.lake.url()} (ledger {watcher.ledger.path}{hook})")
         next_sweep = 0.0
         while not stop.is_set():
             full = time.time() >= next_sweep
@@ -374,9 +491,26 @@ def status(lake: str | os.PathLike | Lake, *, state_dir: str | os.PathLike | Non
     try:
         counts = ledger.counts()
         oldest = ledger.oldest_undelivered()
+        started, bookmarked = ledger.meta(STARTED), ledger.bookmarked()
+        skipped = ledger.skipped_lines()
     finally:
         ledger.close()
     notes = [f"ledger: {ledger.path}"]
+    if started:
+        notes.append(
+            f"alerts since the first start, {started}"
+            + (
+                f"; {bookmarked} files there then are bookmarked, not alerted "
+                "(watch --backfill SINCE alerts them)"
+                if bookmarked
+                else ""
+            )
+        )
+    if skipped:
+        notes.append(
+            "lines skipped for the contract's input limits: "
+            + ", ".join(f"{reason} {n}" for reason, n in skipped.items())
+        )
     if oldest:
         notes.append(
             f"oldest undelivered: {oldest[0]} after {oldest[1]} attempts"

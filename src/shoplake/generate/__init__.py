@@ -1,6 +1,6 @@
 """``shoplake generate``: realistic, deterministic raw data for the lake.
 
-One producer of data under the raw contract (``shared/design/RAW_CONTRACT.md``): orders,
+One producer of data under the raw contract (docs/contract.md): orders,
 sales and payments as CSV exports, customers as JSON API pages, the product catalog as
 CSV dumps (or loaded into PostgreSQL for ``shoplake extract products``), and hourly
 NDJSON clickstream. Same arguments and seed, same bytes.

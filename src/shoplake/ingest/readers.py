@@ -13,9 +13,9 @@ file into lines (zero-copy into Arrow) and DuckDB parses the JSON.
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import json
+import sys
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,12 +23,34 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from shoplake.contract import Dataset, Format, Kind
+from shoplake.contract import (
+    DECOMPRESSION_LIMIT,
+    FIELD_TOO_LARGE,
+    MAX_DECOMPRESSED_BYTES,
+    MAX_FIELD_BYTES,
+    MAX_GZIP_RATIO,
+    MAX_JSON_DEPTH,
+    MAX_RECORD_BYTES,
+    RECORD_TOO_LARGE,
+    TOO_DEEP,
+    Dataset,
+    Format,
+    Kind,
+)
 
 BOM = b"\xef\xbb\xbf"
 #: Surrounding whitespace removed from every value (CSV fields and JSON strings alike).
 WHITESPACE = " \t\r\n"
 UNPARSEABLE, NOT_AN_OBJECT = "unparseable", "not_an_object"
+#: Record-level limit breaches (parse errors with their own reason, see docs/lake.md).
+LIMIT_REASONS = (TOO_DEEP, RECORD_TOO_LARGE, FIELD_TOO_LARGE)
+#: How much of a record that breaks a size or depth limit the quarantine keeps.
+EXCERPT_CHARS = 1024
+
+# The csv module's default field limit (128 Ki characters) is below the contract's, and a
+# field over it makes the parser lose its place in the file. The whole file is in memory
+# already, so the parser may take any field; the contract's limits are checked per record.
+csv.field_size_limit(sys.maxsize)
 
 
 class FileRejected(Exception):
@@ -45,7 +67,8 @@ class RawRecords:
 
     ``values[field]`` holds the trimmed raw text of each contract field (None when absent
     or empty). ``parse_error`` / ``type_error`` say what was wrong before any value could
-    be checked (a reason code / the first field with a wrong JSON type).
+    be checked (a reason code / the first field with a wrong JSON type); ``type_errors``
+    lists every field with a wrong JSON type (JSON input only).
     """
 
     dataset: Dataset
@@ -53,6 +76,7 @@ class RawRecords:
     raw: list[str] = field(default_factory=list)
     parse_error: list[str | None] = field(default_factory=list)
     type_error: list[str | None] = field(default_factory=list)
+    type_errors: list[list[str] | None] = field(default_factory=list)
     values: dict[str, list[str | None]] = field(default_factory=dict)
     extra_columns: int = 0
 
@@ -67,11 +91,13 @@ class RawRecords:
         values: dict[str, str | None] | None = None,
         parse_error: str | None = None,
         type_error: str | None = None,
+        type_errors: list[str] | None = None,
     ) -> None:
         self.lines.append(line)
         self.raw.append(raw)
         self.parse_error.append(parse_error)
         self.type_error.append(type_error)
+        self.type_errors.append(type_errors or None)
         values = values or {}
         for name, column in self.values.items():
             column.append(values.get(name))
@@ -87,6 +113,7 @@ class RawRecords:
             "raw_record": pa.array(self.raw, pa.string()),
             "parse_error": pa.array(self.parse_error, pa.string()),
             "type_error": pa.array(self.type_error, pa.string()),
+            "type_errors": pa.array(self.type_errors, pa.list_(pa.string())),
         }
         for name, column in self.values.items():
             columns[name] = pa.array(column, pa.string())
@@ -95,11 +122,8 @@ class RawRecords:
 
 def decode(data: bytes, name: str) -> bytes:
     """Decompress (``.gz``), drop a leading BOM and check UTF-8. Returns UTF-8 bytes."""
-    if name.endswith(".gz"):
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise FileRejected("unreadable_gzip", f"cannot decompress gzip: {exc}") from exc
+    if name.lower().endswith(".gz"):
+        data = gunzip(data)
     if data.startswith(BOM):
         data = data[len(BOM) :]
     try:
@@ -109,6 +133,90 @@ def decode(data: bytes, name: str) -> bytes:
             "not_utf8", f"not UTF-8: byte {data[exc.start]:#04x} at offset {exc.start}"
         ) from exc
     return data
+
+
+def gunzip(data: bytes) -> bytes:
+    """Decompress a gzip file (one or more members), streaming, within the contract's
+    limits: at most ``MAX_GZIP_RATIO`` times its compressed size and
+    ``MAX_DECOMPRESSED_BYTES``. Past either, decompression stops at once (nothing beyond
+    the limit is ever held) and the file is rejected (``decompression_limit``)."""
+    if not data:
+        return data  # an empty file holds no records
+    cap = min(MAX_GZIP_RATIO * len(data), MAX_DECOMPRESSED_BYTES)
+    out: list[bytes] = []
+    size = 0
+    rest = data
+    chunk = 1 << 20
+    try:
+        while True:
+            inflater = zlib.decompressobj(wbits=31)  # one gzip member
+            pending = rest
+            while not inflater.eof:
+                piece = inflater.decompress(pending, min(chunk, cap + 1 - size))
+                size += len(piece)
+                if size > cap:
+                    raise FileRejected(
+                        DECOMPRESSION_LIMIT,
+                        f"gzip expands past {limit_text(cap)} ({len(data):,} bytes compressed;"
+                        f" limits {MAX_GZIP_RATIO}x and {limit_text(MAX_DECOMPRESSED_BYTES)})",
+                    )
+                out.append(piece)
+                pending = inflater.unconsumed_tail
+                if not piece and not pending:
+                    raise EOFError("compressed file ended before the end-of-stream marker")
+            rest = inflater.unused_data
+            if not rest.strip(b"\x00"):  # trailing zero padding is allowed, as gzip does
+                break
+    except (EOFError, zlib.error) as exc:
+        raise FileRejected("unreadable_gzip", f"cannot decompress gzip: {exc}") from exc
+    return b"".join(out)
+
+
+def limit_text(n: int) -> str:
+    """A byte count as the contract writes it (``8 MiB``)."""
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size and n % size == 0:
+            return f"{n // size} {unit}"
+    return f"{n:,} bytes"
+
+
+def _excerpt(text: str) -> str:
+    return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + "..."
+
+
+# Limits --------------------------------------------------------------------------------
+
+#: ``[`` and ``]`` are ``{`` and ``}`` with bit 0x20 cleared: one test finds either
+_OPENER, _CLOSER = ord("{"), ord("}")
+_QUOTE, _BACKSLASH = ord('"'), ord("\\")
+
+
+def json_depth_exceeds(data: bytes | memoryview, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether JSON text nests objects and arrays deeper than ``limit``, found without
+    parsing it (no recursion, no Python object per value) in linear time: numpy finds
+    the quotes that are not escaped (an even run of backslashes before them), the
+    brackets outside strings and their running count, a chunk at a time (memory stays
+    bounded). Text that is not valid JSON gets an answer too (the parser rejects it)."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    if np.count_nonzero((arr | 0x20) == _OPENER) <= limit:  # cannot be deeper: most text
+        return False
+    depth, in_string, last_plain = 0, 0, -1  # carried from chunk to chunk
+    step = 1 << 18
+    for start in range(0, len(arr), step):
+        part = arr[start : start + step]
+        at = np.arange(start, start + len(part), dtype=np.int64)
+        plain = np.maximum.accumulate(np.where(part == _BACKSLASH, -1, at))
+        plain = np.maximum(plain, last_plain)  # last non-backslash at or before each byte
+        before = np.concatenate(([last_plain], plain[:-1]))  # ... strictly before it
+        quotes = (part == _QUOTE) & ((at - 1 - before) % 2 == 0)
+        inside = (np.cumsum(quotes, dtype=np.int64) + in_string) % 2 == 1
+        folded = part | 0x20
+        delta = ((folded == _OPENER).astype(np.int8) - (folded == _CLOSER)) * ~inside
+        running = np.cumsum(delta, dtype=np.int64) + depth
+        if int(running.max()) > limit:
+            return True
+        depth, in_string, last_plain = int(running[-1]), int(inside[-1]), int(plain[-1])
+    return False
 
 
 def _clean(value: str | None) -> str | None:
@@ -161,12 +269,35 @@ def read_csv(ds: Dataset, text: str) -> RawRecords:
         line, start = start, reader.line_num + 1
         if not row:
             continue  # blank line: no record
+        too_large = _csv_limits(row, header)
+        if too_large is not None:
+            reason, column = too_large
+            out.add(line, _excerpt(json.dumps(row, ensure_ascii=False)), None, reason, column)
+            continue
         if len(row) != len(header):
             out.add(line, json.dumps(row, ensure_ascii=False), parse_error=UNPARSEABLE)
             continue
         raw = json.dumps(dict(zip(header, row, strict=True)), ensure_ascii=False)
         out.add(line, raw, {name: _clean(row[i]) for name, i in wanted if i is not None})
     return out
+
+
+def _csv_limits(row: list[str], header: list[str]) -> tuple[str, str | None] | None:
+    """(reason, column) when a CSV row breaks the record or field size limit.
+
+    A character is at most 4 bytes in UTF-8: rows below a quarter of the limits (all but
+    hostile ones) are passed on their lengths alone."""
+    longest = max(map(len, row))
+    total = sum(map(len, row)) + len(row)
+    if longest * 4 <= MAX_FIELD_BYTES and total * 4 <= MAX_RECORD_BYTES:
+        return None
+    sizes = [len(value.encode("utf-8")) for value in row]
+    if sum(sizes) + len(row) - 1 > MAX_RECORD_BYTES:
+        return RECORD_TOO_LARGE, None
+    for i, size in enumerate(sizes):
+        if size > MAX_FIELD_BYTES:
+            return FIELD_TOO_LARGE, header[i].strip().lower() if i < len(header) else None
+    return None
 
 
 # JSON pages ----------------------------------------------------------------------------
@@ -176,7 +307,7 @@ def read_json_page(ds: Dataset, text: str) -> RawRecords:
     """One API page: an object holding the record array, or a bare array."""
     out = RawRecords(ds)
     try:
-        doc = json.loads(text)
+        doc = json.loads(text)  # read_records checked its depth first
     except json.JSONDecodeError as exc:
         raise FileRejected("invalid_json", f"not valid JSON: {exc}") from exc
     if isinstance(doc, dict):
@@ -194,26 +325,31 @@ def read_json_page(ds: Dataset, text: str) -> RawRecords:
         )
     for position, record in enumerate(records, start=1):
         raw = json.dumps(record, ensure_ascii=False)
+        if len(raw) * 4 > MAX_RECORD_BYTES and len(raw.encode("utf-8")) > MAX_RECORD_BYTES:
+            out.add(position, _excerpt(raw), parse_error=RECORD_TOO_LARGE)
+            continue
         if not isinstance(record, dict):
             out.add(position, raw, parse_error=NOT_AN_OBJECT)
             continue
-        values, type_error = _json_values(ds, record)
-        out.add(position, raw, values, type_error=type_error)
+        values, type_errors = _json_values(ds, record)
+        first = type_errors[0] if type_errors else None
+        out.add(position, raw, values, type_error=first, type_errors=type_errors)
     return out
 
 
-def _json_values(ds: Dataset, record: dict) -> tuple[dict[str, str | None], str | None]:
+def _json_values(ds: Dataset, record: dict) -> tuple[dict[str, str | None], list[str]]:
+    """A record's raw texts, and every field whose JSON type does not fit (in order)."""
     values: dict[str, str | None] = {}
-    type_error = None
+    type_errors = []
     for f in ds.fields:
         value: Any = record
         for part in f.raw_name.split("."):
             value = value.get(part) if isinstance(value, dict) else None
         text, ok = _json_scalar(f.kind, value)
-        if not ok and type_error is None:
-            type_error = f.name
+        if not ok:
+            type_errors.append(f.name)
         values[f.name] = text
-    return values, type_error
+    return values, type_errors
 
 
 def _json_scalar(kind: Kind, value: Any) -> tuple[str | None, bool]:
@@ -234,9 +370,12 @@ def _json_scalar(kind: Kind, value: Any) -> tuple[str | None, bool]:
 
 
 def ndjson_lines(data: bytes) -> pa.Table:
-    """Split UTF-8 bytes into lines without copying them: (source_line, line).
+    """Split UTF-8 bytes into lines without copying them: (source_line, line, limit_error).
 
     Each line keeps its trailing newline (JSON ignores it); blank lines are dropped in SQL.
+    ``limit_error`` is ``record_too_large`` or ``too_deep`` for a line that breaks the
+    size or depth limit (and must not be parsed), else null: found with whole-file numpy
+    passes; only a line with more than ``MAX_JSON_DEPTH`` brackets is looked at alone.
     """
     if not data:
         starts = np.zeros(0, dtype=np.int64)
@@ -248,11 +387,52 @@ def ndjson_lines(data: bytes) -> pa.Table:
     offsets = np.append(starts, len(data)).astype(np.int64)
     n = len(starts)
     lines = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data))
-    return pa.table({"source_line": pa.array(np.arange(1, n + 1, dtype=np.int64)), "line": lines})
+    return pa.table(
+        {
+            "source_line": pa.array(np.arange(1, n + 1, dtype=np.int64)),
+            "line": lines,
+            "limit_error": _line_limits(data, offsets),
+        }
+    )
+
+
+def _line_limits(data: bytes, offsets: np.ndarray) -> pa.Array:
+    n = len(offsets) - 1
+    too_large = np.diff(offsets) > MAX_RECORD_BYTES
+    suspects = np.flatnonzero((_brackets_per_line(data, offsets) > MAX_JSON_DEPTH) & ~too_large)
+    view = memoryview(data)
+    deep = [i for i in suspects if json_depth_exceeds(view[offsets[i] : offsets[i + 1]])]
+    if not deep and not too_large.any():
+        return pa.nulls(n, pa.string())
+    errors = np.full(n, None, dtype=object)
+    errors[too_large] = RECORD_TOO_LARGE
+    errors[deep] = TOO_DEEP
+    return pa.array(errors, pa.string())
+
+
+def _brackets_per_line(data: bytes, offsets: np.ndarray) -> np.ndarray:
+    """How many ``{`` and ``[`` each line holds (strings included: an upper bound of its
+    depth): the brackets' positions, found a chunk of the file at a time (memory stays
+    bounded), counted between line offsets by binary search."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    at_offsets = np.empty(len(offsets), dtype=np.int64)  # brackets before each offset
+    carry, step = 0, 1 << 22
+    for start in range(0, len(arr), step):
+        part = arr[start : start + step]
+        found = np.flatnonzero((part | 0x20) == _OPENER)
+        lo, hi = np.searchsorted(offsets, [start, start + len(part)])
+        at_offsets[lo:hi] = carry + np.searchsorted(found, offsets[lo:hi] - start)
+        carry += len(found)
+    at_offsets[offsets >= len(arr)] = carry
+    return np.diff(at_offsets)
 
 
 def read_records(ds: Dataset, data: bytes) -> RawRecords:
     """Parse decoded bytes of a CSV or JSON-page file (NDJSON goes through SQL)."""
+    if ds.format is Format.JSON and json_depth_exceeds(data):
+        raise FileRejected(
+            TOO_DEEP, f"JSON page nests objects and arrays deeper than {MAX_JSON_DEPTH} levels"
+        )
     text = data.decode("utf-8")
     if ds.format is Format.CSV:
         return read_csv(ds, text)

@@ -2,9 +2,11 @@
 
 Every format ends up as the same relation of raw strings (see
 :class:`shoplake.ingest.readers.RawRecords`); :func:`validate_sql` types it and gives
-each record either a silver row or the first rule it breaks, in this order: parse error,
-wrong JSON type, missing required field, wrong type, out of enum, out of range, future
-timestamp. The reason codes are documented in docs/lake.md.
+each record either a silver row or the rules it breaks: ``reason``/``field``/``detail``
+give the first, in this order: parse error, wrong JSON type, missing required field,
+wrong type, out of enum, out of range, future timestamp; ``reasons`` lists every one (a
+record that cannot be parsed breaks only that rule). The reason codes are documented in
+docs/lake.md.
 """
 
 from __future__ import annotations
@@ -14,19 +16,34 @@ from dataclasses import dataclass
 
 from shoplake.contract import (
     CURRENCIES,
+    MAX_FIELD_BYTES,
     MAX_FUTURE_SKEW_HOURS,
+    MAX_JSON_DEPTH,
+    MAX_RECORD_BYTES,
+    MIN_TIMESTAMP_YEAR,
     Dataset,
     Field,
     Kind,
     countries,
 )
-from shoplake.ingest.readers import WHITESPACE
+from shoplake.ingest.readers import (
+    EXCERPT_CHARS,
+    FIELD_TOO_LARGE,
+    LIMIT_REASONS,
+    NOT_AN_OBJECT,
+    RECORD_TOO_LARGE,
+    TOO_DEEP,
+    WHITESPACE,
+    limit_text,
+)
 
 #: ISO-8601 timestamps the contract accepts (DuckDB's cast alone is more lenient).
 TIMESTAMP_RE = (
     r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]([01]\d|2[0-3])(:?[0-5]\d)?)?"
 )
 AMOUNT_RE = r"-?\d{1,16}(\.\d{1,2})?"
+#: Characters an id may not hold: the C0 controls and DEL (RE2 syntax).
+ID_FORBIDDEN_RE = r"[\x00-\x1f\x7f]"
 INTEGER_RE = r"[+-]?\d{1,18}"
 TRUE_WORDS, FALSE_WORDS = ("true", "t", "1"), ("false", "f", "0")
 
@@ -83,6 +100,18 @@ class Check:
     reason: str
     field: str | None
     detail: str  # SQL string expression
+    first: bool = True  # may be the first reason (``reason``/``field``/``detail``)
+    listed: bool = True  # is listed in ``reasons``
+
+    def sql_reason(self) -> str:
+        return "parse_error" if self.reason == "" else lit(self.reason)
+
+    def sql_field(self) -> str:
+        return lit(self.field) if self.field else "type_error"
+
+
+def _json_type_detail(name_sql: str) -> str:
+    return f"'field ' || {name_sql} || ' has the wrong JSON type'"
 
 
 def _value(raw: str) -> str:
@@ -95,22 +124,55 @@ def checks(ds: Dataset, now_sql: str) -> Iterator[Check]:
         "parse_error is not null",
         "",
         None,
-        "case parse_error when 'not_an_object' then 'record is not a JSON object' "
+        f"case parse_error when {lit(NOT_AN_OBJECT)} then 'record is not a JSON object' "
+        f"when {lit(TOO_DEEP)} then "
+        f"{lit(f'record nests objects and arrays deeper than {MAX_JSON_DEPTH} levels')} "
+        f"when {lit(RECORD_TOO_LARGE)} then "
+        f"{lit(f'record is larger than {limit_text(MAX_RECORD_BYTES)}')} "
+        f"when {lit(FIELD_TOO_LARGE)} then 'field ' || coalesce(type_error, '?') || "
+        f"{lit(f' is larger than {limit_text(MAX_FIELD_BYTES)}')} "
         "else 'record could not be parsed (malformed JSON or CSV row)' end",
     )
     yield Check(
         "type_error is not null",
         "wrong_type",
         None,
-        "'field ' || type_error || ' has the wrong JSON type'",
+        _json_type_detail("type_error"),
+        listed=False,
     )
+    for f in ds.fields:  # every field of the wrong JSON type (type_error is the first)
+        yield Check(
+            f"list_contains(type_errors, {lit(f.name)})",
+            "wrong_type",
+            f.name,
+            _json_type_detail(lit(f.name)),
+            first=False,
+        )
+    for f in ds.fields:
+        raw = q("raw_" + f.name)
+        yield Check(
+            f"strlen({raw}) > {MAX_FIELD_BYTES}",
+            FIELD_TOO_LARGE,
+            f.name,
+            lit(f"{f.raw_name} is larger than {limit_text(MAX_FIELD_BYTES)}"),
+        )
     for f in ds.fields:
         if f.required:
-            yield Check(
-                f"{q('raw_' + f.name)} is null",
+            yield Check(  # a value of the wrong JSON type is not missing as well
+                f"{q('raw_' + f.name)} is null"
+                f" and not coalesce(list_contains(type_errors, {lit(f.name)}), false)",
                 "missing_required",
                 f.name,
                 lit(f"required field {f.raw_name} is missing or empty"),
+            )
+    for f in ds.fields:
+        if f.kind is Kind.ID:
+            raw = q("raw_" + f.name)
+            yield Check(
+                f"regexp_matches({raw}, {lit(ID_FORBIDDEN_RE)})",
+                "invalid_id",
+                f.name,
+                lit(f"{f.raw_name} holds a control character (U+0000-U+001F or U+007F)"),
             )
     for f in ds.fields:
         raw, typed = q("raw_" + f.name), q(f.name)
@@ -137,12 +199,27 @@ def checks(ds: Dataset, now_sql: str) -> Iterator[Check]:
                 f"{lit(f'{f.raw_name}: value not allowed: ')} || {_value(q('raw_' + f.name))}",
             )
     for f in ds.fields:
+        raw = _value(q("raw_" + f.name))
         if f.minimum is not None:
             yield Check(
                 f"{q(f.name)} < {f.minimum}",
                 "out_of_range",
                 f.name,
-                f"{lit(f'{f.raw_name} is below {f.minimum}: ')} || {_value(q('raw_' + f.name))}",
+                f"{lit(f'{f.raw_name} is below {f.minimum}: ')} || {raw}",
+            )
+        if f.maximum is not None:
+            yield Check(
+                f"{q(f.name)} > {f.maximum}",
+                "out_of_range",
+                f.name,
+                f"{lit(f'{f.raw_name} is above {f.maximum}: ')} || {raw}",
+            )
+        if f.kind is Kind.TIMESTAMP:
+            yield Check(
+                f"{q(f.name)} < timestamp '{MIN_TIMESTAMP_YEAR:04d}-01-01'",
+                "out_of_range",
+                f.name,
+                f"{lit(f'{f.raw_name} is before year {MIN_TIMESTAMP_YEAR} (UTC): ')} || {raw}",
             )
     for rule in ds.rules:
         yield Check(f"({rule.violated_when})", rule.reason, rule.field, lit(rule.detail))
@@ -163,35 +240,53 @@ def _case(parts: list[tuple[str, str]]) -> str:
 
 
 def validate_sql(ds: Dataset, source: str, now_sql: str) -> str:
-    """SELECT over ``source`` (raw strings) giving typed columns plus reason/field/detail.
+    """SELECT over ``source`` (raw strings) giving typed columns plus reason/field/detail
+    (the first rule broken) and ``reasons`` (every rule broken: a list of structs with
+    ``reason``, ``field`` and ``detail``; the first is the same as reason/field/detail).
 
     ``reason`` is NULL for a valid record. Absent values with a ``null_as`` default get it.
     """
     cols_raw = ", ".join(f"{q(f.name)} as {q('raw_' + f.name)}" for f in ds.fields)
     typed = ", ".join(f"{typed_expr(f, q('raw_' + f.name))} as {q(f.name)}" for f in ds.fields)
-    all_checks = list(checks(ds, now_sql))
-    reason = _case(
-        [(c.condition, "parse_error" if c.reason == "" else lit(c.reason)) for c in all_checks]
+    first = [c for c in checks(ds, now_sql) if c.first]
+    reason = _case([(c.condition, c.sql_reason()) for c in first])
+    field = _case([(c.condition, c.sql_field()) for c in first])
+    detail = _case([(c.condition, c.detail) for c in first])
+    one = "{'reason': reason, 'field': field, 'detail': detail}"
+    every = ", ".join(
+        f"case when {c.condition} then "
+        f"{{'reason': {c.sql_reason()}, 'field': {c.sql_field()}, 'detail': {c.detail}}} end"
+        for c in checks(ds, now_sql)
+        if c.listed and c.reason != ""
     )
-    field = _case([(c.condition, lit(c.field) if c.field else "type_error") for c in all_checks])
-    detail = _case([(c.condition, c.detail) for c in all_checks])
+    reasons = (
+        f"case when reason is null then null when parse_error is not null then [{one}] "
+        f"else list_filter([{every}], lambda x: x is not null) end"
+    )
     silver = ", ".join(
         f"coalesce({q(f.name)}, {f.null_as}) as {q(f.name)}" if f.null_as else q(f.name)
         for f in ds.fields
     )
     return f"""
     with raw as (
-        select source_file, source_line, raw_record, parse_error, type_error, {cols_raw}
+        select source_file, source_line, raw_record, parse_error, type_error, type_errors,
+               {cols_raw}
         from {source}
     ),
     typed as (
         select *, {typed} from raw
     ),
-    checked as (
+    first_reason as (
         select *, {reason} as reason, {field} as field, {detail} as detail from typed
+    ),
+    checked as (
+        select *, {reasons} as reasons from first_reason
     )
-    select source_file, source_line, reason, field, detail, {silver},
-           case when reason is not null
+    select source_file, source_line, reason, field, detail, reasons, {silver},
+           case when reason in ({_in_list(LIMIT_REASONS)})
+                     and length(raw_record) > {EXCERPT_CHARS}
+                then left(raw_record, {EXCERPT_CHARS}) || '...'
+                when reason is not null
                 then rtrim(raw_record, chr(13) || chr(10)) end as raw_record
     from checked
     """
@@ -222,7 +317,8 @@ def ndjson_parse_sql(ds: Dataset, lines: str) -> str:
     Each line is parsed twice in one pass, with no per-field re-parsing: once into JSON
     texts (whose first character gives each value's JSON type) and once into unescaped
     strings. ``try`` turns an unparseable line into NULL so that it is quarantined, not
-    fatal. Lines keep their line end (JSON ignores it); empty lines are not records.
+    fatal; a line with a ``limit_error`` (too large or too deep) is not parsed at all.
+    Lines keep their line end (JSON ignores it); empty lines are not records.
     """
     if any("." in f.raw_name for f in ds.fields):
         raise ValueError(f"{ds.name}: nested fields are not supported for NDJSON")
@@ -241,19 +337,23 @@ def ndjson_parse_sql(ds: Dataset, lines: str) -> str:
             )
         values.append(f"{value} as {q(f.name)}")
         type_errors.append((f"{first} not in ({_in_list(chars)})", lit(f.name)))
+    every_type_error = ", ".join(f"case when {cond} then {name} end" for cond, name in type_errors)
     return f"""
     with parsed as (
-        select source_file, source_line, line,
-               try(from_json(line, {lit(as_json)})) as j,
-               try(from_json(line, {lit(as_text)})) as v,
+        select source_file, source_line, line, limit_error,
+               case when limit_error is null then try(from_json(line, {lit(as_json)})) end as j,
+               case when limit_error is null then try(from_json(line, {lit(as_text)})) end as v,
                left(line, 1) = '{{' or starts_with(ltrim(line), '{{') as is_object
         from {lines}
         where line <> chr(10) and line <> chr(13) || chr(10) and line <> ''
     )
     select source_file, source_line, line as raw_record,
-           case when not is_object and json_valid(line) then 'not_an_object'
+           case when limit_error is not null then limit_error
+                when not is_object and json_valid(line) then 'not_an_object'
                 when not is_object or j is null then 'unparseable' end as parse_error,
            case when is_object and j is not null then {_case(type_errors)} end as type_error,
+           case when is_object and j is not null then list_filter([{every_type_error}],
+                lambda x: x is not null) end as type_errors,
            {", ".join(values)}
     from parsed
     """
