@@ -88,3 +88,29 @@ def test_the_macro_sends_exactly_the_statements_of_shoplake_maintain(tmp_path) -
     assert not [s for s in sql[first:last] if s.upper() in ("BEGIN", "BEGIN TRANSACTION")]
     for sql in sent:
         sqlfluff.parse(sql, dialect="redshift")
+
+
+def test_the_weekly_airflow_task_runs_shoplake_maintain_for_real(monkeypatch, lake_copy) -> None:
+    import os
+    import subprocess
+
+    import jinja2
+
+    made = _load_weekly_dag(monkeypatch)
+
+    class Values:
+        def get(self, key: str, default: str | None = None) -> str | None:
+            return {"shoplake_lake": str(lake_copy.root)}.get(key, default)
+
+    command = (
+        jinja2.Environment(undefined=jinja2.StrictUndefined)
+        .from_string(made["tasks"][0][1])
+        .render(var=types.SimpleNamespace(value=Values()))
+    )
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run(
+        ["bash", "-c", command], env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "analyze" in result.stdout
+    assert "checkpoint" in result.stdout

@@ -21,7 +21,7 @@ from notify_kit import Receiver
 from shoplake import history
 from shoplake.history import DatasetRecord, FreshnessRecord, RunRecord, StepRecord
 from shoplake.lake import Lake
-from shoplake.notify import NotifySettings, notify_run, redact
+from shoplake.notify import NotifySettings, notify_run, redact, run_events
 
 NOW = datetime(2026, 12, 3, 2, 30, tzinfo=timezone.utc)
 
@@ -203,16 +203,26 @@ def test_redact_keeps_only_scheme_and_host():
     assert redact("http://127.0.0.1:8080") == "http://127.0.0.1:8080"
 
 
-def test_settings_come_from_shoplake_toml_then_the_environment(tmp_path):
+def test_settings_come_from_shoplake_toml_then_the_environment(tmp_path, monkeypatch):
     config = tmp_path / "shoplake.toml"
-    config.write_text('[notify]\nwebhook = "https://example.invalid/a"\nquarantine_rate = 0.05\n')
+    config.write_text(
+        '[shoplake]\nquarantine_threshold = "5%"\n'
+        '[notify]\nwebhook = "https://example.invalid/a"\nstale_after_hours = 3\n'
+    )
     env = {"SHOPLAKE_CONFIG": str(config), "SHOPLAKE_NOTIFY_STALE_HOURS": "4"}
     settings = NotifySettings.load(env)
     assert settings.webhook == "https://example.invalid/a"
-    assert settings.quarantine_rate == 0.05
+    assert settings.quarantine_rate is None  # shoplake's quarantine_threshold, read below
     assert settings.stale_after_hours == 4.0
     env["SHOPLAKE_NOTIFY_WEBHOOK"] = "https://example.invalid/b"
     assert NotifySettings.load(env).webhook == "https://example.invalid/b"
+
+    monkeypatch.setenv("SHOPLAKE_CONFIG", str(config))  # quarantine_threshold = "5%"
+    lake = _lake(tmp_path)
+    below = _run(lake, datasets=[DatasetRecord("orders", 3, 100, 97, 3, 0)])
+    above = _run(lake, datasets=[DatasetRecord("orders", 3, 100, 94, 6, 0)])
+    assert run_events(below, settings) == []
+    assert [e.kind for e in run_events(above, settings)] == ["quarantine"]
 
 
 def test_sns_gets_each_message_once_and_cloudwatch_the_run_figures(tmp_path, aws_env):
@@ -275,7 +285,7 @@ def test_purchase_alerts_that_could_not_be_delivered_send_one_message(tmp_path, 
     generate(lake, start=date(2026, 12, 2), days=1, orders_per_day=5, seed=3)
     alerts_hook = Receiver(fail_first=10**6)  # the alerts' webhook is down
     try:
-        summary = process_pending(lake, alerts_hook.url, retry_for_s=0.0)
+        summary = process_pending(lake, alerts_hook.url, retry_for_s=0.0, backfill="2026-12-02")
     finally:
         alerts_hook.stop()
     assert summary.counts["undelivered"] > 0

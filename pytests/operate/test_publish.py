@@ -180,3 +180,18 @@ def test_publish_without_a_warehouse_is_one_clear_error(tmp_path: Path):
 
     with pytest.raises(ShoplakeError, match=r"no warehouse at .*run `shoplake build`"):
         publish(tmp_path / "lake")
+
+
+def test_shoplake_publish_prints_what_it_wrote_and_nothing_the_second_time(lake_copy):
+    from run_kit import shoplake
+
+    first = shoplake("publish", "--lake", str(lake_copy.root))
+    assert first.returncode == 0, first.stderr
+    assert "agg_daily_revenue" in first.stdout
+    second = shoplake("publish", "--lake", str(lake_copy.root))
+    assert second.returncode == 0, second.stderr
+    assert " 0 written, 0 deleted" in second.stdout
+    bad = shoplake("publish", "--lake", str(lake_copy.root), "--target", "postgres")
+    assert bad.returncode == 1
+    assert "dev (DuckDB) or prod (Redshift)" in bad.stderr
+    assert "Traceback" not in bad.stderr

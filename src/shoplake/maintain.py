@@ -98,9 +98,32 @@ def maintain(
     duckdb_path: str | os.PathLike | None = None,
     postgres_dsn: str | None = None,
     pg_schema: str | None = None,
+    wait: bool = False,
     say: Callable[[str], None] | None = None,
 ) -> MaintainReport:
-    """Run the upkeep of ``target``'s warehouse (see the module doc)."""
+    """Run the upkeep of ``target``'s warehouse (see the module doc), holding the lake's
+    build lock (as ``shoplake build`` and ``shoplake run`` do) when a lake is given."""
+    if lake is None:
+        return _maintain(None, target, duckdb_path, postgres_dsn, pg_schema, say)
+    from shoplake.ingest.transaction import lake_lock
+    from shoplake.lake import Lake
+    from shoplake.warehouse import BUILD_LOCK
+
+    lake = Lake.at(lake)
+    with lake_lock(lake, BUILD_LOCK, wait):
+        return _maintain(lake, target, duckdb_path, postgres_dsn, pg_schema, say)
+
+
+def _maintain(
+    lake: Any,
+    target: str,
+    duckdb_path: str | os.PathLike | None,
+    postgres_dsn: str | None,
+    pg_schema: str | None,
+    say: Callable[[str], None] | None,
+) -> MaintainReport:
+    if target not in TARGETS:
+        statements(target, [], "")  # raises the unknown-target error
     report = MaintainReport(target)
     wanted = mart_tables()
     if target == "dev":
@@ -108,10 +131,14 @@ def maintain(
     elif target == "postgres":
         import psycopg
 
+        from shoplake.config import pg_env_dsn
+
+        postgres_dsn = postgres_dsn or pg_env_dsn()
         if not postgres_dsn:
             raise ShoplakeError(
                 "the postgres target needs a PostgreSQL DSN",
-                "pass --postgres-dsn or set SHOPLAKE_POSTGRES_DSN",
+                "pass --postgres-dsn or set SHOPLAKE_POSTGRES_DSN "
+                "(or SHOPLAKE_PG_HOST/PORT/USER/PASSWORD/DBNAME)",
             )
         schema = pg_schema or os.environ.get("SHOPLAKE_PG_SCHEMA") or "analytics"
         try:
@@ -133,8 +160,6 @@ def maintain(
             report.done = execute_each(
                 con, statements("prod", _existing(con, schema, wanted), schema)
             )
-    else:
-        statements(target, [], "")  # raises the unknown-target error
     if not report.done and say:
         say(f"maintain ({target}): no mart tables found: run `shoplake build` first")
     return report

@@ -6,7 +6,8 @@ The events of a run (:func:`run_events`), read off its record (:mod:`shoplake.hi
 * ``tests-failed`` / ``tests-warned`` — the dbt data and unit tests that failed (or
   errored) / warned in the build, one message for each group;
 * ``quarantine`` — a dataset whose quarantined share of the records read exceeds the
-  threshold (default 1%), one message per dataset;
+  ``quarantine_threshold`` setting (default 1%, the one that makes the run ``warn``),
+  one message per dataset;
 * ``stale-source`` — a source whose newest record is older than the SLA (default 2 h) or
   that dbt's freshness check did not pass, one message per source;
 * ``alerts-undelivered`` — purchase alerts whose webhook delivery has failed and that
@@ -16,7 +17,7 @@ Where messages go: ``SHOPLAKE_NOTIFY_WEBHOOK`` (a JSON POST whose ``text`` field
 what Slack's incoming webhooks show; the event's details ride along under ``shoplake``)
 and ``SHOPLAKE_NOTIFY_SNS_TOPIC`` (an SNS topic ARN; the text is the message), or the
 same settings under ``[notify]`` in ``shoplake.toml`` (``webhook``, ``sns_topic``,
-``quarantine_rate``, ``stale_after_hours``). Both may be set; each gets every message.
+``stale_after_hours``; ``SHOPLAKE_NOTIFY_STALE_HOURS``). Both may be set; each gets every message.
 
 Each message is sent once: an event's key names the run and the event
 (``<run_id>/quarantine/orders``), and a delivered key is recorded in the lake's ledger
@@ -44,7 +45,7 @@ import sqlite3
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,6 @@ from shoplake.lake import Lake
 
 WEBHOOK_ENV = "SHOPLAKE_NOTIFY_WEBHOOK"
 SNS_ENV = "SHOPLAKE_NOTIFY_SNS_TOPIC"
-QUARANTINE_ENV = "SHOPLAKE_NOTIFY_QUARANTINE_RATE"
 STALE_ENV = "SHOPLAKE_NOTIFY_STALE_HOURS"
 CLOUDWATCH_ENV = "SHOPLAKE_CLOUDWATCH_DEPLOYMENT"
 #: CloudWatch namespace of the run's metrics (deploy's alarms read it).
@@ -70,7 +70,9 @@ FAILED_TESTS = ("fail", "error")
 class NotifySettings:
     webhook: str | None = None
     sns_topic: str | None = None
-    quarantine_rate: float = 0.01
+    #: None: shoplake's ``quarantine_threshold`` setting (default 1%), the one that
+    #: makes the run end ``warn``
+    quarantine_rate: float | None = None
     stale_after_hours: float = 2.0
     cloudwatch_deployment: str | None = None
     attempts: int = 5
@@ -95,7 +97,7 @@ class NotifySettings:
                 table = tomllib.loads(path.read_text("utf-8")).get("notify", {})
             except tomllib.TOMLDecodeError as exc:
                 raise ShoplakeError(f"{path}: not valid TOML ({exc})", "fix the file") from exc
-            known = {"webhook", "sns_topic", "quarantine_rate", "stale_after_hours"}
+            known = {"webhook", "sns_topic", "stale_after_hours"}
             unknown = sorted(set(table) - known)
             if unknown:
                 raise ShoplakeError(
@@ -106,22 +108,21 @@ class NotifySettings:
         for name, var in (
             ("webhook", WEBHOOK_ENV),
             ("sns_topic", SNS_ENV),
-            ("quarantine_rate", QUARANTINE_ENV),
             ("stale_after_hours", STALE_ENV),
             ("cloudwatch_deployment", CLOUDWATCH_ENV),
         ):
             if env.get(var):
                 values[name] = env[var]
         types = {f.name: f.type for f in fields(cls)}
-        for name in ("quarantine_rate", "stale_after_hours"):
-            if name in values:
-                try:
-                    values[name] = float(values[name])
-                except ValueError:
-                    raise ShoplakeError(
-                        f"notify setting {name} = {values[name]!r} is not a number",
-                        "use e.g. 0.01 for the quarantine rate, 2 for the SLA in hours",
-                    ) from None
+        if "stale_after_hours" in values:
+            try:
+                values["stale_after_hours"] = float(values["stale_after_hours"])
+            except ValueError:
+                raise ShoplakeError(
+                    f"notify setting stale_after_hours = {values['stale_after_hours']!r} "
+                    "is not a number",
+                    f"set {STALE_ENV} or stale_after_hours under [notify] to hours, e.g. 2",
+                ) from None
         assert set(values) <= set(types)
         return cls(**values)
 
@@ -166,6 +167,11 @@ def run_events(
 ) -> list[Event]:
     """Every event of a run worth a message (none for a clean run)."""
     rid, where = record.run_id, f"on {record.lake}"
+    threshold = settings.quarantine_rate
+    if threshold is None:
+        from shoplake.config import quarantine_threshold
+
+        threshold = quarantine_threshold()
     events = []
     if record.status == "failed" and record.failed_step:
         step = record.failed_step
@@ -201,14 +207,14 @@ def run_events(
             )
     for d in record.datasets:
         rate = d.quarantined / d.records_read if d.records_read else 0.0
-        if rate > settings.quarantine_rate:
+        if rate > threshold:
             events.append(
                 Event(
                     f"{rid}/quarantine/{d.dataset}",
                     "quarantine",
                     f"shoplake run {rid} {where}: {d.quarantined:,} of {d.records_read:,} "
                     f"{d.dataset} records quarantined ({rate:.1%}, threshold "
-                    f"{settings.quarantine_rate:.1%}); see `shoplake quarantine`",
+                    f"{threshold:.1%}); see `shoplake quarantine`",
                     {"dataset": d.dataset, "rate": rate, "quarantined": d.quarantined},
                 )
             )
@@ -481,11 +487,16 @@ def print_report(report: NotifyReport, say: Callable[[str], None] | None = None)
         say(line)
 
 
-def after_run(lake: Lake, record: RunRecord, say: Callable[[str], None]) -> NotifyReport | None:
+def after_run(
+    lake: Lake,
+    record: RunRecord,
+    say: Callable[[str], None],
+    quarantine_threshold: float | None = None,
+) -> NotifyReport | None:
     """What ``shoplake run`` calls when a run ends: notify if anything is configured, say
-    what happened; never raises."""
+    what happened; never raises. ``quarantine_threshold``: the run's."""
     try:
-        settings = NotifySettings.load()
+        settings = replace(NotifySettings.load(), quarantine_rate=quarantine_threshold)
     except ShoplakeError as exc:
         say(f"notify: not sent: {exc}")
         return None
