@@ -60,14 +60,19 @@ def test_plan_on_an_empty_account_lists_everything_as_create_and_creates_nothing
         "glue table": len(DATASETS),
         "athena workgroup": 1,
         "athena named query": analyses,
-        "iam policy": 4,
-        "iam role": 4,
-        "sns topic": 1,
+        "iam policy": 6,  # + the daily job's two roles (pytests/aws/test_daily_job.py)
+        "iam role": 6,
+        "sns topic": 2,  # purchase alerts, the team's notifications
         "sqs queue": 1,
         "lambda function": 1,
         "lambda permission": 1,
         "lambda event invoke config": 1,
         "s3 event notification": 1,
+        "s3 object": 1,  # the daily job's entry script
+        "logs log group": 1,
+        "glue job": 1,
+        "glue trigger": 1,
+        "cloudwatch alarm": 3,
     }
     # ... and nothing of it exists afterwards
     s3 = boto3.client("s3")

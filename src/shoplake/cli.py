@@ -332,6 +332,60 @@ def build(
     Console().print_report(result.as_report())
 
 
+@app.command()
+def publish(
+    target: Annotated[
+        str,
+        typer.Option(
+            help="Where the marts come from: dev (the DuckDB warehouse) or prod (Redshift, "
+            "by UNLOAD into the lake; needs SHOPLAKE_REDSHIFT_UNLOAD_ROLE)."
+        ),
+    ] = "dev",
+    wait: WaitOption = False,
+    duckdb_path: DuckdbPathOption = None,
+    lake: LakeOption = None,
+) -> None:
+    """Publish the gold marts to <lake>/gold/<mart>/ as Snappy Parquet, Hive-partitioned by
+    month=YYYY-MM and region=<region> where the mart has them (the `publish` step of
+    `shoplake run`).
+
+    Crash-safe like silver: readers see each partition old or new, never half; only
+    partitions whose rows changed are rewritten (a second publish writes nothing). On an
+    s3:// lake with SHOPLAKE_GLUE_DATABASE set, each mart is also a Glue table with its
+    partitions, so the Athena named queries run on them.
+    """
+    from shoplake.gold import publish as publish_gold
+
+    report = publish_gold(_existing_lake(lake), target=target, duckdb_path=duckdb_path, wait=wait)
+    Console().print_report(report.as_report())
+
+
+@app.command()
+def maintain(
+    target: Annotated[
+        str, typer.Option(help="Warehouse to keep up: dev (DuckDB), postgres or prod (Redshift).")
+    ] = "dev",
+    wait: WaitOption = False,
+    duckdb_path: DuckdbPathOption = None,
+    postgres_dsn: DsnOption = None,
+    lake: LakeOption = None,
+) -> None:
+    """Warehouse upkeep, weekly: VACUUM FULL and ANALYZE of each mart table on prod
+    (Redshift; one statement at a time, outside any transaction), ANALYZE on postgres,
+    ANALYZE and CHECKPOINT on dev (DuckDB). Holds the lake's build lock."""
+    from shoplake.maintain import maintain as run_maintain
+
+    report = run_maintain(
+        _existing_lake(lake),
+        target=target,
+        duckdb_path=duckdb_path,
+        postgres_dsn=_dsn(postgres_dsn),
+        wait=wait,
+        say=lambda line: typer.echo(line, err=True),
+    )
+    Console().print_report(report.as_report())
+
+
 @app.command("run")
 def run_daily(
     target: Annotated[
@@ -371,7 +425,7 @@ def run_daily(
     lake: LakeOption = None,
 ) -> None:
     """The daily job: extract (if a DSN is configured), ingest, Glue catalog (S3 lakes), source
-    freshness, dbt build, docs, dashboard.
+    freshness, dbt build, publish (gold to the lake), docs, dashboard.
 
     Each step is timed and reported; a failing step stops the run with exit code 1 and
     says how to resume (--from STEP). Stale sources, raw files that match no dataset's
@@ -379,6 +433,8 @@ def run_daily(
     SHOPLAKE_QUARANTINE_THRESHOLD) are reported, not fatal: the run ends `warn`. Every run is
     recorded in the warehouse (schema shoplake_ops; see `shoplake status`). A run holds the
     lake's run lock: a second run started meanwhile exits at once (or waits, with --wait).
+    When it ends, what went wrong is sent once to SHOPLAKE_NOTIFY_WEBHOOK and/or
+    SHOPLAKE_NOTIFY_SNS_TOPIC, if set (never failing the run).
     """
     from shoplake.pipeline import RunOptions, as_report, run_pipeline
 
@@ -957,7 +1013,8 @@ def deploy_aws(
             help="Prefix of every resource name. Bucket names are global, so make it yours "
             "(e.g. acme-shoplake): buckets <name>-raw, -processed and -archive, Glue "
             "database <name> (- becomes _), Athena workgroup <name>, roles <name>-ingest, "
-            "-athena-reader, -redshift-spectrum and -alert-lambda, KMS alias "
+            "-athena-reader, -redshift-spectrum, -alert-lambda, -pipeline and -redshift-unload, "
+            "KMS alias "
             "alias/<name>-lake, topic and function <name>-purchase-alerts, queue "
             "<name>-purchase-alerts-failed."
         ),
@@ -979,6 +1036,13 @@ def deploy_aws(
     quarantine_days: Annotated[
         int, typer.Option(min=1, help="Days after which quarantined records expire.")
     ] = 90,
+    schedule: Annotated[
+        str,
+        typer.Option(help="When the daily Glue job runs: a Glue cron expression, in UTC."),
+    ] = "cron(0 2 * * ? *)",
+    job_target: Annotated[
+        str, typer.Option(help="dbt target the daily job builds: prod, postgres or dev.")
+    ] = "prod",
     region: RegionOption = None,
 ) -> None:
     """Create or update shoplake's AWS resources so they match their description.
@@ -991,8 +1055,11 @@ def deploy_aws(
     analyses as named queries; least-privilege IAM policies and roles (ingest, Athena
     readers, Redshift Spectrum, alert Lambda); the SNS topic and the purchase-alert
     Lambda on new clickstream files, with an SQS queue for the events it still fails on
-    after two retries. Prints one line per resource: create, update (and what differs)
-    or no change. Running it again changes nothing; nothing is ever deleted.
+    after two retries; the daily Glue job running `shoplake run` (role <name>-pipeline,
+    log group, retries, timeout, a trigger on --schedule), the Redshift unload role, the
+    team's topic <name>-notifications and CloudWatch alarms (failed run, stale data,
+    failed alert events). Prints one line per resource: create, update (and what
+    differs) or no change. Running it again changes nothing; nothing is ever deleted.
     """
     from shoplake.aws.deploy import Deployment, deploy
     from shoplake.aws.session import AwsSession
@@ -1002,6 +1069,8 @@ def deploy_aws(
         prefix=prefix.strip("/"),
         bytes_scanned_cutoff=athena_scan_limit_mb * 1024 * 1024,
         quarantine_days=quarantine_days,
+        schedule=schedule,
+        job_target=job_target,
     )
     result = deploy(deployment, plan_only=plan, session=AwsSession(region))
     Console().print_report(result.as_report())

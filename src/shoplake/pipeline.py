@@ -13,8 +13,10 @@ Steps, in order (:data:`STEPS`):
    reported (step status ``warn``) but does not stop the run: the marts are still built
    from what arrived, as dbt Cloud does with its freshness checkbox;
 5. ``build``     ``dbt build``: seeds, models and every data and unit test;
-6. ``docs``      ``dbt docs generate``: the analysts' docs site;
-7. ``dashboard`` the self-contained dashboard page (DuckDB warehouse only), written again
+6. ``publish``   the gold marts to ``<lake>/gold/`` as partitioned Parquet, registered in
+   Glue on S3 lakes (:mod:`shoplake.gold`; dev and prod targets, skipped on postgres);
+7. ``docs``      ``dbt docs generate``: the analysts' docs site;
+8. ``dashboard`` the self-contained dashboard page (DuckDB warehouse only), written again
    once the run is recorded as finished, so that the page shows its own run's final
    status and duration, not ``running``.
 
@@ -27,7 +29,11 @@ skipped). The run holds the lake's ``run`` lock, so that a slow run and the next
 one never overlap: the second exits at once (or waits, with ``--wait``); and the ``build``
 lock that ``shoplake build`` takes, so that no build writes the warehouse meanwhile.
 
-Every run is recorded (see :mod:`shoplake.history`) in the warehouse after each step, and
+When a run ends, :mod:`shoplake.notify` tells the team about what went wrong (if a
+webhook or SNS topic is configured), once per event.
+
+Every run is recorded (see :mod:`shoplake.history`) in the warehouse after each step
+(on prod in Redshift, when ``SHOPLAKE_REDSHIFT_HOST`` is set), and
 as JSON under ``_state/pipeline/<run_id>.json`` in the lake (also when each step starts).
 A run whose process died is still ``running`` there: the next run, holding the run lock,
 records it ``abandoned`` (:func:`mark_abandoned`); ``shoplake status`` shows it so at once
@@ -205,6 +211,18 @@ def _build(ctx: _Context) -> StepOutcome:
     return "success", detail
 
 
+def _publish(ctx: _Context) -> StepOutcome:
+    from shoplake.gold import publish_step
+
+    return publish_step(
+        ctx.lake,
+        ctx.options.target,
+        duckdb_path=ctx.options.duckdb_path,
+        run_id=f"{ctx.record.run_id}-gold",
+        wait=ctx.options.wait,
+    )
+
+
 def _docs(ctx: _Context) -> StepOutcome:
     from shoplake.warehouse import docs_generate
 
@@ -248,6 +266,7 @@ STEPS: dict[str, tuple[str, Callable[[_Context], StepOutcome]]] = {
     "catalog": ("register new silver partitions in the Glue Data Catalog (S3 lakes)", _catalog),
     "freshness": ("dbt source freshness: every source against its SLA", _freshness),
     "build": ("dbt build: seeds, models, data and unit tests", _build),
+    "publish": ("gold marts to <lake>/gold/ as Parquet (+ Glue on S3 lakes)", _publish),
     "docs": ("dbt docs generate: the docs site", _docs),
     "dashboard": ("the dashboard page (dev target)", _dashboard),
 }
@@ -377,7 +396,12 @@ def _finish(ctx: _Context, failed: history.StepRecord | None) -> None:
         record.failed_step, record.error = failed.step, failed.detail
     else:
         record.status = "warn" if any(s.status == "warn" for s in record.steps) else "success"
-    _save(ctx, failed)
+    try:
+        _save(ctx, failed)
+    finally:  # tell the team (never fails the run; see shoplake.notify)
+        from shoplake.notify import after_run
+
+        after_run(ctx.lake, record, ctx.say, ctx.options.quarantine_threshold)
     if ctx.dashboard and not failed:  # the page shows the run as it was recorded
         _final_dashboard(ctx)
 
@@ -434,7 +458,10 @@ def _record_in_warehouse(record: history.RunRecord, lake: Lake, options: RunOpti
         history.record_duckdb(record, _duckdb_path(lake, options))
     elif options.target == "postgres" and (dsn := options.postgres_dsn or pg_env_dsn()):
         history.record_postgres(record, dsn)
-    # prod (Redshift): the JSON record in the lake only; see docs/operate.md.
+    elif options.target == "prod" and os.environ.get("SHOPLAKE_REDSHIFT_HOST"):
+        from shoplake.redshift import record_history
+
+        record_history(record)
 
 
 # --- runs that died ---------------------------------------------------------------------

@@ -78,6 +78,14 @@ class Account:
     def failed_alerts_queue_arn(self) -> str:
         return self.arn("sqs", self.d.failed_alerts_queue)
 
+    @property
+    def notify_topic_arn(self) -> str:
+        return self.arn("sns", self.d.notify_topic)
+
+    @property
+    def log_group_arn(self) -> str:
+        return self.arn("logs", f"log-group:{self.d.log_group}")
+
     def role_arn(self, kind: str) -> str:
         return self.arn("iam", f"role/{self.d.role(kind)}", region=False)
 
@@ -103,6 +111,11 @@ class Account:
             "FunctionName": self.d.function,
             "AlertLedgerPrefix": LEDGER_DIR,
             "FailedAlertsQueueArn": self.failed_alerts_queue_arn,
+            "NotifyTopicArn": self.notify_topic_arn,
+            "LogGroupArn": self.log_group_arn,
+            "JobAssetsPrefix": self.d.job_assets_prefix,
+            "RedshiftSecretArn": self.arn("secretsmanager", f"secret:{self.d.redshift_secret}-*"),
+            "MetricsNamespace": "shoplake",
         }
 
     @cached_property

@@ -10,6 +10,9 @@ from shoplake.aws import buckets as bk
 from shoplake.errors import ShoplakeError
 from shoplake.lake import RAW, Lake
 
+#: The daily job's schedule: Glue's cron syntax (UTC), daily at 02:00.
+DEFAULT_SCHEDULE = "cron(0 2 * * ? *)"
+_SCHEDULE = re.compile(r"^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$")
 _PREFIX = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
 
@@ -26,6 +29,13 @@ class Deployment:
     prefix: str = "lake"
     bytes_scanned_cutoff: int = athena_mod.DEFAULT_BYTES_SCANNED_CUTOFF
     quarantine_days: int = bk.DEFAULT_QUARANTINE_EXPIRY_DAYS
+    #: the daily job: when (Glue cron, UTC), which dbt target it builds, its limits
+    schedule: str = DEFAULT_SCHEDULE
+    job_target: str = "prod"
+    job_timeout_minutes: int = 180
+    job_retries: int = 1
+    #: the stale-data alarm: the newest record older than this many hours (dbt's warn SLA)
+    stale_after_hours: float = 26.0
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -41,6 +51,22 @@ class Deployment:
             )
         if self.quarantine_days < 1:
             raise ShoplakeError("quarantine expiry must be at least 1 day", "")
+        if not _SCHEDULE.match(self.schedule):
+            raise ShoplakeError(
+                f"schedule {self.schedule!r} is not a Glue cron expression",
+                "use cron(minutes hours day-of-month month day-of-week year), e.g. "
+                "cron(0 2 * * ? *) for 02:00 UTC daily",
+            )
+        if self.job_target not in ("dev", "postgres", "prod"):
+            raise ShoplakeError(
+                f"job target {self.job_target!r} is not a shoplake target",
+                "use dev, postgres or prod",
+            )
+        if not 1 <= self.job_timeout_minutes <= 2880 or not 0 <= self.job_retries <= 10:
+            raise ShoplakeError(
+                "the job's timeout must be 1-2880 minutes and its retries 0-10",
+                "pass other values",
+            )
 
     # buckets and the lake
     @property
@@ -94,6 +120,40 @@ class Deployment:
     def failed_alerts_queue(self) -> str:
         """Where the alert function's events go once Lambda gives up on them."""
         return f"{self.name}-purchase-alerts-failed"
+
+    # the daily job (AWS Glue) and its monitoring
+    @property
+    def job(self) -> str:
+        return f"{self.name}-daily"
+
+    @property
+    def trigger(self) -> str:
+        return f"{self.name}-daily-schedule"
+
+    @property
+    def log_group(self) -> str:
+        return f"/aws-glue/shoplake/{self.name}"
+
+    @property
+    def job_assets_prefix(self) -> str:
+        """Where the job's script and the shoplake wheel sit in the processed bucket
+        (outside the lake prefix)."""
+        return "glue-job"
+
+    def wheel_key(self, version: str) -> str:
+        return f"{self.job_assets_prefix}/shoplake-{version}-py3-none-any.whl"
+
+    @property
+    def redshift_secret(self) -> str:
+        """The Secrets Manager secret holding the Redshift password (created by you)."""
+        return f"{self.name}/redshift"
+
+    @property
+    def notify_topic(self) -> str:
+        return f"{self.name}-notifications"
+
+    def alarm(self, what: str) -> str:
+        return f"{self.name}-{what}"
 
     def role(self, kind: str) -> str:
         return f"{self.name}-{kind.replace('_', '-')}"

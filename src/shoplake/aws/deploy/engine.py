@@ -8,7 +8,7 @@ from pathlib import Path
 
 from shoplake.aws import buckets as bk
 from shoplake.aws import policies
-from shoplake.aws.deploy import alerts, glue_athena, iam, kms, s3
+from shoplake.aws.deploy import alerts, glue_athena, iam, kms, monitoring, runner, s3
 from shoplake.aws.deploy.account import Account
 from shoplake.aws.deploy.deployment import Deployment
 from shoplake.aws.deploy.resource import MISSING, Resource
@@ -101,14 +101,24 @@ def resources(acct: Account) -> list[Resource]:
         d.raw_bucket, d.processed_bucket, d.archive_bucket, d.prefix, d.quarantine_days
     )
     for plan in plans:
-        out += s3.bucket(acct, plan)
+        bucket = s3.bucket(acct, plan)
+        if plan.name == d.processed_bucket:  # the job's script: encrypted, before the policy
+            at = next(i for i, r in enumerate(bucket) if r.kind == "s3 bucket policy")
+            bucket.insert(at, runner.job_script(acct))
+        out += bucket
     out += glue_athena.glue_catalog(acct)
     out += glue_athena.athena_workgroup(acct)
-    for kind in policies.ROLE_POLICIES:
+    for kind in policies.ROLE_POLICIES + policies.JOB_ROLE_POLICIES:
         out += iam.role_with_policy(acct, kind)
     out.append(alerts.topic(acct))
     out.append(alerts.failed_alerts_queue(acct))
     out += alerts.alert_function(acct)
     out.append(alerts.alert_failure_destination(acct))
     out.append(s3.raw_notifications(acct))
+    # the daily job and its monitoring
+    out.append(monitoring.notify_topic(acct))
+    out.append(runner.log_group(acct))
+    out.append(runner.daily_job(acct))
+    out.append(runner.daily_trigger(acct))
+    out += monitoring.alarms(acct)
     return out

@@ -18,6 +18,11 @@ ROLE_TRUST: dict[str, tuple[str, list[str]]] = {
         ["redshift.amazonaws.com", "redshift-serverless.amazonaws.com"],
     ),
     "alert_lambda": ("trust_service", ["lambda.amazonaws.com"]),
+    "pipeline": ("trust_service", ["glue.amazonaws.com"]),
+    "redshift_unload": (
+        "trust_service",
+        ["redshift.amazonaws.com", "redshift-serverless.amazonaws.com"],
+    ),
 }
 
 

@@ -12,8 +12,8 @@ The roles and what their documents grant:
   products to ``raw/products/``, read and replace ``silver/``, ``quarantine/`` and
   ``_state/``, register tables and partitions in the lake's Glue database. It can never
   delete or overwrite other raw files.
-* ``athena_reader`` — analysts: run queries in the shoplake workgroup, read the catalog
-  and ``silver/``, write their own query results (Athena writes them as the caller).
+* ``athena_reader`` — analysts: run queries in the shoplake workgroup, read the catalog,
+  ``silver/`` and ``gold/``, write their own query results (Athena writes them as the caller).
 * ``redshift_spectrum`` — attached to the Redshift cluster or workgroup: read the catalog
   and ``silver/`` (Spectrum scans and ``COPY ... FORMAT AS PARQUET``), add partitions and
   create the database if missing (what ``stage_external_sources`` issues), decrypt.
@@ -25,6 +25,14 @@ The roles and what their documents grant:
   handler could not tell "deleted since" from "forbidden". Lambda sends the events it
   gives up on to the failed-events queue as this role: ``sqs:SendMessage`` on that queue
   only, and the lake key through SQS (which encrypts the queue with it).
+* ``pipeline`` — the daily Glue job (``shoplake run``): the ingest role's grants, plus
+  ``gold/`` (publish), reading the job's script and wheel (``glue-job/`` of the processed
+  bucket), the Redshift password secret (``<name>/redshift``), publishing to the
+  notification topic, ``cloudwatch:PutMetricData`` in the ``shoplake`` namespace only
+  (the action has no resource-level permissions), and writing its own log streams.
+* ``redshift_unload`` — attached to the Redshift cluster or workgroup beside the Spectrum
+  role: write UNLOAD output into ``_state/gold/unload/`` (publish's scratch prefix) and
+  nothing else, with the lake key through S3.
 * ``bucket`` — every bucket: deny plain HTTP, deny puts that ask for another encryption
   or another KMS key (puts without an encryption header get the bucket default, SSE-KMS
   with the lake key).
@@ -41,6 +49,10 @@ from typing import Any
 _WHOLE = re.compile(r"^\$\{(\w+)\}$")
 
 ROLE_POLICIES = ("ingest", "athena_reader", "redshift_spectrum", "alert_lambda")
+#: The roles of the daily job on AWS: the Glue job's, and the one Redshift uses to UNLOAD
+#: gold into the lake (their grants include CloudWatch's and Secrets Manager's, which
+#: are not lake resources).
+JOB_ROLE_POLICIES = ("pipeline", "redshift_unload")
 
 
 def template(name: str) -> Any:

@@ -1,0 +1,267 @@
+"""AWS Glue: the scheduled job that runs ``shoplake run`` in the account, its log group,
+its entry script and its schedule.
+
+Why a Glue *Spark* job (``glueetl``, Glue 5.0) and not a Python shell job: Python shell
+jobs run Python 3.9 at most, and shoplake needs 3.10 or later; Glue 5.0 runs Python
+3.11. The job uses the smallest size (2 G.1X workers); the Spark session is there for
+``shoplake ingest --engine spark`` but the default DuckDB engine runs on the driver.
+The wheel comes in through ``--additional-python-modules`` (pip, at job start).
+
+Overlap: the job allows one concurrent run (``MaxConcurrentRuns`` 1: a scheduled start
+while a run is going fails at once instead of queueing), and the run itself holds the
+lake's run lock (an S3 lock object), so a manual ``shoplake run`` elsewhere and the job
+never overlap either. Retries: ``MaxRetries`` more attempts; each attempt continues the
+same run (its ``--run-id`` is the Glue run id without the ``_attempt_N`` suffix), so the
+run history shows one run and the notifier sends each message once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from shoplake import __version__
+from shoplake.aws.deploy.account import Account
+from shoplake.aws.deploy.resource import MISSING, Resource, missing_on
+from shoplake.notify import CLOUDWATCH_ENV, SNS_ENV
+from shoplake.redshift import UNLOAD_ROLE_ENV
+
+GLUE_VERSION = "5.0"
+WORKER_TYPE, WORKERS = "G.1X", 2
+LOG_RETENTION_DAYS = 30
+
+#: The job's entry point, uploaded to ``s3://<name>-processed/glue-job/shoplake_job-<sha>.py``.
+#: Glue passes the job's arguments as ``--NAME value`` pairs; ``--SHOPLAKE_*`` ones become
+#: environment variables, so the job is configured exactly like a shell running shoplake.
+JOB_SCRIPT = '''\
+"""shoplake's daily job on AWS Glue (written by `shoplake deploy aws`; do not edit)."""
+
+import json
+import os
+import re
+import sys
+
+
+def arguments(argv):
+    out, i = {}, 0
+    while i < len(argv):
+        if argv[i].startswith("--") and i + 1 < len(argv):
+            out[argv[i][2:]] = argv[i + 1]
+            i += 2
+        else:
+            i += 1
+    return out
+
+
+args = arguments(sys.argv[1:])
+for name, value in args.items():
+    if name.startswith("SHOPLAKE_") and value:
+        os.environ[name] = value
+os.environ.setdefault("SHOPLAKE_LOCAL_DIR", "/tmp/shoplake")
+secret = args.get("redshift-secret")
+if secret and not os.environ.get("SHOPLAKE_REDSHIFT_PASSWORD"):
+    import boto3
+
+    try:
+        value = boto3.client("secretsmanager").get_secret_value(SecretId=secret)["SecretString"]
+    except Exception as exc:  # no secret (no Redshift): the run says what is missing
+        print(f"shoplake job: no Redshift password from secret {secret}: {exc}", file=sys.stderr)
+    else:
+        try:
+            value = json.loads(value).get("password", value)
+        except (ValueError, AttributeError):
+            pass
+        os.environ["SHOPLAKE_REDSHIFT_PASSWORD"] = value
+run_id = "glue-" + re.sub(r"_attempt_[0-9]+$", "", args.get("JOB_RUN_ID", "manual"))
+sys.argv = ["shoplake", "run", "--wait", "--target", args.get("shoplake-target", "prod"),
+            "--run-id", run_id[:100]]
+from shoplake.cli import main  # noqa: E402
+
+main()
+'''
+
+
+def script_key(acct: Account) -> str:
+    """The entry script's key, named by its content: a changed script is a new object
+    (and so a visible change of the job's ScriptLocation); nothing is overwritten."""
+    digest = hashlib.sha256(JOB_SCRIPT.encode()).hexdigest()[:12]
+    return f"{acct.d.job_assets_prefix}/shoplake_job-{digest}.py"
+
+
+def job_script(acct: Account) -> Resource:
+    """The entry script in the processed bucket. Listed, not read: its name says its
+    content. Deploy puts it right after the bucket's default encryption, before the
+    bucket policy."""
+    s3, d = acct.client("s3"), acct.d
+    key = script_key(acct)
+
+    def read() -> Any:
+        listed = missing_on("NoSuchBucket")(
+            lambda: s3.list_objects_v2(Bucket=d.processed_bucket, Prefix=key, MaxKeys=1)
+        )
+        if listed is MISSING or not any(o["Key"] == key for o in listed.get("Contents", [])):
+            return MISSING
+        return {"key": key}
+
+    def apply(_: Any) -> None:
+        s3.put_object(
+            Bucket=d.processed_bucket,
+            Key=key,
+            Body=JOB_SCRIPT.encode(),
+            ContentType="text/x-python",
+        )
+
+    return Resource(
+        "s3 object", f"s3://{d.processed_bucket}/{key}", lambda: {"key": key}, read, apply
+    )
+
+
+def log_group(acct: Account) -> Resource:
+    logs, d = acct.client("logs"), acct.d
+
+    def read() -> Any:
+        groups = logs.describe_log_groups(logGroupNamePrefix=d.log_group)["logGroups"]
+        group = next((g for g in groups if g["logGroupName"] == d.log_group), None)
+        return MISSING if group is None else {"retentionInDays": group.get("retentionInDays")}
+
+    def apply(current: Any) -> None:
+        if current is MISSING:
+            logs.create_log_group(logGroupName=d.log_group, tags=d.tags)
+        logs.put_retention_policy(logGroupName=d.log_group, retentionInDays=LOG_RETENTION_DAYS)
+
+    return Resource(
+        "logs log group",
+        d.log_group,
+        desired=lambda: {"retentionInDays": LOG_RETENTION_DAYS},
+        read=read,
+        apply=apply,
+    )
+
+
+def job_arguments(acct: Account) -> dict[str, str]:
+    """The job's default arguments deploy manages (others someone added are kept)."""
+    d = acct.d
+    args = {
+        "--job-language": "python",
+        "--additional-python-modules": f"s3://{d.processed_bucket}/{d.wheel_key(__version__)}",
+        "--enable-continuous-cloudwatch-log": "true",
+        "--continuous-log-logGroup": d.log_group,
+        "--shoplake-target": d.job_target,
+        "--redshift-secret": d.redshift_secret,
+        "--SHOPLAKE_LAKE": d.lake_uri,
+        "--SHOPLAKE_RAW": d.raw_uri.rsplit("/raw", 1)[0],
+        "--SHOPLAKE_GLUE_DATABASE": d.glue_database,
+        f"--{SNS_ENV}": acct.notify_topic_arn,
+        f"--{CLOUDWATCH_ENV}": d.name,
+    }
+    if d.job_target == "prod":
+        args["--SHOPLAKE_SPECTRUM_IAM_ROLE"] = acct.role_arn("redshift_spectrum")
+        args[f"--{UNLOAD_ROLE_ENV}"] = acct.role_arn("redshift_unload")
+    return args
+
+
+def job_definition(acct: Account) -> dict[str, Any]:
+    """The job's settings deploy manages, DefaultArguments aside."""
+    d = acct.d
+    return {
+        "Description": f"shoplake {d.name}: the daily run (shoplake run)",
+        "Role": acct.role_arn("pipeline"),
+        "Command": {
+            "Name": "glueetl",
+            "ScriptLocation": f"s3://{d.processed_bucket}/{script_key(acct)}",
+            "PythonVersion": "3",
+        },
+        "GlueVersion": GLUE_VERSION,
+        "WorkerType": WORKER_TYPE,
+        "NumberOfWorkers": WORKERS,
+        "MaxRetries": d.job_retries,
+        "Timeout": d.job_timeout_minutes,
+        "ExecutionProperty": {"MaxConcurrentRuns": 1},
+    }
+
+
+def job_update(acct: Account, existing_arguments: dict[str, str]) -> dict[str, Any]:
+    """UpdateJob's JobUpdate: a put of the whole job, keeping arguments someone added."""
+    return {
+        **job_definition(acct),
+        "DefaultArguments": {**existing_arguments, **job_arguments(acct)},
+    }
+
+
+def daily_job(acct: Account) -> Resource:
+    glue, d = acct.client("glue"), acct.d
+    found: dict[str, Any] = {}
+
+    def desired() -> dict[str, Any]:
+        return {**job_definition(acct), "DefaultArguments": job_arguments(acct)}
+
+    def read() -> Any:
+        job = missing_on("EntityNotFoundException")(lambda: glue.get_job(JobName=d.job)["Job"])
+        if job is MISSING:
+            return MISSING
+        found["arguments"] = job.get("DefaultArguments") or {}
+        definition = job_definition(acct)
+        out = {k: job.get(k) for k in definition}
+        command = job.get("Command") or {}
+        out["Command"] = {k: command.get(k) for k in definition["Command"]}
+        managed = job_arguments(acct)
+        out["DefaultArguments"] = {k: v for k, v in found["arguments"].items() if k in managed}
+        return out
+
+    def apply(current: Any) -> None:
+        if current is MISSING:
+            glue.create_job(Name=d.job, Tags=d.tags, **desired())
+        else:
+            glue.update_job(JobName=d.job, JobUpdate=job_update(acct, found.get("arguments", {})))
+
+    return Resource("glue job", d.job, desired, read, apply)
+
+
+def trigger_update(acct: Account) -> dict[str, Any]:
+    """UpdateTrigger's TriggerUpdate: the schedule and the job it starts."""
+    return {"Schedule": acct.d.schedule, "Actions": [{"JobName": acct.d.job}]}
+
+
+def daily_trigger(acct: Account) -> Resource:
+    """The schedule: a Glue SCHEDULED trigger (no EventBridge rule or extra role needed)."""
+    glue, d = acct.client("glue"), acct.d
+
+    def desired() -> dict[str, Any]:
+        return {
+            "Type": "SCHEDULED",
+            "Schedule": d.schedule,
+            "Actions": [d.job],
+            "State": "ACTIVATED",
+        }
+
+    def read() -> Any:
+        trigger = missing_on("EntityNotFoundException")(
+            lambda: glue.get_trigger(Name=d.trigger)["Trigger"]
+        )
+        if trigger is MISSING:
+            return MISSING
+        return {
+            "Type": trigger.get("Type"),
+            "Schedule": trigger.get("Schedule"),
+            "Actions": [a.get("JobName") for a in trigger.get("Actions", [])],
+            "State": trigger.get("State"),
+        }
+
+    def apply(current: Any) -> None:
+        if current is MISSING:
+            glue.create_trigger(
+                Name=d.trigger,
+                Type="SCHEDULED",
+                Schedule=d.schedule,
+                Actions=[{"JobName": d.job}],
+                Description=f"shoplake {d.name}: the daily run, {d.schedule} (UTC)",
+                StartOnCreation=True,
+                Tags=d.tags,
+            )
+            return
+        if (current["Schedule"], current["Actions"]) != (d.schedule, [d.job]):
+            glue.update_trigger(Name=d.trigger, TriggerUpdate=trigger_update(acct))
+        if current["State"] != "ACTIVATED":
+            glue.start_trigger(Name=d.trigger)
+
+    return Resource("glue trigger", d.trigger, desired, read, apply)
