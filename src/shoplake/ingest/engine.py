@@ -22,6 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from shoplake.contract import DATASETS, LINEAGE_COLUMNS, NOT_A_REGULAR_FILE, Dataset, Format
+from shoplake.ingest.rates import read_rates
 from shoplake.ingest.readers import FileRejected, decode, ndjson_lines, read_records
 from shoplake.ingest.transaction import Transaction, lake_lock, recover
 from shoplake.ingest.validate import lit, ndjson_parse_sql, q, validate_sql
@@ -354,7 +355,7 @@ class _Job:
             )
             self.con.unregister("file_lines")
             return 0
-        records = read_records(ds, data)
+        records = (read_rates if ds.name == "exchange_rates" else read_records)(ds, data)
         if records:
             self.con.register("file_records", records.to_arrow(relative))
             self.sql("insert into raw_records by name select * from file_records")
