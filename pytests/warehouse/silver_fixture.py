@@ -50,6 +50,8 @@ _ARROW = {
     "DECIMAL(18,2)": pa.decimal128(18, 2),
     "BIGINT": pa.int64(),
     "BOOLEAN": pa.bool_(),
+    "DATE": pa.date32(),
+    "DECIMAL(20,10)": pa.decimal128(20, 10),
 }
 
 
