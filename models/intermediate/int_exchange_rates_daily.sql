@@ -119,9 +119,7 @@ rate_points as (
 
 digits as (
 
-    {%- for n in range(10) %}
-    select {{ n }} as n{{ " union all" if not loop.last }}
-    {%- endfor %}
+    {{ digit_rows() }}
 
 ),
 
@@ -149,7 +147,7 @@ expanded as (
     inner join used_currencies
         on rate_points.currency = used_currencies.currency
     inner join offsets
-        on offsets.days_after <= rate_points.days_usable
+        on rate_points.days_usable >= offsets.days_after
     where rate_points.currency != 'USD'
 
 ),

@@ -9,6 +9,10 @@
     as the calendar has days, on every target (Redshift has no generate_series on its
     compute nodes). -#}
 {%- set configured_start = var('calendar_start', none) %}
+{%- set first_fact_day = 'coalesce(min(first_day), current_date)' %}
+{%- if configured_start %}
+    {%- set first_fact_day = "least(" ~ first_fact_day ~ ", cast('" ~ configured_start ~ "' as date))" %}
+{%- endif %}
 
 with
 
@@ -45,13 +49,7 @@ fact_days as (
 bounds as (
 
     select
-        {%- if configured_start %}
-        least(
-            coalesce(min(first_day), current_date), cast('{{ configured_start }}' as date)
-        ) as first_day,
-        {%- else %}
-        coalesce(min(first_day), current_date) as first_day,
-        {%- endif %}
+        {{ first_fact_day }} as first_day,
         cast({{ dbt.dateadd(
             'day',
             var('calendar_horizon_days', 366),
@@ -65,16 +63,14 @@ span as (
 
     select
         bounds.first_day,
-        {{ dbt.datediff('bounds.first_day', 'bounds.last_day', 'day') }} + 1 as days
+        bounds.last_day - bounds.first_day + 1 as day_count
     from bounds
 
 ),
 
 digits as (
 
-    {%- for n in range(10) %}
-    select {{ n }} as n{{ " union all" if not loop.last }}
-    {%- endfor %}
+    {{ digit_rows() }}
 
 ),
 
@@ -92,7 +88,7 @@ thousands as (
     select below_thousand.n * 1000 as n
     from below_thousand
     cross join span
-    where below_thousand.n * 1000 < span.days
+    where below_thousand.n * 1000 < span.day_count
 
 ),
 
@@ -104,7 +100,7 @@ days as (
     from thousands
     cross join below_thousand
     cross join span
-    where thousands.n + below_thousand.n < span.days
+    where thousands.n + below_thousand.n < span.day_count
 
 ),
 
