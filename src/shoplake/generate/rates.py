@@ -2,11 +2,12 @@
 
 Daily reference rates as a bank delivers them, so the demo converts with delivered rates
 rather than the bundled demo rates: no rates on Saturdays and Sundays (weekend amounts
-convert with Friday's rate, at most 7 days older), a first delivery in the wide
-central-bank layout (``Date`` + units per EUR, the week before the window: history),
-then one long-layout file per business day (``rate_date, currency, usd_per_unit``),
-landed that afternoon; one of them also corrects the previous business day's GBP rate.
-Rates wander a little around the generator's fixed price rates (``data.FX``).
+convert with Friday's rate, at most 7 days older), a first delivery with the week
+before the window (history), then one file per business day, landed that afternoon;
+one of them also corrects the previous business day's GBP rate. All in the long layout
+(``rate_date, currency, usd_per_unit``); the wide central-bank layout is for real feeds
+(tests write it by hand). Rates wander a little around the generator's fixed price
+rates (``data.FX``).
 """
 
 from __future__ import annotations
@@ -64,21 +65,18 @@ def write_rates(lake: Lake, writer: Writer, start: date, days: int, seed: int) -
         counts.files += 1
         counts.records += records
 
-    if history:  # the wide layout: units per EUR, the USD column first, newest date first
-        codes = [c for c in QUOTED if c != "EUR"]
-        lines = ["Date,USD," + ",".join(codes) + ","]
-        for day in reversed(history):
-            eur = rates[day]["EUR"]
-            cells = [_decimal(float(eur / rates[day][c]), 4) for c in codes]
-            lines.append(f"{day},{_decimal(float(eur), 4)}," + ",".join(map(str, cells)) + ",")
+    def text(rows: list[tuple[date, str, Decimal]]) -> str:
+        return "rate_date,currency,usd_per_unit\n" + "".join(f"{d},{c},{r}\n" for d, c, r in rows)
+
+    if history:
+        rows = [(day, c, rates[day][c]) for day in history for c in QUOTED]
         landed = datetime(start.year, start.month, start.day, 6)
-        deliver(landed, "eurofxref-hist.csv", "\n".join(lines) + "\n", len(history) * len(QUOTED))
+        deliver(landed, "reference-rates-history.csv", text(rows), len(rows))
     for k, day in enumerate(window):
         rows = [(day, c, rates[day][c]) for c in QUOTED]
         if k == 2:  # a correction of the previous business day's GBP rate
             before = window[k - 1]
             rows.append((before, "GBP", rates[before]["GBP"] + Decimal("0.001")))
-        text = "rate_date,currency,usd_per_unit\n" + "".join(f"{d},{c},{r}\n" for d, c, r in rows)
         landed = datetime(day.year, day.month, day.day, 16)
-        deliver(landed, f"reference-rates-{day:%Y%m%d}.csv", text, len(rows))
+        deliver(landed, f"reference-rates-{day:%Y%m%d}.csv", text(rows), len(rows))
     return counts
