@@ -473,13 +473,13 @@ EXCHANGE_RATES = Dataset(
             field="usd_per_unit",
             violated_when="usd_per_unit <= 0",
             reason="out_of_range",
-            detail="usd_per_unit must be greater than 0",
+            detail="usd_per_unit is 0 or less",
         ),
         RowRule(
             field="usd_per_unit",
             violated_when="currency = 'USD' and usd_per_unit <> 1",
             reason="out_of_range",
-            detail="the rate of USD is always 1",
+            detail="a USD rate other than 1 (USD is always 1)",
         ),
     ),
 )
