@@ -22,6 +22,7 @@ from marts import DIMENSIONS, FACTS, GOLD
 from silver_fixture import SilverFixture
 from warehouse_kit import duckdb_rows
 
+from shoplake.dashboard.quality import exchange_rate_data
 from shoplake.lake import Lake
 from shoplake.warehouse import build, default_duckdb_path
 
@@ -102,6 +103,14 @@ def check_usd_figures(warehouse: Path, rates: Rates) -> set[tuple[str, str, date
     return missing
 
 
+def dashboard_rates(warehouse: Path) -> dict:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return exchange_rate_data(con)
+    finally:
+        con.close()
+
+
 def reported_missing(warehouse: Path) -> set[tuple[str, str, date]]:
     rows = query(warehouse, "select * from int_missing_exchange_rates")
     # the amount affected is the local amount of the facts without a USD value
@@ -135,6 +144,7 @@ def test_delivered_rates_late_corrected_and_missing(fixture_lake, tmp_path):
     # No feed was ever delivered: the bundled demo rates convert.
     assert build(lake, tests=False, quiet=True).ok
     assert check_usd_figures(warehouse, demo_rates()) == set()
+    assert dashboard_rates(warehouse) == {"source": "demo", "missing": []}
 
     # The first feed: EUR with a gap (10-03 .. 10-05 use 10-02's rate), GBP once, AUD
     # only 11 days before the first order, CAD not at all, a currency the shop does not
@@ -155,6 +165,9 @@ def test_delivered_rates_late_corrected_and_missing(fixture_lake, tmp_path):
     assert {c for _, c, _ in missing} == {"CAD", "AUD"}
     assert ("fact_orders", "CAD", date(2026, 10, 4)) in missing
     assert reported_missing(warehouse) == missing
+    panel = dashboard_rates(warehouse)
+    assert panel["source"] == "feed"
+    assert {(f, c, date.fromisoformat(d)) for f, c, d, _, _ in panel["missing"]} == missing
     revenue_before = duckdb_rows(warehouse, "agg_daily_revenue")
 
     # Later: EUR of 10-02 corrected, CAD of 10-03 delivered late; then the next ingest
@@ -211,6 +224,7 @@ def test_decades_of_history_usd_shop_without_rates(tmp_path, postgres_db):
     assert not any(MISSING_RATE_TEST in w for w in duck.warnings), duck.warnings
     warehouse = default_duckdb_path(lake)
     assert check_usd_figures(warehouse, {}) == set()
+    assert dashboard_rates(warehouse) == {"source": None, "missing": []}
     fact_days = set()
     for table, column in (
         ("fact_orders", "order_date"),
