@@ -177,3 +177,24 @@ def test_the_umask_can_be_set_in_shoplake_toml(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert {p.stat().st_mode & 0o777 for p in lake.rglob("*") if p.is_file()} == {0o640}
+
+
+@pytest.mark.parametrize(
+    ("day", "said"),
+    [
+        ("2026-02-30", "2026-02-30 is not a calendar day: February 2026 has 28 days"),
+        ("2023-02-29", "2023-02-29 is not a calendar day: February 2023 has 28 days"),
+        ("2026-13-01", "2026-13-01: there is no month 13"),
+        ("0000-01-01", "0000-01-01: years start at 0001"),
+        ("26-1-1", "'26-1-1' is not a day written as YYYY-MM-DD"),
+    ],
+)
+def test_an_impossible_day_is_explained_and_nothing_is_written(
+    tmp_path: Path, day: str, said: str
+) -> None:
+    lake = tmp_path / "lake"
+    result = run_shoplake("generate", "--lake", str(lake), "--start", day, "--days", "1")
+    assert result.returncode == 2
+    assert said in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not lake.exists()

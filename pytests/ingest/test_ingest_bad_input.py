@@ -46,6 +46,7 @@ QUARANTINE_COLUMNS = {
     "reason",
     "field",
     "detail",
+    "reasons",
     "raw_record",
     "quarantined_at",
 }

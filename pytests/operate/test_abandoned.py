@@ -82,4 +82,5 @@ def test_a_killed_run_is_shown_and_then_recorded_abandoned(tmp_path: Path) -> No
     assert rows == [("abandoned", "ingest")]
     assert status_of(lake, killed) == "abandoned at ingest"
     [newer] = set(records(lake)) - {killed}
-    assert status_of(lake, newer) == "success"
+    # it finished: `warn`, as the generated faults quarantine more than 1% of a dataset
+    assert status_of(lake, newer) == records(lake)[newer]["status"] == "warn"

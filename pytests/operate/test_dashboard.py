@@ -21,6 +21,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 from browser import chromium, open_page, screenshot_path
+from cli_kit import run_shoplake
 from typer.testing import CliRunner
 
 from shoplake.cli import app
@@ -265,8 +266,12 @@ def test_quarantine_counts_and_rates(page: Path, lake_copy: Lake, built_lake) ->
         assert dataset["read"] == built_lake.ingest_read[name]
         assert dataset["read"] == built_lake.generated["datasets"][name]["expected_ingest"]["read"]
         assert dataset["rate"] == pytest.approx(dataset["quarantined"] / dataset["read"])
+        # without run history, a dataset is flagged on its rate over every ingest run
+        rate = sum(in_files[name].values()) / built_lake.ingest_read[name]
+        assert dataset["over_threshold"] is (rate > 0.01), name
     assert set(rows) == set(injected)
     assert quarantine["ingest_runs"] == 1
+    assert quarantine["threshold"] == 0.01  # the default: 1%
 
 
 def test_quality_panel_without_run_history(page: Path) -> None:
@@ -470,3 +475,50 @@ def test_a_product_without_a_catalog_row_shows_its_id(lake_copy: Lake) -> None:
     data = embedded(write_dashboard(lake_copy, now=GENERATED_AT))
     shown = [row for row in data["products"] if row[0] == key]
     assert shown == [[key, product_id, "unknown"]]
+
+
+# --- the quarantine threshold ----------------------------------------------------------
+def run_above_the_threshold(lake: Lake) -> dict:
+    """A hand-written orders file, 47 of whose 100 records break the contract (an unknown
+    status), lands in the built lake; `shoplake run` ingests it (it reads nothing else) and
+    `shoplake dashboard` writes the page. Returns the page's data."""
+    lines = ["order_id,customer_id,order_ts,status,channel,currency,shipping_country,updated_at"]
+    lines += [
+        f"H{i},C1,2026-10-06T10:00:00Z,{'placed' if i >= 47 else 'teleported'},web,EUR,PT,"
+        "2026-10-06T10:00:00Z"
+        for i in range(100)
+    ]
+    drop = lake.root / "raw" / "orders" / "2026" / "10" / "07" / "hand-written.csv"
+    drop.write_text("\n".join(lines) + "\n")
+    root = str(lake.root)
+    ran = run_shoplake("run", "--lake", root, "--to", "ingest", without=("SHOPLAKE_POSTGRES_DSN",))
+    assert ran.returncode == 0, ran.stderr
+    written = run_shoplake("dashboard", "--lake", root)
+    assert written.returncode == 0, written.stderr
+    return embedded(default_dashboard_path(lake))
+
+
+def test_a_run_above_the_quarantine_threshold_is_flagged_on_the_page(lake_copy: Lake) -> None:
+    data = run_above_the_threshold(lake_copy)
+    datasets = data["quality"]["quarantine"]["datasets"]
+    assert {d["dataset"] for d in datasets if d["over_threshold"]} == {"orders"}
+    [run] = data["quality"]["history"]["runs"]
+    assert run["status"] == "warn"
+    [warning] = run["warnings"]
+    assert warning.startswith("ingest: 100 read, 53 written, 47 quarantined")
+    assert "above the 1% threshold: orders 47 of 100 (47%)" in warning
+
+
+@pytest.mark.browser
+def test_dashboard_in_chromium_names_the_dataset_above_the_threshold(lake_copy: Lake) -> None:
+    data = run_above_the_threshold(lake_copy)
+    [run] = data["quality"]["history"]["runs"]
+    page = default_dashboard_path(lake_copy).as_uri()
+    with chromium() as browser, open_page(browser, page) as (tab, check):
+        notice = " ".join(tab.inner_text("#quality-threshold").split())
+        assert "above the 1.00% threshold in the latest run: orders" in notice
+        assert "above 1.00%" in tab.inner_text('#quality-quarantine tr[data-dataset="orders"]')
+        assert "above" not in tab.inner_text('#quality-quarantine tr[data-dataset="sales"]')
+        assert tab.inner_text(f'#quality-runs tr[data-run="{run["run_id"]}"]').count("warn")
+        tab.screenshot(path=str(screenshot_path("dashboard-quarantine-threshold")), full_page=True)
+    assert not check.problems, check.problems

@@ -9,6 +9,7 @@ from dbt's manifest, and from the lake's files — never from the pipeline's out
 from __future__ import annotations
 
 import json
+import re
 import threading
 from datetime import date
 from pathlib import Path
@@ -30,6 +31,18 @@ from shoplake.serve import make_server
 def history(lake: Lake, sql: str) -> list[tuple]:
     with duckdb.connect(str(lake.root / "warehouse.duckdb"), read_only=True) as con:
         return con.execute(sql).fetchall()
+
+
+def over_threshold(lake: Lake, share: float = 0.01) -> dict[str, tuple[int, int]]:
+    """The datasets whose injected faults put more than ``share`` (the default threshold)
+    of their records in quarantine, per the generator: {dataset: (quarantined, read)}."""
+    summary = json.loads(lake.state_dir("generate", "summary.json").read_text())
+    expected = {n: d["expected_ingest"] for n, d in summary["datasets"].items()}
+    return {
+        name: (e["quarantined"], e["read"])
+        for name, e in expected.items()
+        if e["read"] and e["quarantined"] / e["read"] > share
+    }
 
 
 @pytest.fixture(scope="module")
@@ -87,10 +100,9 @@ def test_run_history_records_steps_accounting_and_tests(completed_run: tuple[Lak
     runs = history(lake, "select run_id, status, failed_step, seconds from shoplake_ops.runs")
     assert len(runs) == 1
     run_id, status, failed_step, seconds = runs[0]
-    assert (status, failed_step) == ("success", None)
     steps = history(
         lake,
-        "select step, status, seconds from shoplake_ops.run_steps "
+        "select step, status, seconds, detail from shoplake_ops.run_steps "
         f"where run_id = '{run_id}' order by position",
     )
     assert [s[0] for s in steps] == list(STEPS)
@@ -99,6 +111,17 @@ def test_run_history_records_steps_accounting_and_tests(completed_run: tuple[Lak
     assert statuses["catalog"] == "skipped"  # a local lake has no Glue catalog
     assert all(statuses[s] in ("success", "warn") for s in STEPS if s not in ("extract", "catalog"))
     assert sum(s[2] for s in steps) <= seconds
+    # a step that warned makes the run `warn`; the generated faults quarantine more than
+    # the default 1% of some datasets, and the ingest step names exactly those
+    assert (status, failed_step) == ("warn" if "warn" in statuses.values() else "success", None)
+    over = over_threshold(lake)
+    assert over, "the generator's faults should cross the default threshold somewhere"
+    assert statuses["ingest"] == "warn"
+    ingest_detail = dict((s[0], s[3]) for s in steps)["ingest"]
+    crossed = ingest_detail.split("quarantine rate above the 1% threshold: ", 1)[1]
+    assert set(re.findall(r"(\w+) [\d,]+ of [\d,]+ \(", crossed)) == set(over)
+    for name, (quarantined, read) in over.items():
+        assert f"{name} {quarantined:,} of {read:,} (" in crossed
 
     # the ingest's accounting equals what the generator says it wrote
     summary = json.loads(lake.state_dir("generate", "summary.json").read_text())
@@ -147,9 +170,38 @@ def test_status_prints_the_last_runs(completed_run: tuple[Lake, str]) -> None:
     lake, _ = completed_run
     result = shoplake("status", "--lake", str(lake.root))
     assert result.returncode == 0, result.stderr
-    run_id = history(lake, "select run_id from shoplake_ops.runs")[0][0]
-    assert run_id in result.stdout
-    assert "success" in result.stdout
+    [(run_id, status)] = history(lake, "select run_id, status from shoplake_ops.runs")
+    [row] = [line.split("\t") for line in result.stdout.splitlines() if line.startswith(run_id)]
+    assert row[2] == status == "warn"  # see the history check above
+
+
+def test_the_dashboard_shows_the_finished_run(completed_run: tuple[Lake, str]) -> None:
+    """The page the run's last step wrote shows that run done (not `running`), with the
+    status and duration the history recorded, and what made it warn."""
+    lake, _ = completed_run
+    [(run_id, status, seconds)] = history(
+        lake, "select run_id, status, seconds from shoplake_ops.runs"
+    )
+    warned = history(
+        lake,
+        "select step, detail from shoplake_ops.run_steps "
+        f"where run_id = '{run_id}' and status = 'warn' order by position",
+    )
+    page = default_dashboard_path(lake).read_text("utf-8")
+    found = re.search(
+        r'<script type="application/json" id="dashboard-data">(.*?)</script>', page, re.S
+    )
+    assert found
+    data = json.loads(found.group(1))
+    [shown] = data["quality"]["history"]["runs"]
+    assert (shown["run_id"], shown["status"]) == (run_id, status)
+    assert shown["seconds"] == pytest.approx(seconds)
+    assert shown["warnings"] == [f"{step}: {detail}" for step, detail in warned]
+    # the quarantine panel flags the datasets that crossed the threshold in this run
+    flagged = {
+        d["dataset"] for d in data["quality"]["quarantine"]["datasets"] if d["over_threshold"]
+    }
+    assert flagged == set(over_threshold(lake))
 
 
 def test_a_failing_step_stops_the_run_and_from_resumes(tmp_path: Path) -> None:
@@ -178,9 +230,9 @@ def test_a_failing_step_stops_the_run_and_from_resumes(tmp_path: Path) -> None:
         lake, "select run_id, status, failed_step from shoplake_ops.runs order by started_at"
     )
     assert [(r[1], r[2]) for r in runs] == [
-        ("success", None),  # --to ingest
+        ("warn" if over_threshold(lake) else "success", None),  # --to ingest
         ("failed", "build"),
-        ("success", None),  # --from build
+        (runs[2][1], None),  # --from build: `warn` if its build warned (below)
     ]
     steps = dict(
         history(
@@ -198,6 +250,7 @@ def test_a_failing_step_stops_the_run_and_from_resumes(tmp_path: Path) -> None:
     )
     assert resumed_steps["ingest"] == "skipped"
     assert resumed_steps["build"] in ("success", "warn")  # warn: recency of old test data
+    assert runs[2][1] == resumed_steps["build"]  # the only step that may warn
 
 
 def test_a_second_run_while_one_holds_the_lake_exits(tmp_path: Path) -> None:

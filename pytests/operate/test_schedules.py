@@ -118,7 +118,8 @@ def test_airflow_tasks_make_one_recorded_daily_run(
         steps = con.execute(
             "select step, status from shoplake_ops.run_steps order by position"
         ).fetchall()
-    assert runs == [("airflow-20261007", "success")]
+    # a step that warned makes the run `warn` (the generated faults quarantine >1% of some)
+    assert runs == [("airflow-20261007", "warn" if "warn" in dict(steps).values() else "success")]
     assert [s[0] for s in steps] == list(STEPS)
     assert dict(steps)["extract"] == dict(steps)["catalog"] == "skipped"  # no DSN, local lake
     # warn: the build's recency tests and freshness may warn on generated past data

@@ -114,12 +114,15 @@ def test_a_lock_left_on_another_machine_expires(lake_url, s3_bucket):
     """Nobody here can tell whether a holder elsewhere is alive: its lock counts until
     nobody renewed it for the TTL (by S3's clock), then the next run takes it over."""
     _orders(s3_bucket, "a.csv", ["O1"])
-    other = {"owner": "x", "host": "elsewhere", "pid": 1, "boot": "another-kernel", "ttl": 3}
+    # a TTL long enough for the first command to start on a loaded machine
+    ttl = 8
+    other = {"owner": "x", "host": "elsewhere", "pid": 1, "boot": "another-kernel", "ttl": ttl}
     put(s3_bucket, LOCK, json.dumps(other))
+    written = time.monotonic()
     busy = shoplake("ingest", "--lake", lake_url, timeout=60)
     assert _busy(busy), busy.stderr
     assert "elsewhere" in busy.stderr
-    time.sleep(4)
+    time.sleep(max(0.0, written + ttl + 1 - time.monotonic()))
     done = shoplake("ingest", "--lake", lake_url, timeout=60)
     assert done.returncode == 0, done.stderr
     assert _order_ids(s3_bucket) == ["O1"]

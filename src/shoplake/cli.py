@@ -141,11 +141,36 @@ def _main(
     _state["debug"] = _state["debug"] or debug
 
 
+def calendar_day(text: str) -> datetime:
+    """A YYYY-MM-DD option value; an impossible day says why, not just "bad format"."""
+    import calendar
+    import re
+
+    match = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", text.strip())
+    if not match:
+        raise typer.BadParameter(f"{text!r} is not a day written as YYYY-MM-DD")
+    year, month, day = (int(g) for g in match.groups())
+    if year < 1:
+        raise typer.BadParameter(f"{text}: years start at 0001")
+    if not 1 <= month <= 12:
+        raise typer.BadParameter(f"{text}: there is no month {month}")
+    last = calendar.monthrange(year, month)[1]
+    if not 1 <= day <= last:
+        raise typer.BadParameter(
+            f"{text} is not a calendar day: {calendar.month_name[month]} {year} has {last} days"
+        )
+    return datetime(year, month, day)
+
+
 @app.command()
 def generate(
     start: Annotated[
         datetime,
-        typer.Option(formats=["%Y-%m-%d"], help="First business day to generate (YYYY-MM-DD)."),
+        typer.Option(
+            parser=calendar_day,
+            metavar="YYYY-MM-DD",
+            help="First business day to generate (YYYY-MM-DD).",
+        ),
     ],
     days: Annotated[int, typer.Option(min=1, help="Number of days to generate.")] = 30,
     orders_per_day: Annotated[
@@ -262,7 +287,8 @@ def build(
         str,
         typer.Option(
             help="dbt target: dev (DuckDB in the lake), postgres (loads silver into the "
-            "`lake` schema first) or prod (Redshift with Spectrum sources)."
+            "`lake` schema first; --postgres-dsn, else SHOPLAKE_PG_HOST/PORT/USER/PASSWORD/"
+            "DBNAME) or prod (Redshift with Spectrum sources)."
         ),
     ] = "dev",
     full_refresh: FullRefreshOption = False,
@@ -282,7 +308,9 @@ def build(
     lake: .shoplake/s3/<bucket>/<prefix>/_state/dbt/<target>/ under SHOPLAKE_LOCAL_DIR or
     the current directory), dbt's output to logs/build.out there: a failure is one line
     naming the failing nodes and that file. Incremental facts pick up late records and
-    status changes since the last build. A build holds the lake's build lock (as
+    status changes since the last build. Only orders must be delivered: a dataset with
+    no silver files reads as empty (see docs/operate.md for which marts need which), a
+    lake without orders is refused in one line. A build holds the lake's build lock (as
     `shoplake run` does): a second build exits at once (or waits, with --wait); a
     warehouse held open by another process is named in one line.
     """
@@ -346,7 +374,9 @@ def run_daily(
     freshness, dbt build, docs, dashboard.
 
     Each step is timed and reported; a failing step stops the run with exit code 1 and
-    says how to resume (--from STEP). Stale sources are reported, not fatal. Every run is
+    says how to resume (--from STEP). Stale sources, raw files that match no dataset's
+    layout and a dataset's quarantine rate above quarantine_threshold (default 1%;
+    SHOPLAKE_QUARANTINE_THRESHOLD) are reported, not fatal: the run ends `warn`. Every run is
     recorded in the warehouse (schema shoplake_ops; see `shoplake status`). A run holds the
     lake's run lock: a second run started meanwhile exits at once (or waits, with --wait).
     """
@@ -379,9 +409,10 @@ def status(
     duckdb_path: DuckdbPathOption = None,
     lake: LakeOption = None,
 ) -> None:
-    """The last runs of `shoplake run`: status, step timings, quarantined records, tests
-    and stale sources (from the warehouse's shoplake_ops tables). A run recorded as
-    running whose process is gone (killed) is shown as abandoned."""
+    """The last runs of `shoplake run`: status (success, warn, failed, ...), step timings,
+    quarantined records, tests and stale sources (from the warehouse's shoplake_ops
+    tables). A run recorded as running whose process is gone (killed) is shown as
+    abandoned."""
     from shoplake.history import last_runs_duckdb
     from shoplake.pipeline import abandoned, run_lock_is_held
     from shoplake.warehouse import dbt_env
@@ -497,6 +528,171 @@ def sql_command(
                     console.print_report(sqlshell.as_report(statement, columns, rows))
 
 
+# --- quarantine ---------------------------------------------------------------------------
+quarantine_app = typer.Typer(add_completion=False)
+app.add_typer(quarantine_app, name="quarantine")
+QuarantineDatasetOption = Annotated[
+    str | None,
+    typer.Option("--dataset", help="Only this dataset (orders, sales, ...).", show_default=False),
+]
+QuarantineRunOption = Annotated[
+    str | None,
+    typer.Option(
+        "--run", help="Only what this ingest run (its run id) quarantined.", show_default=False
+    ),
+]
+
+
+@quarantine_app.callback(invoke_without_command=True)
+def quarantine_list(
+    ctx: typer.Context,
+    dataset: QuarantineDatasetOption = None,
+    run: QuarantineRunOption = None,
+    reason: Annotated[
+        str | None,
+        typer.Option(help="Only records breaking this rule (a reason code).", show_default=False),
+    ] = None,
+    samples: Annotated[
+        int, typer.Option(min=0, help="Sample records shown per dataset (0: none).")
+    ] = 5,
+    show_all: Annotated[
+        bool,
+        typer.Option("--all", help="Samples include records already replayed or superseded."),
+    ] = False,
+    export: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write every matching quarantined record (with its status) to this file: "
+            "CSV or Parquet, by its extension (.csv, .parquet).",
+            show_default=False,
+        ),
+    ] = None,
+    lake: LakeOption = None,
+) -> None:
+    """What ingest rejected: counts by dataset, day, reason and field, and sample records
+    with their raw text and every rule they break.
+
+    A record counts under the first rule it breaks. Records moved to silver by `shoplake
+    quarantine replay` are counted as replayed, records whose raw file was delivered and
+    read again as superseded; the quarantine files themselves are never changed.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from shoplake import quarantine
+
+    the_lake = _existing_lake(lake)
+    if export is not None:
+        n = quarantine.export_quarantine(the_lake, export, dataset=dataset, run=run, reason=reason)
+        typer.echo(f"{n:,} quarantined record(s) written to {export}")
+        return
+    listing = quarantine.list_quarantine(
+        the_lake,
+        dataset=dataset,
+        run=run,
+        reason=reason,
+        samples=samples,
+        include_resolved=show_all,
+    )
+    Console().print_report(listing.as_report())
+    for sample in listing.samples:
+        for line in sample.lines():
+            typer.echo(line)
+
+
+@quarantine_app.command("replay")
+def quarantine_replay(
+    dataset: QuarantineDatasetOption = None,
+    run: QuarantineRunOption = None,
+    wait: WaitOption = False,
+    lake: LakeOption = None,
+) -> None:
+    """Validate the quarantined records again (after an upstream fix or a contract change)
+    and move those that now pass into silver.
+
+    Whole quarantined files are read again from raw/ if they are still there. Each record
+    is moved once: the replay ledger under _state/quarantine/replays/ records what moved
+    (with the replay's log), so a second replay moves nothing. Records that still break
+    a rule stay quarantined. Holds the lake's ingest lock (--wait to wait for a run).
+    """
+    from shoplake.quarantine import replay
+
+    report = replay(_existing_lake(lake), dataset=dataset, run=run, wait=wait)
+    Console().print_report(report.as_report())
+    if not report.balanced:
+        raise ShoplakeError(
+            "replay accounting does not balance",
+            "this is a bug in shoplake: please report it with the replay log",
+        )
+
+
+@app.command("init")
+def init_command(
+    lake: Annotated[
+        str | None,
+        typer.Option(
+            "--lake",
+            help="Where the new lake goes: a new or empty directory (or s3://bucket/prefix). "
+            "Default: SHOPLAKE_LAKE, then ./lake.",
+            show_default=False,
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            help="The settings file to write. Default: SHOPLAKE_CONFIG, then ./shoplake.toml "
+            "(where shoplake reads it).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Make a new lake: a shoplake.toml naming it (every setting, documented) and one small
+    valid sample file per dataset where ingest reads it, raw/<dataset>/YYYY/MM/DD/.
+
+    Refuses a lake directory that is not empty and an existing settings file. The samples
+    ingest with nothing quarantined; replace them with the shop's own files.
+    """
+    from shoplake.scaffold import default_config, init_lake
+
+    settings = load_settings()
+    location = lake or settings.lake
+    _state["where"] = location
+    report = init_lake(location, config or default_config(), raw=settings.raw)
+    for line in report.lines():
+        typer.echo(line)
+
+
+@app.command("validate")
+def validate_command(
+    files: Annotated[list[Path], typer.Argument(help="Raw files to check.", show_default=False)],
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            help="The dataset of files that are not under a lake's raw/<dataset>/ "
+            "(orders, sales, payments, customers, products, clickstream).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Say what ingest would do with each file, writing nothing: its dataset (by its path
+    under raw/, or --dataset), its records, and each reject with its line and every rule
+    it breaks (or why the file would not be read at all).
+
+    Exit code 0 when every file is valid, 1 when any record or file would be rejected or
+    not read.
+    """
+    from shoplake.validate_file import validate_files
+
+    verdicts = validate_files(files, dataset=dataset)
+    for verdict in verdicts:
+        for line in verdict.lines():
+            typer.echo(line)
+    bad = sum(not v.ok for v in verdicts)
+    if len(verdicts) > 1:
+        typer.echo(f"{len(verdicts)} files: {len(verdicts) - bad} valid, {bad} with rejects")
+    if bad:
+        raise typer.Exit(1)
+
+
 load_app = typer.Typer(help="Copy the silver lake into a database.", no_args_is_help=True)
 app.add_typer(load_app, name="load")
 
@@ -512,15 +708,13 @@ def load_postgres(
     """Replace the tables of a PostgreSQL schema with the lake's silver rows.
 
     The dbt `postgres` target reads its sources there; `shoplake build --target
-    postgres` runs this first.
+    postgres` runs this first. Without a DSN (--postgres-dsn, SHOPLAKE_POSTGRES_DSN) the
+    connection is SHOPLAKE_PG_HOST, _PORT, _USER, _PASSWORD and _DBNAME.
     """
     from shoplake.pgload import load_postgres as run_load
+    from shoplake.warehouse import postgres_target_dsn
 
-    dsn = _dsn(postgres_dsn)
-    if not dsn:
-        raise ShoplakeError(
-            "no PostgreSQL DSN given", "pass --postgres-dsn or set SHOPLAKE_POSTGRES_DSN"
-        )
+    dsn = postgres_target_dsn(_dsn(postgres_dsn))
     Console().print_report(run_load(_lake(lake), dsn, schema).as_report())
 
 

@@ -36,6 +36,9 @@ class Settings:
     #: personal data, quarantined raw records, the warehouse, the site, alerts) are
     #: readable by their owner only by default. ``022`` gives the usual 0644/0755.
     umask: str = "077"
+    #: The share of a dataset's records read by one ingest that may be quarantined before
+    #: the run is marked ``warn`` (a fraction, ``0.01``, or a percentage, ``"1%"``).
+    quarantine_threshold: str = "1%"
 
 
 def parse_umask(text: str) -> int:
@@ -50,6 +53,59 @@ def parse_umask(text: str) -> int:
             "set SHOPLAKE_UMASK or `umask` in shoplake.toml to e.g. 077 (owner only) or 022",
         )
     return value
+
+
+def parse_quarantine_threshold(text: str) -> float:
+    """``"1%"`` / ``"0.01"`` -> 0.01; anything outside 0..100 % is a one-line error."""
+    raw = text.strip()
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise ShoplakeError(
+            f"quarantine threshold {text!r} is not a share of records",
+            "set SHOPLAKE_QUARANTINE_THRESHOLD or `quarantine_threshold` in shoplake.toml "
+            'to a fraction (0.01) or a percentage ("1%")',
+        )
+    return value
+
+
+def quarantine_threshold(settings: Settings | None = None) -> float:
+    """The configured quarantine threshold (see :attr:`Settings.quarantine_threshold`)."""
+    return parse_quarantine_threshold((settings or load_settings()).quarantine_threshold)
+
+
+#: The PostgreSQL connection variables of the ``postgres`` target (profiles.yml.example
+#: reads them), and their defaults there.
+PG_ENV_DEFAULTS = {
+    "SHOPLAKE_PG_HOST": "127.0.0.1",
+    "SHOPLAKE_PG_PORT": "5432",
+    "SHOPLAKE_PG_USER": "postgres",
+    "SHOPLAKE_PG_PASSWORD": "",
+    "SHOPLAKE_PG_DBNAME": "postgres",
+}
+_PG_KEYWORDS = {
+    "SHOPLAKE_PG_HOST": "host",
+    "SHOPLAKE_PG_PORT": "port",
+    "SHOPLAKE_PG_USER": "user",
+    "SHOPLAKE_PG_PASSWORD": "password",
+    "SHOPLAKE_PG_DBNAME": "dbname",
+}
+
+
+def pg_env_dsn(environ: dict[str, str] | None = None) -> str | None:
+    """The ``postgres`` target's DSN from ``SHOPLAKE_PG_HOST/PORT/USER/PASSWORD/DBNAME``
+    (unset ones take the profile's defaults), or None if none of them is set."""
+    env = os.environ if environ is None else environ
+    if not any(env.get(name) for name in PG_ENV_DEFAULTS):
+        return None
+    from psycopg.conninfo import make_conninfo
+
+    values = {
+        _PG_KEYWORDS[name]: env.get(name) or default for name, default in PG_ENV_DEFAULTS.items()
+    }
+    return make_conninfo(**{k: v for k, v in values.items() if v})
 
 
 def apply_umask(settings: Settings) -> int:

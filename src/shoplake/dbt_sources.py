@@ -77,15 +77,15 @@ PARTITION_TYPES = {"year": "varchar(4)", "month": "varchar(2)", "day": "varchar(
 
 LAKE_ROOT = "{{ env_var('SHOPLAKE_LAKE', 'lake') }}"
 
-#: The lake root inside DuckDB's ``read_parquet('...')`` glob: a path is data, not SQL
-#: nor a pattern. Glob characters are bracketed (``[`` -> ``[[]``, ``*`` -> ``[*]``: DuckDB's
-#: glob has no backslash escape, and ``it's [a] lake`` would match ``it's a lake``),
-#: then quotes are doubled for the SQL literal, then braces doubled for dbt-duckdb, which
-#: formats external_location with str.format_map.
-DUCKDB_LAKE_ROOT = (
-    "{{ modules.re.sub('[][*?]', '[\\g<0>]', env_var('SHOPLAKE_LAKE', 'lake'))"
-    " | replace(\"'\", \"''\") | replace('{', '{{') | replace('}', '}}') }}"
-)
+#: The lake root as a glob (a Jinja expression): a path is data, not a pattern. Glob
+#: characters are bracketed (``[`` -> ``[[]``, ``*`` -> ``[*]``: DuckDB's glob has no
+#: backslash escape, and ``it's [a] lake`` would match ``it's a lake``).
+DUCKDB_LAKE_GLOB_ROOT = "modules.re.sub('[][*?]', '[\\g<0>]', env_var('SHOPLAKE_LAKE', 'lake'))"
+
+#: Filters making a glob safe inside DuckDB's ``read_parquet('...')`` in
+#: external_location: quotes doubled for the SQL literal, then braces doubled for
+#: dbt-duckdb, which formats external_location with str.format_map.
+DUCKDB_LITERAL_FILTERS = " | replace(\"'\", \"''\") | replace('{', '{{') | replace('}', '}}')"
 
 
 def redshift_columns(ds: Dataset) -> list[tuple[str, str, str]]:
@@ -117,9 +117,22 @@ def external_location(lake_root: str, ds: Dataset) -> str:
     return f"{lake_root.rstrip('/')}/{SILVER}/{ds.name}/"
 
 
+def silver_glob_env(ds: Dataset) -> str:
+    """The environment variable that replaces a dataset's silver glob on DuckDB:
+    ``shoplake build`` points it at an empty, typed Parquet file when the lake has no
+    silver files for the dataset (:func:`shoplake.warehouse.empty_sources`)."""
+    return f"SHOPLAKE_SILVER_{ds.name.upper()}"
+
+
 def duckdb_location(ds: Dataset) -> str:
-    glob = f"{DUCKDB_LAKE_ROOT}/{SILVER}/{ds.name}/" + "/".join(f"{p}=*" for p in PARTITION_COLUMNS)
-    return f"read_parquet('{glob}/*.parquet', hive_partitioning = true, union_by_name = true)"
+    """``read_parquet`` of a dataset's silver files on DuckDB: the glob in
+    ``SHOPLAKE_SILVER_<DATASET>`` when set, else the silver glob under the lake root."""
+    pattern = f"/{SILVER}/{ds.name}/" + "/".join(f"{p}=*" for p in PARTITION_COLUMNS)
+    glob = f"env_var('{silver_glob_env(ds)}', {DUCKDB_LAKE_GLOB_ROOT} ~ '{pattern}/*.parquet')"
+    return (
+        f"read_parquet('{{{{ {glob}{DUCKDB_LITERAL_FILTERS} }}}}',"
+        " hive_partitioning = true, union_by_name = true)"
+    )
 
 
 def render_sources_yaml() -> str:

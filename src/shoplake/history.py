@@ -4,7 +4,9 @@ Analysts and the dashboard's data-quality panel query five tables in the schema
 ``shoplake_ops`` of the warehouse the run built (the DuckDB file of the ``dev`` target,
 or the PostgreSQL database of the ``postgres`` target):
 
-* ``runs``: one row per run (status, failed step and error, duration, target, lake);
+* ``runs``: one row per run (status, failed step and error, duration, target, lake); a
+  run whose steps all succeeded (or were skipped) is ``success``, one with a step that
+  warned is ``warn``, and the steps' ``detail`` says why;
 * ``run_steps``: one row per step of a run (status, start, seconds, detail);
 * ``run_datasets``: per dataset, the ingest's accounting (read = written + quarantined +
   duplicates);
@@ -31,11 +33,14 @@ from typing import Any
 SCHEMA = "shoplake_ops"
 
 #: Step statuses. ``warn`` is a step that finished but reported a problem that does not
-#: stop the run (stale sources); ``skipped`` was not run (not configured, or resumed past).
+#: stop the run (unmatched raw files, too many quarantined records, stale sources, tests
+#: that warned); ``skipped`` was not run (not configured, or resumed past).
 STEP_STATUSES = ("success", "warn", "failed", "skipped")
 #: ``abandoned``: the run's process died while it was ``running`` (killed, the machine
 #: stopped); the next run records it so, and ``shoplake status`` shows it so at once.
-RUN_STATUSES = ("running", "success", "failed", "abandoned")
+#: ``warn``: the run finished, but a step warned (raw files that match no dataset, a
+#: quarantine rate above the threshold, stale sources, dbt tests that warned).
+RUN_STATUSES = ("running", "success", "warn", "failed", "abandoned")
 
 
 @dataclass
@@ -169,7 +174,7 @@ def _rows(run: RunRecord) -> dict[str, tuple[list[str], list[tuple]]]:
     rows = {
         "runs": (
             [col for col, _ in _RUN_COLUMNS],
-            [tuple(_db_value(getattr(run, col)) for col, _ in _RUN_COLUMNS)],
+            [tuple(db_value(getattr(run, col)) for col, _ in _RUN_COLUMNS)],
         )
     }
     for table, (record, attribute) in _CHILD_TABLES.items():
@@ -177,14 +182,14 @@ def _rows(run: RunRecord) -> dict[str, tuple[list[str], list[tuple]]]:
         rows[table] = (
             ["run_id", *names],
             [
-                (run.run_id, *(_db_value(getattr(item, col)) for col in names))
+                (run.run_id, *(db_value(getattr(item, col)) for col in names))
                 for item in getattr(run, attribute)
             ],
         )
     return rows
 
 
-def _db_value(value: Any) -> Any:
+def db_value(value: Any) -> Any:
     """Timestamps are stored as naive UTC (the warehouse's convention)."""
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value.astimezone(timezone.utc).replace(tzinfo=None)

@@ -5,6 +5,8 @@ the silver tables. Each run replaces every table's contents inside one transacti
 (truncate + COPY), so dbt never sees a half-loaded lake, and the rows keep their
 ``ingested_at``: the incremental models behave exactly as they do over the Parquet
 files. Columns and types come from ``shoplake.contract`` (via ``shoplake.dbt_sources``).
+Every dataset of the contract gets its table: one the lake has no silver files for (a
+shop that does not deliver it) is an empty, typed table, so the warehouse still builds.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 Steps, in order (:data:`STEPS`):
 
 1. ``extract``   products changed in PostgreSQL -> raw/products (skipped without a DSN);
-2. ``ingest``    raw -> silver, quarantine and the accounting per dataset;
+2. ``ingest``    raw -> silver, quarantine and the accounting per dataset. Raw files that
+   match no dataset's layout, and a dataset whose share of quarantined records is above
+   the ``quarantine_threshold`` setting (default 1%), are reported (step status ``warn``);
 3. ``catalog``   new silver partitions registered in the Glue Data Catalog (``s3://``
    lakes with ``SHOPLAKE_GLUE_DATABASE`` set; skipped otherwise), so Athena and Redshift
    Spectrum see them;
@@ -12,7 +14,12 @@ Steps, in order (:data:`STEPS`):
    from what arrived, as dbt Cloud does with its freshness checkbox;
 5. ``build``     ``dbt build``: seeds, models and every data and unit test;
 6. ``docs``      ``dbt docs generate``: the analysts' docs site;
-7. ``dashboard`` the self-contained dashboard page (DuckDB warehouse only).
+7. ``dashboard`` the self-contained dashboard page (DuckDB warehouse only), written again
+   once the run is recorded as finished, so that the page shows its own run's final
+   status and duration, not ``running``.
+
+A run that finishes is ``success``, or ``warn`` if any of its steps warned (the steps'
+details say why); see :data:`shoplake.history.RUN_STATUSES`.
 
 A failing step stops the run with a non-zero exit code and a message naming the step;
 ``--from STEP`` starts a new run at that step (the earlier ones are recorded as
@@ -36,12 +43,13 @@ import secrets
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeVar
 
 from shoplake import history
+from shoplake.config import pg_env_dsn, quarantine_threshold
 from shoplake.errors import LakeBusyError, ShoplakeError, one_line, redact, translate
 from shoplake.ingest.transaction import lake_lock
 from shoplake.lake import Lake
@@ -57,6 +65,9 @@ class RunOptions:
     duckdb_path: str | None = None
     full_refresh: bool = False
     wait: bool = False
+    #: The quarantine rate per dataset above which the ingest step warns; None: the
+    #: configured one (``quarantine_threshold`` in shoplake.toml, default 1%).
+    quarantine_threshold: float | None = None
 
 
 @dataclass
@@ -66,6 +77,9 @@ class _Context:
     record: history.RunRecord
     say: Callable[[str], None]
     outputs: dict[str, str] = field(default_factory=dict)
+    #: The page the dashboard step wrote, and its data: rewritten by :func:`_finish` with
+    #: the run's final status and duration.
+    dashboard: tuple[Path, dict] | None = None
 
 
 #: What a step returns: its status ("success" or "warn", or "skipped") and a detail line.
@@ -107,7 +121,33 @@ def _ingest(ctx: _Context) -> StepOutcome:
         sum(getattr(d, f) for d in ctx.record.datasets)
         for f in ("records_read", "written", "quarantined", "duplicates")
     ]
-    return "success", ("{:,} read, {:,} written, {:,} quarantined, {:,} duplicates".format(*totals))
+    detail = "{:,} read, {:,} written, {:,} quarantined, {:,} duplicates".format(*totals)
+    threshold = ctx.options.quarantine_threshold
+    if threshold is None:
+        threshold = quarantine_threshold()
+    warnings = [*report.warnings, *_quarantine_warnings(ctx.record.datasets, threshold)]
+    if warnings:
+        return "warn", "; ".join([detail, *warnings])
+    return "success", detail
+
+
+def _quarantine_warnings(datasets: Sequence[history.DatasetRecord], threshold: float) -> list[str]:
+    """One line naming the datasets whose share of quarantined records in this ingest is
+    above ``threshold``, or none."""
+    over = [
+        f"{d.dataset} {d.quarantined:,} of {d.records_read:,} "
+        f"({percent(d.quarantined / d.records_read)})"
+        for d in datasets
+        if d.records_read and d.quarantined / d.records_read > threshold
+    ]
+    if not over:
+        return []
+    return [f"quarantine rate above the {percent(threshold)} threshold: {', '.join(over)}"]
+
+
+def percent(share: float) -> str:
+    """0.01 -> ``1%``, 0.4712 -> ``47.1%``."""
+    return f"{share * 100:.3g}%"
 
 
 def _catalog(ctx: _Context) -> StepOutcome:
@@ -122,11 +162,11 @@ def _catalog(ctx: _Context) -> StepOutcome:
 
 
 def _freshness(ctx: _Context) -> StepOutcome:
-    from shoplake.warehouse import dbt_env, run_dbt
+    from shoplake.warehouse import dbt_env, freshness_args, run_dbt
 
     env = dbt_env(ctx.lake, ctx.options.target, **_warehouse_kwargs(ctx.options))
     started = time.time()
-    run = run_dbt(["source", "freshness"], ctx.lake, ctx.options.target, env=env, quiet=True)
+    run = run_dbt(freshness_args(ctx.lake), ctx.lake, ctx.options.target, env=env, quiet=True)
     sources = run.target_path / "sources.json"
     if not sources.is_file() or sources.stat().st_mtime < started:
         tail = " / ".join(run.output.strip().splitlines()[-3:])
@@ -178,9 +218,11 @@ def _docs(ctx: _Context) -> StepOutcome:
 def _dashboard(ctx: _Context) -> StepOutcome:
     if ctx.options.target != "dev":
         return "skipped", "the dashboard reads the DuckDB warehouse of the dev target"
-    from shoplake.dashboard import write_dashboard
+    from shoplake.dashboard import collect, default_dashboard_path, write_page
 
-    path = write_dashboard(ctx.lake, duckdb_path=_duckdb_path(ctx.lake, ctx.options))
+    data = collect(ctx.lake, duckdb_path=_duckdb_path(ctx.lake, ctx.options))
+    path = write_page(data, default_dashboard_path(ctx.lake))
+    ctx.dashboard = (path, data)
     ctx.outputs["dashboard"] = str(path)
     return "success", f"dashboard at {path}"
 
@@ -245,6 +287,8 @@ def run_pipeline(
     the failed step; the run is recorded either way.
     """
     options = options or RunOptions()
+    if options.quarantine_threshold is None:  # a bad setting fails before anything runs
+        options = replace(options, quarantine_threshold=quarantine_threshold())
     _check_step(from_step, "--from")
     _check_step(to_step, "--to")
     names = list(STEPS)
@@ -328,10 +372,31 @@ def _finish(ctx: _Context, failed: history.StepRecord | None) -> None:
     record = ctx.record
     record.finished_at = datetime.now(timezone.utc)
     record.seconds = (record.finished_at - record.started_at).total_seconds()
-    record.status = "failed" if failed else "success"
     if failed:
+        record.status = "failed"
         record.failed_step, record.error = failed.step, failed.detail
+    else:
+        record.status = "warn" if any(s.status == "warn" for s in record.steps) else "success"
     _save(ctx, failed)
+    if ctx.dashboard and not failed:  # the page shows the run as it was recorded
+        _final_dashboard(ctx)
+
+
+def _final_dashboard(ctx: _Context) -> None:
+    """Rewrite the page of the dashboard step with the run as it finished (the step wrote
+    it while the run was still ``running``). Should that fail, the step's page stays."""
+    from shoplake.dashboard import show_run, write_page
+
+    assert ctx.dashboard is not None
+    path, data = ctx.dashboard
+    show_run(data, ctx.record)
+    try:
+        write_page(data, path)
+    except Exception as exc:
+        failure = translate(exc)
+        if failure is None:
+            raise
+        ctx.say(f"      the dashboard keeps showing this run as running: {one_line(str(failure))}")
 
 
 def _save(ctx: _Context, step: history.StepRecord | None) -> None:
@@ -367,8 +432,8 @@ def _write_json(lake: Lake, record: history.RunRecord) -> None:
 def _record_in_warehouse(record: history.RunRecord, lake: Lake, options: RunOptions) -> None:
     if options.target == "dev":
         history.record_duckdb(record, _duckdb_path(lake, options))
-    elif options.target == "postgres" and options.postgres_dsn:
-        history.record_postgres(record, options.postgres_dsn)
+    elif options.target == "postgres" and (dsn := options.postgres_dsn or pg_env_dsn()):
+        history.record_postgres(record, dsn)
     # prod (Redshift): the JSON record in the lake only; see docs/operate.md.
 
 

@@ -23,6 +23,11 @@ sends it at connection start, outside any statement), and on Redshift a pre-hook
 session context variable with a bound parameter (``macros/hash_email.sql``). SQL reads
 it by name (``getvariable`` / ``current_setting``).
 
+Only ``orders`` is required (:data:`REQUIRED_DATASETS`; a lake without it is refused in
+one line before dbt starts). A dataset the lake has no silver files for reads as empty:
+on DuckDB its source is pointed at a zero-row Parquet file with its silver schema
+(:func:`empty_sources`), on PostgreSQL :mod:`shoplake.pgload` creates its empty table.
+
 dbt's artifacts and logs go to ``<local dir>/_state/dbt/<target>/`` (the lake directory
 itself for a local lake) so that runs on different lakes never share a ``target/``
 directory.
@@ -43,8 +48,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shoplake.errors import ShoplakeError, one_line, warehouse_lock_conflict
-from shoplake.lake import SILVER, STATE, Lake
+from shoplake.config import pg_env_dsn
+from shoplake.contract import DATASETS, PARTITION_COLUMNS
+from shoplake.dbt_sources import SOURCE_NAME, silver_glob_env
+from shoplake.errors import ShoplakeError, one_line, register_secret, warehouse_lock_conflict
+from shoplake.lake import SILVER, STATE, Lake, expected_layout, glob_escape
 from shoplake.report import Report
 
 TARGETS = ("dev", "postgres", "prod")
@@ -59,6 +67,14 @@ DEV_SALT_TARGETS = ("dev", "postgres")
 #: Where SQL finds the salt: a DuckDB variable, a PostgreSQL/Redshift session setting.
 SALT_VARIABLE = "shoplake_email_salt"
 SALT_SETTING = "shoplake.email_salt"
+
+
+#: The datasets the warehouse cannot be built without: every fact is an order's. Every
+#: other dataset is optional; without it its source reads as empty (docs/operate.md).
+REQUIRED_DATASETS = ("orders",)
+#: Where a build keeps the empty, typed Parquet file of each dataset the lake has no
+#: silver files for (under ``<local dir>/_state/``; silver/ holds only ingested data).
+EMPTY_SOURCES = "empty_sources"
 
 
 def email_salt(target: str) -> str:
@@ -154,11 +170,7 @@ def dbt_env(
         path = duckdb_path or os.environ.get("SHOPLAKE_DUCKDB_PATH") or default_duckdb_path(lake)
         env["SHOPLAKE_DUCKDB_PATH"] = str(Path(path).expanduser().resolve())
     elif target == "postgres":
-        if not postgres_dsn:
-            raise ShoplakeError(
-                "the postgres target needs a PostgreSQL DSN",
-                "pass --postgres-dsn or set SHOPLAKE_POSTGRES_DSN",
-            )
+        postgres_dsn = postgres_target_dsn(postgres_dsn)
         from psycopg.conninfo import conninfo_to_dict
 
         info = conninfo_to_dict(postgres_dsn)
@@ -173,6 +185,20 @@ def dbt_env(
         options = [os.environ.get("PGOPTIONS", ""), _pg_option(SALT_SETTING, email_salt(target))]
         env["PGOPTIONS"] = " ".join(o for o in options if o)
     return env
+
+
+def postgres_target_dsn(postgres_dsn: str | None) -> str:
+    """The ``postgres`` target's DSN: the one given (``--postgres-dsn``,
+    ``SHOPLAKE_POSTGRES_DSN``), else one made of ``SHOPLAKE_PG_*``; neither is an error."""
+    dsn = postgres_dsn or pg_env_dsn()
+    if not dsn:
+        raise ShoplakeError(
+            "the postgres target needs a PostgreSQL connection",
+            "pass --postgres-dsn, or set SHOPLAKE_POSTGRES_DSN or SHOPLAKE_PG_HOST, "
+            "SHOPLAKE_PG_PORT, SHOPLAKE_PG_USER, SHOPLAKE_PG_PASSWORD, SHOPLAKE_PG_DBNAME",
+        )
+    register_secret(dsn)
+    return dsn
 
 
 @contextlib.contextmanager
@@ -243,6 +269,9 @@ def run_dbt(
             str(out / "logs"),
         ]
         child_env = {**os.environ, **(env or dbt_env(lake, target))}
+        if target == "dev":
+            child_env = {k: v for k, v in child_env.items() if not k.startswith(SILVER_ENV)}
+            child_env.update(empty_sources(lake))
         child_env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
         if quiet:
             proc = subprocess.run(argv, env=child_env, capture_output=True, text=True, check=False)
@@ -255,6 +284,50 @@ def run_dbt(
             output = proc.stderr
             sys.stderr.write(_without_exit_noise(proc.stderr))
     return DbtRun(proc.returncode, output, target_path)
+
+
+SILVER_ENV = "SHOPLAKE_SILVER_"
+
+
+def empty_sources(lake: LakeLike) -> dict[str, str]:
+    """For every dataset the lake has no silver files for, a zero-row Parquet file with
+    its silver schema (contract columns, lineage, Hive partition columns as text) under
+    ``<local dir>/_state/empty_sources/``, and the environment variable pointing its
+    DuckDB source there (``SHOPLAKE_SILVER_<DATASET>``, :mod:`shoplake.dbt_sources`)."""
+    import duckdb
+
+    lake = _as_lake(lake)
+    env: dict[str, str] = {}
+    missing = [ds for ds in DATASETS.values() if not lake.list_silver(ds.name)]
+    if not missing:
+        return env
+    folder = lake.local_dir / STATE / EMPTY_SOURCES
+    folder.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    try:
+        for ds in missing:
+            columns = [*ds.silver_columns, *((p, "VARCHAR") for p in PARTITION_COLUMNS)]
+            select = ", ".join(f'cast(null as {t}) as "{c}"' for c, t in columns)
+            path = folder / f"{ds.name}.parquet"
+            partial = path.with_suffix(".parquet.partial")
+            dest = str(partial).replace("'", "''")
+            con.execute(f"copy (select {select} from range(0)) to '{dest}' (format parquet)")
+            os.replace(partial, path)
+            env[silver_glob_env(ds)] = glob_escape(str(path))
+    finally:
+        con.close()
+    return env
+
+
+def check_required_datasets(lake: Lake) -> None:
+    """Fail in one line when the lake lacks a dataset the warehouse cannot do without."""
+    for name in REQUIRED_DATASETS:
+        if not lake.list_silver(name):
+            raise ShoplakeError(
+                f"{lake.url()}: no {name} in silver/: the warehouse needs {name} "
+                "(every other dataset is optional)",
+                f"deliver {expected_layout(DATASETS[name])} and run `shoplake ingest`",
+            )
 
 
 def output_log(artifacts: Path, args: Sequence[str]) -> Path:
@@ -363,11 +436,13 @@ def build(
         raise ShoplakeError(
             f"{lake.url()}: no silver/ zone to build from", "run `shoplake ingest` first"
         )
+    if target != "prod":
+        check_required_datasets(lake)
     started = time.perf_counter()
     if target == "postgres" and load:
         from shoplake.pgload import load_postgres
 
-        load_postgres(lake, postgres_dsn or "")
+        load_postgres(lake, postgres_target_dsn(postgres_dsn))
     if target == "prod":
         stage_spectrum(lake, artifacts=artifacts)
     args = ["build"]
@@ -448,10 +523,20 @@ def docs_generate(lake: LakeLike, *, target: str = "dev", quiet: bool = False, *
     return artifacts_dir(lake, target) / "target"
 
 
+def freshness_args(lake: LakeLike) -> list[str]:
+    """``dbt source freshness`` over the datasets the lake has silver files for: a dataset
+    the shop does not deliver reads as empty (:func:`empty_sources`), and is not stale."""
+    lake = _as_lake(lake)
+    delivered = [name for name in DATASETS if lake.list_silver(name)]
+    selection = [f"source:{SOURCE_NAME}.{name}" for name in delivered]
+    return ["source", "freshness", *(["--select", *selection] if selection else [])]
+
+
 def source_freshness(lake: LakeLike, *, target: str = "dev", quiet: bool = False, **kw) -> Path:
-    """``dbt source freshness`` (ingested_at of every silver table); returns sources.json."""
+    """``dbt source freshness`` (ingested_at of every delivered silver table); returns
+    sources.json."""
     env = dbt_env(lake, target, **kw)
-    args = ["source", "freshness"]
+    args = freshness_args(lake)
     run = run_dbt(args, lake, target, env=env, quiet=quiet)
     if not run.success:
         raise _command_failure(

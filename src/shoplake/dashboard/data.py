@@ -41,7 +41,7 @@ REQUIRED_MARTS = (
 UNKNOWN_REGION = "unknown"
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """A JSON-ready value: money as float (the page formats it), dates as ISO strings."""
     if isinstance(value, Decimal):
         return float(value)
@@ -51,7 +51,7 @@ def _plain(value: Any) -> Any:
 
 
 def query_rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[list]:
-    return [[_plain(v) for v in row] for row in con.execute(sql, params or []).fetchall()]
+    return [[plain(v) for v in row] for row in con.execute(sql, params or []).fetchall()]
 
 
 def check_marts(con: duckdb.DuckDBPyConnection, where: str) -> None:
@@ -116,7 +116,7 @@ def business_data(
         """,
         params,
     ).fetchall():
-        customers.append([_plain(day), region, [ids.setdefault(c, len(ids)) for c in members]])
+        customers.append([plain(day), region, [ids.setdefault(c, len(ids)) for c in members]])
 
     product_sales = query_rows(
         con,

@@ -22,13 +22,25 @@ import duckdb
 
 from shoplake import history
 from shoplake.contract import DATASETS
-from shoplake.dashboard.data import query_rows
+from shoplake.dashboard.data import plain, query_rows
 from shoplake.lake import Lake
 from shoplake.storage import HIDDEN_PREFIXES
 
 #: How many runs the run list shows, and what it shows of each.
 RECENT_RUNS = 10
 RUN_FIELDS = ("run_id", "started_at", "seconds", "status", "failed_step", "error")
+
+
+def run_entry(record: history.RunRecord) -> dict[str, Any]:
+    """A run as the run list shows it, from its record (the run writing the page)."""
+    entry = {name: plain(history.db_value(getattr(record, name))) for name in RUN_FIELDS}
+    entry["warnings"] = [_warning(s.step, s.detail) for s in record.steps if s.status == "warn"]
+    return entry
+
+
+def _warning(step: str, detail: str) -> str:
+    """What made a run ``warn``, per step that warned."""
+    return f"{step}: {detail}"
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -72,6 +84,20 @@ def history_data(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     ]
     if not runs:
         return {"recorded": False}
+    for run in runs:  # what made a run `warn`
+        run["warnings"] = (
+            [
+                _warning(step, detail)
+                for step, detail in query_rows(
+                    con,
+                    f"select step, detail from {s}.run_steps "
+                    "where run_id = ? and status = 'warn' order by position",
+                    [run["run_id"]],
+                )
+            ]
+            if "run_steps" in tables
+            else []
+        )
     started = {r["run_id"]: r["started_at"] for r in runs}
 
     def section(table: str, columns: str, order: str) -> dict[str, Any] | None:
@@ -133,9 +159,20 @@ def records_read(lake: Lake) -> tuple[dict[str, int], int]:
     return totals, runs
 
 
-def quarantine_data(lake: Lake) -> dict[str, Any]:
-    """Quarantined records per dataset and reason, and the rate against records read."""
+def quarantine_data(
+    lake: Lake, latest: dict[str, Any] | None = None, threshold: float | None = None
+) -> dict[str, Any]:
+    """Quarantined records per dataset and reason, and the rate against records read.
+
+    With ``threshold`` (a share), each dataset says whether its rate is above it
+    (``over_threshold``): the rate of the latest recorded run's ingest when ``latest``
+    (:func:`history_data`'s ``datasets`` section) has the dataset, as that run's status
+    was judged on it, else the rate over every ingest run."""
     read, runs = records_read(lake)
+    latest_rates = {
+        dataset: (quarantined / records if records else None)
+        for dataset, records, quarantined, *_ in (latest or {}).get("rows", [])
+    }
     con = duckdb.connect()
     try:
         lake.attach(con)
@@ -152,18 +189,23 @@ def quarantine_data(lake: Lake) -> dict[str, Any]:
                 )
             quarantined = sum(n for _, n in reasons)
             total = read.get(name, 0)
+            rate = quarantined / total if total else None
+            judged = latest_rates.get(name, rate)
             datasets.append(
                 {
                     "dataset": name,
                     "read": total,
                     "quarantined": quarantined,
-                    "rate": quarantined / total if total else None,
+                    "rate": rate,
                     "reasons": reasons,
+                    "over_threshold": threshold is not None
+                    and judged is not None
+                    and judged > threshold,
                 }
             )
     finally:
         con.close()
-    return {"ingest_runs": runs, "datasets": datasets}
+    return {"ingest_runs": runs, "threshold": threshold, "datasets": datasets}
 
 
 def exchange_rate_data(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:

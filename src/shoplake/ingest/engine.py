@@ -8,6 +8,8 @@ the changed partitions, the quarantine and the bookkeeping in one transaction
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import secrets
@@ -23,7 +25,13 @@ import pyarrow as pa
 
 from shoplake.contract import DATASETS, LINEAGE_COLUMNS, NOT_A_REGULAR_FILE, Dataset, Format
 from shoplake.ingest.rates import read_rates
-from shoplake.ingest.readers import FileRejected, decode, ndjson_lines, read_records
+from shoplake.ingest.readers import (
+    EXCERPT_CHARS,
+    FileRejected,
+    decode,
+    ndjson_lines,
+    read_records,
+)
 from shoplake.ingest.transaction import Transaction, lake_lock, recover
 from shoplake.ingest.validate import lit, ndjson_parse_sql, q, validate_sql
 from shoplake.lake import Lake, RawZone, StrayFile
@@ -42,6 +50,8 @@ _RAW_RELATION = {
     Format.NDJSON: "parsed_lines",
 }
 
+#: One rule a quarantined record breaks (``reasons`` lists them all, the first first).
+REASON = pa.struct([("reason", pa.string()), ("field", pa.string()), ("detail", pa.string())])
 QUARANTINE_SCHEMA = pa.schema(
     [
         ("run_id", pa.string()),
@@ -52,6 +62,7 @@ QUARANTINE_SCHEMA = pa.schema(
         ("reason", pa.string()),
         ("field", pa.string()),
         ("detail", pa.string()),
+        ("reasons", pa.list_(REASON)),
         ("raw_record", pa.string()),
         ("quarantined_at", pa.timestamp("us")),
     ]
@@ -174,26 +185,26 @@ def run_ingest(
     with lake_lock(lake, "ingest", wait) as lease:
         report.recovered = recover(lake)
         manifest_key = lake.state_key(*MANIFEST)
-        manifest = _load_manifest(lake, manifest_key)
-        before = _dumps(manifest)
+        manifest = load_manifest(lake, manifest_key)
+        before = dumps(manifest)
         sequence_key = lake.state_key(*SEQUENCE)
-        ingest_seq = _load_sequence(lake, sequence_key) + 1
+        ingest_seq = load_sequence(lake, sequence_key) + 1
         txn = Transaction(lake, run_id, lease)
         con = duckdb.connect()
         try:
             con.execute("SET TimeZone = 'UTC'")
             lake.attach(con)
-            job = _Job(lake, con, txn, run_id, started.replace(tzinfo=None), ingest_seq)
+            job = Job(lake, con, txn, run_id, started.replace(tzinfo=None), ingest_seq)
             for ds in DATASETS.values():
                 files = manifest.setdefault(ds.name, {})
                 report.datasets[ds.name] = job.ingest(ds, files, progress or NullProgress())
             report.unmatched = job.zone.strays
             report.finished_at = datetime.now(timezone.utc)
             report.log_path = lake.run_log_key(run_id)
-            if _dumps(manifest) != before:  # a run that read nothing leaves it untouched
-                txn.stage_bytes(manifest_key, _dumps(manifest))
-                txn.stage_bytes(sequence_key, _dumps({"ingest_seq": ingest_seq}))
-            txn.stage_bytes(report.log_path, _dumps(report.to_json()))
+            if dumps(manifest) != before:  # a run that read nothing leaves it untouched
+                txn.stage_bytes(manifest_key, dumps(manifest))
+                txn.stage_bytes(sequence_key, dumps({"ingest_seq": ingest_seq}))
+            txn.stage_bytes(report.log_path, dumps(report.to_json()))
             txn.commit()
         except BaseException:
             txn.abort()
@@ -203,18 +214,23 @@ def run_ingest(
     return report
 
 
-def _not_regular(key: str, kind: str) -> FileRejected:
+def _not_regular(key: str, kind: str | None) -> FileRejected:
     return FileRejected(
         NOT_A_REGULAR_FILE,
-        f"{key} is a {kind}, not a regular file: links and special files are not read",
+        f"{key} is a {kind or 'other'}, not a regular file: links and special files are not read",
     )
 
 
-def _dumps(obj: Any) -> bytes:
+def rejected_file(relative: str, rejected: FileRejected) -> dict[str, Any]:
+    """The quarantine entry of a rejected file."""
+    return {"source_file": relative, "reason": rejected.reason, "detail": rejected.detail}
+
+
+def dumps(obj: Any) -> bytes:
     return json.dumps(obj, indent=1, sort_keys=True).encode()
 
 
-def _load_manifest(lake: Lake, key: str) -> dict[str, dict[str, list[int | str]]]:
+def load_manifest(lake: Lake, key: str) -> dict[str, dict[str, list[int | str]]]:
     """Raw files already ingested: key -> signature (size and mtime, or size and ETag)."""
     try:
         return json.loads(lake.read_bytes(key))
@@ -222,7 +238,7 @@ def _load_manifest(lake: Lake, key: str) -> dict[str, dict[str, list[int | str]]
         return {}
 
 
-def _load_sequence(lake: Lake, key: str) -> int:
+def load_sequence(lake: Lake, key: str) -> int:
     """The number of the last ingest run that wrote anything (0 before the first)."""
     try:
         return int(json.loads(lake.read_bytes(key))["ingest_seq"])
@@ -230,7 +246,155 @@ def _load_sequence(lake: Lake, key: str) -> int:
         return 0
 
 
-class _Job:
+class Checker:
+    """Validation of one dataset's raw records on a DuckDB connection, writing nothing:
+    :meth:`start`, then load raw files (:meth:`load_file`) or raw texts kept in the
+    quarantine (:meth:`load_stored`), then :meth:`check` builds the ``checked`` table
+    (typed columns, ``reason``/``field``/``detail``/``reasons``, ``raw_record``,
+    ``partition_day``). Ingest, ``shoplake validate`` and the quarantine replay share it.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, now: datetime) -> None:
+        self.con, self.now = con, now
+        self.now_sql = f"timestamp {lit(now.isoformat(sep=' '))}"
+
+    def sql(self, query: str, params: list | None = None) -> list[tuple]:
+        """Run a statement and drain its result (DuckDB 2 requires it before the next)."""
+        return self.con.execute(query, params or []).fetchall()
+
+    def count(self, query: str) -> int:
+        return int(self.sql(query)[0][0])
+
+    def start(self, ds: Dataset) -> None:
+        """Empty raw tables for a batch of ``ds``."""
+        if ds.format is Format.NDJSON:
+            self.sql(
+                "create or replace temp table raw_lines "
+                "(source_file varchar, source_line bigint, line varchar, limit_error varchar)"
+            )
+            return
+        cols = ", ".join(f"{q(f.name)} varchar" for f in ds.fields)
+        self.sql(
+            "create or replace temp table raw_records (source_file varchar, source_line bigint,"
+            " raw_record varchar, parse_error varchar, type_error varchar,"
+            f" type_errors varchar[], {cols})"
+        )
+
+    def load_file(self, ds: Dataset, relative: str, data: bytes) -> int:
+        """Append one decoded file to the raw tables; returns its unknown extra columns."""
+        if ds.format is Format.NDJSON:
+            self._insert_lines(ndjson_lines(data), relative)
+            return 0
+        records = (read_rates if ds.name == "exchange_rates" else read_records)(ds, data)
+        if records:
+            self._insert_records(records.to_arrow(relative))
+        return records.extra_columns
+
+    def load_stored(self, ds: Dataset, stored: list[tuple[str, int, str]]) -> list[int]:
+        """Append records kept as raw text in the quarantine, ``(source_file, source_line,
+        raw_record)`` each, read by the same reader as their file was: an NDJSON line as
+        a line, a customer as an element of a page, a CSV row (kept as header -> value)
+        as a one-row CSV with that header. Returns the positions in ``stored`` of the
+        records that cannot be read again from what the quarantine kept (a CSV row that
+        did not split into fields, an excerpt of a record over a size limit)."""
+        lost: list[int] = []
+        groups: dict[tuple[str, ...], list[int]] = {}
+        usable: list[int] = []
+        for i, (_, _, raw) in enumerate(stored):
+            if raw is None or (raw.endswith("...") and len(raw) == EXCERPT_CHARS + 3):
+                lost.append(i)
+                continue
+            if ds.format is Format.CSV:
+                try:
+                    row = json.loads(raw)
+                except ValueError:
+                    row = None
+                if not isinstance(row, dict):
+                    lost.append(i)
+                    continue
+                groups.setdefault(tuple(row), []).append(i)
+            else:
+                usable.append(i)
+        if ds.format is Format.NDJSON:
+            text = "".join(stored[i][2].replace("\n", " ") + "\n" for i in usable)
+            self._insert_lines(ndjson_lines(text.encode("utf-8")), None, stored, usable)
+        elif ds.format is Format.JSON and usable:
+            page = "[" + ",".join(stored[i][2] for i in usable) + "]"
+            self._insert_records(
+                read_records(ds, page.encode("utf-8")).to_arrow(""), stored, usable
+            )
+        for header, positions in groups.items():
+            buf = io.StringIO()
+            writer = csv.writer(buf, lineterminator="\n")
+            writer.writerow(header)
+            for i in positions:
+                writer.writerow(json.loads(stored[i][2]).values())
+            try:
+                records = read_records(ds, buf.getvalue().encode("utf-8"))
+            except FileRejected:  # the contract now requires a column these rows lack
+                lost.extend(positions)
+                continue
+            self._insert_records(records.to_arrow(""), stored, positions)
+        return sorted(lost)
+
+    def _insert_lines(
+        self,
+        lines: pa.Table,
+        relative: str | None,
+        stored: list[tuple[str, int, str]] | None = None,
+        positions: list[int] | None = None,
+    ) -> None:
+        if stored is not None and positions is not None:
+            lines = _with_lineage(lines, stored, positions)
+            select = "source_file, source_line, line, limit_error"
+            params: list = []
+        else:
+            select, params = "?, source_line, line, limit_error", [relative]
+        self.con.register("file_lines", lines)
+        self.sql(f"insert into raw_lines select {select} from file_lines", params)
+        self.con.unregister("file_lines")
+
+    def _insert_records(
+        self,
+        records: pa.Table,
+        stored: list[tuple[str, int, str]] | None = None,
+        positions: list[int] | None = None,
+    ) -> None:
+        if stored is not None and positions is not None:
+            records = _with_lineage(records, stored, positions)
+        self.con.register("file_records", records)
+        self.sql("insert into raw_records by name select * from file_records")
+        self.con.unregister("file_records")
+
+    def check(self, ds: Dataset) -> None:
+        """Validate what was loaded: the ``checked`` table."""
+        if ds.format is Format.NDJSON:  # a table: a view would parse each line repeatedly
+            self.sql(
+                "create or replace temp table parsed_lines as " + ndjson_parse_sql(ds, "raw_lines")
+            )
+        derived = "".join(f", {d.sql} as {q(d.name)}" for d in ds.derived)
+        self.sql(
+            f"""create or replace temp table checked as
+            select *{derived}, cast({q(ds.business_ts)} as date) as partition_day
+            from ({validate_sql(ds, _RAW_RELATION[ds.format], self.now_sql)})"""
+        )
+
+
+def _with_lineage(
+    table: pa.Table, stored: list[tuple[str, int, str]], positions: list[int]
+) -> pa.Table:
+    """A batch read from stored raw texts, given the file and line each record came from
+    (its rows are those of ``positions``, in order)."""
+    files = pa.array([stored[i][0] for i in positions], pa.string())
+    lines = pa.array([stored[i][1] for i in positions], pa.int64())
+    names = table.column_names
+    table = table.set_column(names.index("source_line"), "source_line", lines)
+    if "source_file" in names:
+        return table.set_column(names.index("source_file"), "source_file", files)
+    return table.append_column("source_file", files)
+
+
+class Job(Checker):
     """One run's work on one DuckDB connection."""
 
     def __init__(
@@ -242,9 +406,9 @@ class _Job:
         now,
         ingest_seq: int,
     ) -> None:
-        self.lake, self.con, self.txn, self.run_id, self.now = lake, con, txn, run_id, now
+        super().__init__(con, now)
+        self.lake, self.txn, self.run_id = lake, txn, run_id
         self.ingest_seq = ingest_seq
-        self.now_sql = f"timestamp {lit(now.isoformat(sep=' '))}"
         self._zone: RawZone | None = None
 
     @property
@@ -253,13 +417,6 @@ class _Job:
         if self._zone is None:
             self._zone = self.lake.scan_raw_zone()
         return self._zone
-
-    def sql(self, query: str, params: list | None = None) -> list[tuple]:
-        """Run a statement and drain its result (DuckDB 2 requires it before the next)."""
-        return self.con.execute(query, params or []).fetchall()
-
-    def count(self, query: str) -> int:
-        return int(self.sql(query)[0][0])
 
     # reading ---------------------------------------------------------------------------
     def ingest(
@@ -272,51 +429,49 @@ class _Job:
         if not todo and not links:
             return stats
         task = progress.task(f"ingest {ds.name}", total=len(todo) + len(links))
-        self._create_raw_tables(ds)
+        self.start(ds)
         bad_files: list[dict[str, Any]] = []
-
-        def reject(relative: str, rejected: FileRejected) -> None:
-            bad_files.append(
-                {"source_file": relative, "reason": rejected.reason, "detail": rejected.detail}
-            )
-
         for entry in links:  # never opened: listed without following, quarantined unread
             stats.files_read += 1
-            reject(entry.key, _not_regular(entry.key, entry.irregular or "other"))
+            bad_files.append(rejected_file(entry.key, _not_regular(entry.key, entry.irregular)))
             seen[entry.key] = entry.signature
             task.advance()
-        for relative, content in self._contents(list(todo)):
-            signature = todo[relative]
+        for relative, content in self.contents(list(todo)):
             stats.files_read += 1
-            try:
-                if isinstance(content, NotRegularFile):
-                    raise _not_regular(content.key, content.kind)
-                data = decode(content, relative.rsplit("/", 1)[-1])
-                stats.extra_columns += self._load_file(ds, relative, data)
-            except FileRejected as rejected:
-                reject(relative, rejected)
-            seen[relative] = signature
+            rejected = self.read_file(ds, relative, content, stats)
+            if rejected is not None:
+                bad_files.append(rejected)
+            seen[relative] = todo[relative]
             task.advance()
-        if ds.format is Format.NDJSON:  # a table: a view would parse each line repeatedly
-            self.sql(
-                "create or replace temp table parsed_lines as " + ndjson_parse_sql(ds, "raw_lines")
-            )
-        derived = "".join(f", {d.sql} as {q(d.name)}" for d in ds.derived)
-        self.sql(
-            f"""create or replace temp table checked as
-            select *{derived}, cast({q(ds.business_ts)} as date) as partition_day
-            from ({validate_sql(ds, _RAW_RELATION[ds.format], self.now_sql)})"""
-        )
+        self.check(ds)
         stats.read = self.count("select count(*) from checked") + len(bad_files)
+        self.publish(ds, stats, bad_files)
+        return stats
+
+    def read_file(
+        self, ds: Dataset, relative: str, content: bytes | NotRegularFile, stats: DatasetStats
+    ) -> dict[str, Any] | None:
+        """Load one raw file's records; returns its quarantine entry if it is rejected."""
+        try:
+            if isinstance(content, NotRegularFile):
+                raise _not_regular(content.key, content.kind)
+            data = decode(content, relative.rsplit("/", 1)[-1])
+            stats.extra_columns += self.load_file(ds, relative, data)
+        except FileRejected as rejected:
+            return rejected_file(relative, rejected)
+        return None
+
+    def publish(self, ds: Dataset, stats: DatasetStats, bad_files: list[dict[str, Any]]) -> None:
+        """Stage the quarantine (``checked``'s rejects and the rejected files) and the
+        silver partitions the valid records change; fills in the stats."""
         stats.quarantined = self._stage_quarantine(ds, bad_files)
         valid = self.count("select count(*) from checked where reason is null")
         if valid:
             stats.written, stats.partitions_written = self._merge(ds)
         stats.duplicates = valid - stats.written
         stats.files_quarantined = len(bad_files)
-        return stats
 
-    def _contents(self, keys: list[str]) -> Iterator[tuple[str, bytes | NotRegularFile]]:
+    def contents(self, keys: list[str]) -> Iterator[tuple[str, bytes | NotRegularFile]]:
         """``(key, content)`` of each raw file, in order; a file that turned into a link
         or a special file since it was listed gives its :class:`NotRegularFile` instead
         (it is not opened) and the reading goes on with the next one."""
@@ -330,37 +485,6 @@ class _Job:
             except NotRegularFile as exc:
                 yield keys[done], exc
                 keys = keys[done + 1 :]
-
-    def _create_raw_tables(self, ds: Dataset) -> None:
-        if ds.format is Format.NDJSON:
-            self.sql(
-                "create or replace temp table raw_lines "
-                "(source_file varchar, source_line bigint, line varchar, limit_error varchar)"
-            )
-            return
-        cols = ", ".join(f"{q(f.name)} varchar" for f in ds.fields)
-        self.sql(
-            "create or replace temp table raw_records (source_file varchar, source_line bigint,"
-            f" raw_record varchar, parse_error varchar, type_error varchar, {cols})"
-        )
-
-    def _load_file(self, ds: Dataset, relative: str, data: bytes) -> int:
-        """Append one decoded file to the raw tables; returns its unknown extra columns."""
-        if ds.format is Format.NDJSON:
-            lines = ndjson_lines(data)
-            self.con.register("file_lines", lines)
-            self.sql(
-                "insert into raw_lines select ?, source_line, line, limit_error from file_lines",
-                [relative],
-            )
-            self.con.unregister("file_lines")
-            return 0
-        records = (read_rates if ds.name == "exchange_rates" else read_records)(ds, data)
-        if records:
-            self.con.register("file_records", records.to_arrow(relative))
-            self.sql("insert into raw_records by name select * from file_records")
-            self.con.unregister("file_records")
-        return records.extra_columns
 
     # quarantine ------------------------------------------------------------------------
     def _stage_quarantine(self, ds: Dataset, bad_files: list[dict[str, Any]]) -> int:
@@ -379,6 +503,7 @@ class _Job:
                     "reason": b["reason"],
                     "field": None,
                     "detail": b["detail"],
+                    "reasons": [{"reason": b["reason"], "field": None, "detail": b["detail"]}],
                     "raw_record": None,
                     "quarantined_at": self.now,
                 }
@@ -393,10 +518,10 @@ class _Job:
         self.sql(
             f"""copy (
                 select {lit(self.run_id)} as run_id, {lit(ds.name)} as dataset, source_file,
-                       source_line, 'record' as level, reason, field, detail, raw_record,
-                       {self.now_sql} as quarantined_at
+                       source_line, 'record' as level, reason, field, detail, reasons,
+                       raw_record, {self.now_sql} as quarantined_at
                 from checked where reason is not null
-                union all
+                union all by name
                 select * from bad_files
                 order by source_file, source_line
             ) to {lit(str(target))} (format parquet, compression snappy)"""
@@ -412,7 +537,7 @@ class _Job:
         key = ", ".join(q(k) for k in ds.key)
         self.sql(
             f"""create or replace temp view incoming as
-            select * exclude (raw_record, reason, field, detail),
+            select * exclude (raw_record, reason, field, detail, reasons),
                    {self.now_sql} as ingested_at, {lit(self.run_id)} as run_id,
                    cast({self.ingest_seq} as bigint) as ingest_seq
             from checked where reason is null"""

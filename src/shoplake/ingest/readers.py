@@ -67,7 +67,8 @@ class RawRecords:
 
     ``values[field]`` holds the trimmed raw text of each contract field (None when absent
     or empty). ``parse_error`` / ``type_error`` say what was wrong before any value could
-    be checked (a reason code / the first field with a wrong JSON type).
+    be checked (a reason code / the first field with a wrong JSON type); ``type_errors``
+    lists every field with a wrong JSON type (JSON input only).
     """
 
     dataset: Dataset
@@ -75,6 +76,7 @@ class RawRecords:
     raw: list[str] = field(default_factory=list)
     parse_error: list[str | None] = field(default_factory=list)
     type_error: list[str | None] = field(default_factory=list)
+    type_errors: list[list[str] | None] = field(default_factory=list)
     values: dict[str, list[str | None]] = field(default_factory=dict)
     extra_columns: int = 0
 
@@ -89,11 +91,13 @@ class RawRecords:
         values: dict[str, str | None] | None = None,
         parse_error: str | None = None,
         type_error: str | None = None,
+        type_errors: list[str] | None = None,
     ) -> None:
         self.lines.append(line)
         self.raw.append(raw)
         self.parse_error.append(parse_error)
         self.type_error.append(type_error)
+        self.type_errors.append(type_errors or None)
         values = values or {}
         for name, column in self.values.items():
             column.append(values.get(name))
@@ -109,6 +113,7 @@ class RawRecords:
             "raw_record": pa.array(self.raw, pa.string()),
             "parse_error": pa.array(self.parse_error, pa.string()),
             "type_error": pa.array(self.type_error, pa.string()),
+            "type_errors": pa.array(self.type_errors, pa.list_(pa.string())),
         }
         for name, column in self.values.items():
             columns[name] = pa.array(column, pa.string())
@@ -326,23 +331,25 @@ def read_json_page(ds: Dataset, text: str) -> RawRecords:
         if not isinstance(record, dict):
             out.add(position, raw, parse_error=NOT_AN_OBJECT)
             continue
-        values, type_error = _json_values(ds, record)
-        out.add(position, raw, values, type_error=type_error)
+        values, type_errors = _json_values(ds, record)
+        first = type_errors[0] if type_errors else None
+        out.add(position, raw, values, type_error=first, type_errors=type_errors)
     return out
 
 
-def _json_values(ds: Dataset, record: dict) -> tuple[dict[str, str | None], str | None]:
+def _json_values(ds: Dataset, record: dict) -> tuple[dict[str, str | None], list[str]]:
+    """A record's raw texts, and every field whose JSON type does not fit (in order)."""
     values: dict[str, str | None] = {}
-    type_error = None
+    type_errors = []
     for f in ds.fields:
         value: Any = record
         for part in f.raw_name.split("."):
             value = value.get(part) if isinstance(value, dict) else None
         text, ok = _json_scalar(f.kind, value)
-        if not ok and type_error is None:
-            type_error = f.name
+        if not ok:
+            type_errors.append(f.name)
         values[f.name] = text
-    return values, type_error
+    return values, type_errors
 
 
 def _json_scalar(kind: Kind, value: Any) -> tuple[str | None, bool]:

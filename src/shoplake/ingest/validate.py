@@ -2,9 +2,11 @@
 
 Every format ends up as the same relation of raw strings (see
 :class:`shoplake.ingest.readers.RawRecords`); :func:`validate_sql` types it and gives
-each record either a silver row or the first rule it breaks, in this order: parse error,
-wrong JSON type, missing required field, wrong type, out of enum, out of range, future
-timestamp. The reason codes are documented in docs/lake.md.
+each record either a silver row or the rules it breaks: ``reason``/``field``/``detail``
+give the first, in this order: parse error, wrong JSON type, missing required field,
+wrong type, out of enum, out of range, future timestamp; ``reasons`` lists every one (a
+record that cannot be parsed breaks only that rule). The reason codes are documented in
+docs/lake.md.
 """
 
 from __future__ import annotations
@@ -112,6 +114,18 @@ class Check:
     reason: str
     field: str | None
     detail: str  # SQL string expression
+    first: bool = True  # may be the first reason (``reason``/``field``/``detail``)
+    listed: bool = True  # is listed in ``reasons``
+
+    def sql_reason(self) -> str:
+        return "parse_error" if self.reason == "" else lit(self.reason)
+
+    def sql_field(self) -> str:
+        return lit(self.field) if self.field else "type_error"
+
+
+def _json_type_detail(name_sql: str) -> str:
+    return f"'field ' || {name_sql} || ' has the wrong JSON type'"
 
 
 def _value(raw: str) -> str:
@@ -137,8 +151,17 @@ def checks(ds: Dataset, now_sql: str) -> Iterator[Check]:
         "type_error is not null",
         "wrong_type",
         None,
-        "'field ' || type_error || ' has the wrong JSON type'",
+        _json_type_detail("type_error"),
+        listed=False,
     )
+    for f in ds.fields:  # every field of the wrong JSON type (type_error is the first)
+        yield Check(
+            f"list_contains(type_errors, {lit(f.name)})",
+            "wrong_type",
+            f.name,
+            _json_type_detail(lit(f.name)),
+            first=False,
+        )
     for f in ds.fields:
         raw = q("raw_" + f.name)
         yield Check(
@@ -149,8 +172,9 @@ def checks(ds: Dataset, now_sql: str) -> Iterator[Check]:
         )
     for f in ds.fields:
         if f.required:
-            yield Check(
-                f"{q('raw_' + f.name)} is null",
+            yield Check(  # a value of the wrong JSON type is not missing as well
+                f"{q('raw_' + f.name)} is null"
+                f" and not coalesce(list_contains(type_errors, {lit(f.name)}), false)",
                 "missing_required",
                 f.name,
                 lit(f"required field {f.raw_name} is missing or empty"),
@@ -237,34 +261,49 @@ def _case(parts: list[tuple[str, str]]) -> str:
 
 
 def validate_sql(ds: Dataset, source: str, now_sql: str) -> str:
-    """SELECT over ``source`` (raw strings) giving typed columns plus reason/field/detail.
+    """SELECT over ``source`` (raw strings) giving typed columns plus reason/field/detail
+    (the first rule broken) and ``reasons`` (every rule broken: a list of structs with
+    ``reason``, ``field`` and ``detail``; the first is the same as reason/field/detail).
 
     ``reason`` is NULL for a valid record. Absent values with a ``null_as`` default get it.
     """
     cols_raw = ", ".join(f"{q(f.name)} as {q('raw_' + f.name)}" for f in ds.fields)
     typed = ", ".join(f"{typed_expr(f, q('raw_' + f.name))} as {q(f.name)}" for f in ds.fields)
-    all_checks = list(checks(ds, now_sql))
-    reason = _case(
-        [(c.condition, "parse_error" if c.reason == "" else lit(c.reason)) for c in all_checks]
+    first = [c for c in checks(ds, now_sql) if c.first]
+    reason = _case([(c.condition, c.sql_reason()) for c in first])
+    field = _case([(c.condition, c.sql_field()) for c in first])
+    detail = _case([(c.condition, c.detail) for c in first])
+    one = "{'reason': reason, 'field': field, 'detail': detail}"
+    every = ", ".join(
+        f"case when {c.condition} then "
+        f"{{'reason': {c.sql_reason()}, 'field': {c.sql_field()}, 'detail': {c.detail}}} end"
+        for c in checks(ds, now_sql)
+        if c.listed and c.reason != ""
     )
-    field = _case([(c.condition, lit(c.field) if c.field else "type_error") for c in all_checks])
-    detail = _case([(c.condition, c.detail) for c in all_checks])
+    reasons = (
+        f"case when reason is null then null when parse_error is not null then [{one}] "
+        f"else list_filter([{every}], lambda x: x is not null) end"
+    )
     silver = ", ".join(
         f"coalesce({q(f.name)}, {f.null_as}) as {q(f.name)}" if f.null_as else q(f.name)
         for f in ds.fields
     )
     return f"""
     with raw as (
-        select source_file, source_line, raw_record, parse_error, type_error, {cols_raw}
+        select source_file, source_line, raw_record, parse_error, type_error, type_errors,
+               {cols_raw}
         from {source}
     ),
     typed as (
         select *, {typed} from raw
     ),
-    checked as (
+    first_reason as (
         select *, {reason} as reason, {field} as field, {detail} as detail from typed
+    ),
+    checked as (
+        select *, {reasons} as reasons from first_reason
     )
-    select source_file, source_line, reason, field, detail, {silver},
+    select source_file, source_line, reason, field, detail, reasons, {silver},
            case when reason in ({_in_list(LIMIT_REASONS)})
                      and length(raw_record) > {EXCERPT_CHARS}
                 then left(raw_record, {EXCERPT_CHARS}) || '...'
@@ -319,6 +358,7 @@ def ndjson_parse_sql(ds: Dataset, lines: str) -> str:
             )
         values.append(f"{value} as {q(f.name)}")
         type_errors.append((f"{first} not in ({_in_list(chars)})", lit(f.name)))
+    every_type_error = ", ".join(f"case when {cond} then {name} end" for cond, name in type_errors)
     return f"""
     with parsed as (
         select source_file, source_line, line, limit_error,
@@ -333,6 +373,8 @@ def ndjson_parse_sql(ds: Dataset, lines: str) -> str:
                 when not is_object and json_valid(line) then 'not_an_object'
                 when not is_object or j is null then 'unparseable' end as parse_error,
            case when is_object and j is not null then {_case(type_errors)} end as type_error,
+           case when is_object and j is not null then list_filter([{every_type_error}],
+                lambda x: x is not null) end as type_errors,
            {", ".join(values)}
     from parsed
     """

@@ -729,7 +729,7 @@
 
   // --- data quality ----------------------------------------------------------------------
   const testPill = { pass: 'good', warn: 'warn', fail: 'bad', error: 'bad', 'runtime error': 'bad', skipped: '' };
-  const runPill = { success: 'good', failed: 'bad', running: '' };
+  const runPill = { success: 'good', warn: 'warn', failed: 'bad', abandoned: 'bad', running: '' };
   const pill = (text, cls) => '<span class="pill ' + (cls || '') + '">' + esc(text) + '</span>';
 
   function testsSection(tests) {
@@ -789,7 +789,8 @@
       const l = latestBy[d.dataset];
       const reasons = d.reasons.slice(0, 3).map(([reason, n]) => pill(reason.replace(/_/g, ' ') + ' ' + int(n))).join('') +
         (d.reasons.length > 3 ? '<span class="sub"' + tip('<b>' + esc(d.dataset) + '</b><table>' + d.reasons.map(([reason, n]) => tipRow(null, reason, int(n))).join('') + '</table>') + '>+' + (d.reasons.length - 3) + ' more</span>' : '');
-      return '<tr data-dataset="' + esc(d.dataset) + '"><td>' + esc(d.dataset) + '</td><td class="n">' + int(d.read) + '</td>' +
+      const over = d.over_threshold ? ' ' + pill('above ' + smallPct(q.threshold), 'warn') : '';
+      return '<tr data-dataset="' + esc(d.dataset) + '"' + (d.over_threshold ? ' class="over-threshold"' : '') + '><td>' + esc(d.dataset) + over + '</td><td class="n">' + int(d.read) + '</td>' +
         '<td class="n">' + int(d.quarantined) + '</td><td class="n">' + smallPct(d.rate) + '</td>' +
         '<td class="ratebar"><div class="hbar"><span style="width:' + (100 * (d.rate || 0) / worst).toFixed(1) +
         '%;background:#d1495b"></span></div></td>' +
@@ -798,9 +799,14 @@
     }).join('');
     const total = q.datasets.reduce((a, d) => a + d.quarantined, 0);
     const read = q.datasets.reduce((a, d) => a + d.read, 0);
+    const crossed = q.datasets.filter((d) => d.over_threshold).map((d) => d.dataset);
+    const warning = q.threshold == null ? '' : crossed.length
+      ? '<p class="threshold" id="quality-threshold">' + pill('warn', 'warn') + ' Quarantine rate above the ' + smallPct(q.threshold) +
+        ' threshold' + (latest ? ' in the latest run' : '') + ': <b>' + esc(crossed.join(', ')) + '</b></p>'
+      : '<p class="threshold sub" id="quality-threshold">Every dataset is within the ' + smallPct(q.threshold) + ' quarantine threshold.</p>';
     return '<section class="q-quar' + (wide ? ' wide' : '') + '" id="quality-quarantine"' + (wide ? ' style="grid-column: span 12"' : '') + '>' +
       '<h3>Quarantine <span class="sub">' + int(total) + ' of ' + int(read) + ' records rejected (' + smallPct(read ? total / read : null) +
-      ') over ' + int(q.ingest_runs) + ' ingest run' + (q.ingest_runs === 1 ? '' : 's') + '; kept with their reason in quarantine/</span></h3>' +
+      ') over ' + int(q.ingest_runs) + ' ingest run' + (q.ingest_runs === 1 ? '' : 's') + '; kept with their reason in quarantine/</span></h3>' + warning +
       '<table><thead><tr><th>Dataset</th><th class="n">Read</th><th class="n">Quarantined</th><th class="n">Rate</th><th class="ratebar"></th>' +
       (latest ? '<th class="n" title="Quarantined of records read by the latest recorded run">Latest run</th>' : '') + '<th>Top reasons</th></tr></thead><tbody>' + rows + '</tbody></table></section>';
   }
@@ -808,8 +814,9 @@
   function runsSection(runs) {
     return '<section class="q-runs" id="quality-runs"><h3>Recent runs</h3><table><thead><tr><th>Started</th><th>Status</th>' +
       '<th class="n">Took</th></tr></thead><tbody>' + runs.map((r) =>
-        '<tr' + (r.error || r.failed_step ? tip('<b>' + esc(r.run_id) + '</b><br>' + esc(r.failed_step ? 'failed at ' + r.failed_step + ': ' : '') +
-          esc(String(r.error || '').slice(0, 300))) : '') + '><td>' + esc(stampFmt(r.started_at)) +
+        '<tr data-run="' + esc(r.run_id) + '"' + (r.error || r.failed_step ? tip('<b>' + esc(r.run_id) + '</b><br>' + esc(r.failed_step ? 'failed at ' + r.failed_step + ': ' : '') +
+          esc(String(r.error || '').slice(0, 300))) : (r.warnings || []).length ? tip('<b>' + esc(r.run_id) + '</b>' +
+          r.warnings.map((w) => '<br>' + esc(String(w).slice(0, 300))).join('')) : '') + '><td>' + esc(stampFmt(r.started_at)) +
         (r.failed_step ? '<div class="sub">at ' + esc(r.failed_step) + '</div>' : '') + '</td><td>' + pill(r.status, runPill[r.status]) + '</td>' +
         '<td class="n">' + (r.seconds == null ? '–' : r.seconds < 120 ? r.seconds.toFixed(1) + ' s' : (r.seconds / 60).toFixed(1) + ' min') + '</td></tr>').join('') +
       '</tbody></table></section>';
