@@ -17,23 +17,6 @@
     case when {{ currency }} = 'USD' then 1 else {{ looked_up_rate }} end
 {%- endmacro %}
 
-{#- Whether the silver zone holds files of a dataset. DuckDB reads the lake's Parquet in
-    place and fails on a glob that matches nothing (a lake that never received a rates
-    feed), so staging asks first; PostgreSQL (the loaded `lake` schema) and Redshift
-    (Spectrum tables) always have the table, empty when nothing was delivered. True while
-    dbt parses the project, so the source() it guards is always part of the graph. -#}
-{% macro lake_has_silver(dataset) %}
-    {%- if not execute or target.type != 'duckdb' -%}
-        {{ return(true) }}
-    {%- endif -%}
-    {%- set root = modules.re.sub('[][*?]', '[\\g<0>]', env_var('SHOPLAKE_LAKE', 'lake')) -%}
-    {%- set pattern = root ~ '/silver/' ~ dataset ~ '/year=*/month=*/day=*/*.parquet' -%}
-    {%- set query -%}
-        select count(*) from glob('{{ pattern | replace("'", "''") }}')
-    {%- endset -%}
-    {{ return(run_query(query).columns[0].values()[0] > 0) }}
-{% endmacro %}
-
 {#- The CTEs of an incremental fact's run that say which amounts to reprice (they read
     the CTEs `exchange_rates`, int_exchange_rates_daily, and `watermark`):
     repriced_days, the (currency, rate_day) whose rate came with an ingest batch after

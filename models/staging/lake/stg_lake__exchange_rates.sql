@@ -1,34 +1,13 @@
 {#- Every delivered exchange rate in silver: one row per distinct (rate_date, currency,
     usd_per_unit); a correction is a later delivery (ingest_seq) of the same rate_date and
-    currency. No rows when no feed was ever delivered (on DuckDB the silver folder does
-    not exist then: macros/exchange_rates.sql). -#}
+    currency. No rows when no feed was ever delivered. -#}
 with
-
-{% if lake_has_silver('exchange_rates') %}
 
 source as (
 
     select * from {{ source('lake', 'exchange_rates') }}
 
 ),
-
-{% else %}
-
-source as (
-
-    select
-        cast(null as date) as rate_date,
-        cast(null as varchar(3)) as currency,
-        cast(null as numeric(20, 10)) as usd_per_unit,
-        cast(null as varchar(1024)) as source_file,
-        cast(null as bigint) as source_line,
-        cast(null as timestamp) as ingested_at,
-        cast(null as bigint) as ingest_seq
-    where 1 = 0
-
-),
-
-{% endif %}
 
 renamed as (
 
