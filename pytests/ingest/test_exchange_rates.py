@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from ingest_kit import check_stats, ingest, quarantine, silver, write_raw
+from ingest_kit import NOW, check_stats, ingest, quarantine, silver, write_raw
 
 LONG = ["rate_date", "currency", "usd_per_unit"]
 
@@ -143,3 +143,25 @@ def test_redelivery_is_a_duplicate_and_a_correction_is_a_new_version(lake):
     # both values stay in silver; the correction carries the later ingest batch
     assert [v for _, v in versions] == [Decimal("1.2705882353"), Decimal("1.27")]
     assert versions[0][0] < versions[1][0]
+
+
+def test_replay_keeps_wide_records_and_replays_long_ones(lake):
+    from shoplake.quarantine import replay
+
+    write_raw(lake, "exchange_rates", "2026-03-04T07:00", "ecb.csv", ECB)
+    # a long-layout rate for a day after the run: quarantined now, valid later
+    write_raw(
+        lake,
+        "exchange_rates",
+        "2026-03-04T07:00",
+        "early.csv",
+        _long([("2026-03-12", "EUR", "1.09")]),
+    )
+    ingest(lake)
+    assert len(quarantine(lake, "exchange_rates")) == 4
+    later = replay(lake, now=NOW.replace(day=13))
+    s = later.datasets["exchange_rates"]
+    # the long record now passes; the three wide ones cannot be read back as records
+    assert (s.candidates, s.replayed, s.written) == (4, 1, 1)
+    assert (s.still_quarantined, s.not_replayable) == (3, 3)
+    assert ("2026-03-12", "EUR") in _rates(lake)
