@@ -21,3 +21,12 @@
         {%- endfor %}
     end
 {%- endmacro %}
+
+{#- The numbers 0-9 as rows of a column `n` (a CTE body): spines are built from them by
+    cross joins sized to the span they need (no generate_series: Redshift runs it on the
+    leader node only). -#}
+{% macro digit_rows() -%}
+    {%- for n in range(10) -%}
+        select {{ n }} as n{{ " union all " if not loop.last }}
+    {%- endfor -%}
+{%- endmacro %}

@@ -81,8 +81,16 @@ def test_init_then_ingest_quarantines_nothing(tmp_path: Path) -> None:
     (log_file,) = (lake / "_state/runs").glob("*.json")
     log = json.loads(log_file.read_text())
     # the samples as written: 2 orders, 3 order lines, 2 payments, 2 customers,
-    # 3 products, 5 clicks of one visit
-    read = {"orders": 2, "sales": 3, "payments": 2, "customers": 2, "products": 3, "clickstream": 5}
+    # 3 products, 5 clicks of one visit, 1 exchange rate (EUR)
+    read = {
+        "orders": 2,
+        "sales": 3,
+        "payments": 2,
+        "customers": 2,
+        "products": 3,
+        "clickstream": 5,
+        "exchange_rates": 1,
+    }
     for name, stats in log["datasets"].items():
         assert (stats["read"], stats["written"], stats["quarantined"]) == (
             read[name],

@@ -3,7 +3,9 @@
     are computed, so that sales_fact and fact_orders add up to the cent.
 
     The rounding rule: a line's total (quantity * unit_price - discount) is converted to
-    USD at the rate of its sale date's month and rounded to cents (macros/money.sql);
+    USD at the rate of its sale date (int_exchange_rates_daily: that day's rate, else the
+    latest earlier one at most 7 days older; USD is always 1; no usable rate: null) and
+    rounded to cents (macros/money.sql);
     an order's USD amount is the sum of its lines' rounded USD amounts. Products and
     sums are computed in numeric(38, 2): every amount and quantity the contract accepts
     fits. -#}
@@ -23,7 +25,7 @@ orders as (
 
 exchange_rates as (
 
-    select * from {{ ref('exchange_rates') }}
+    select * from {{ ref('int_exchange_rates_daily') }}
 
 ),
 
@@ -69,8 +71,9 @@ final as (
         cast(lines.gross_amount - lines.discount_amount as numeric(38, 2)) as total_amount,
         {{ to_usd(
             'lines.gross_amount - lines.discount_amount',
-            'exchange_rates.usd_per_unit'
+            usd_rate('lines.currency', 'exchange_rates.usd_per_unit')
         ) }} as total_amount_usd,
+        cast(coalesce(exchange_rates.ingest_seq, 0) as bigint) as rate_ingest_seq,
         lines.ingested_at,
         lines.ingest_seq,
         lines.order_ingested_at,
@@ -80,8 +83,7 @@ final as (
     left join exchange_rates
         on
             lines.currency = exchange_rates.currency
-            and cast({{ dbt.date_trunc('month', 'lines.sold_date') }} as date)
-            = exchange_rates.rate_month
+            and lines.sold_date = exchange_rates.rate_day
 
 )
 

@@ -18,7 +18,7 @@ from cli_kit import run_shoplake
 
 #: Lineage that depends on which run wrote a row, not on the input.
 RUN_COLUMNS = ("ingested_at", "run_id", "quarantined_at")
-DATASETS = ("orders", "sales", "payments", "customers", "products", "clickstream")
+DATASETS = ("orders", "sales", "payments", "customers", "products", "clickstream", "exchange_rates")
 STATS = ("files_read", "read", "written", "quarantined", "duplicates", "files_quarantined")
 
 

@@ -50,6 +50,8 @@ _ARROW = {
     "DECIMAL(18,2)": pa.decimal128(18, 2),
     "BIGINT": pa.int64(),
     "BOOLEAN": pa.bool_(),
+    "DATE": pa.date32(),
+    "DECIMAL(20,10)": pa.decimal128(20, 10),
 }
 
 
@@ -136,11 +138,18 @@ class SilverFixture:
                     updated_at=since - timedelta(days=3),
                 )
 
-    def _order(self, day: date, ingested_at: datetime, n_customers: int, n_products: int):
+    def _order(
+        self,
+        day: date,
+        ingested_at: datetime,
+        n_customers: int,
+        n_products: int,
+        country: str | None = None,
+    ):
         self.n_orders += 1
         oid = f"O{self.n_orders:07d}"
         cid = f"C{self.rng.randrange(n_customers):05d}"
-        country = self.rng.choice(sorted(COUNTRIES))
+        country = country or self.rng.choice(sorted(COUNTRIES))
         ts = datetime(
             day.year, day.month, day.day, self.rng.randint(0, 23), self.rng.randint(0, 59)
         )
@@ -320,6 +329,32 @@ class SilverFixture:
             self._browse(new_day, ingested, 100 + k)
         self._browse(self.start, ingested, 200)  # a late click for the first day
         return self
+
+    def add_orders(
+        self, days: list[date], country: str, ingested_at: datetime, new_run: bool = True
+    ) -> list[dict]:
+        """Orders (with lines, a payment and a session) shipped to ``country`` on each day,
+        written by the next ingest run (or the current one, ``new_run=False``)."""
+        if new_run:
+            self.run += 1
+        return [
+            self._order(day, ingested_at, self.n_customers, self.n_products, country)
+            for day in days
+        ]
+
+    def add_rates(self, rates: list[tuple[str, str, str]], ingested_at: datetime) -> None:
+        """An exchange-rate delivery, as the next ingest run publishes it: silver keeps
+        every distinct (rate_date, currency, usd_per_unit); ``rates`` are such triples
+        (ISO date, currency, decimal text)."""
+        self.run += 1
+        for day, currency, rate in rates:
+            self._add(
+                "exchange_rates",
+                ingested_at,
+                rate_date=date.fromisoformat(day),
+                currency=currency,
+                usd_per_unit=Decimal(rate),
+            )
 
     def write(self) -> Path:
         """(Re)write every silver partition from the rows in memory."""

@@ -41,8 +41,9 @@ def _query(warehouse: Path, sql: str) -> list[tuple]:
 
 
 def _rates() -> dict[tuple[str, str], Decimal]:
-    """(rate month, currency) -> USD per unit, from the project's seed."""
-    with open(project_dir() / "seeds" / "exchange_rates.csv", newline="") as f:
+    """(rate month, currency) -> USD per unit, from the project's demo rates (the fixture
+    lake has no rates feed: they convert, each for every day of its month)."""
+    with open(project_dir() / "seeds" / "demo_exchange_rates.csv", newline="") as f:
         return {
             (r["rate_month"], r["currency"]): Decimal(r["usd_per_unit"]) for r in csv.DictReader(f)
         }

@@ -23,6 +23,7 @@ class Kind(str, Enum):
     ID = "id"  # opaque non-empty string
     TEXT = "text"  # any string
     TIMESTAMP = "timestamp"  # ISO-8601, normalised to UTC
+    DATE = "date"  # YYYY-MM-DD (a calendar day, no time)
     AMOUNT = "amount"  # decimal string, at most 2 decimals
     INTEGER = "integer"
     BOOLEAN = "boolean"
@@ -30,6 +31,7 @@ class Kind(str, Enum):
     COUNTRY = "country"  # ISO 3166-1 alpha-2, upper case
     CURRENCY = "currency"
     JSON = "json"  # a JSON object kept as text (clickstream attributes)
+    RATE = "rate"  # decimal string, at most RATE_DECIMALS decimals (exchange rates)
 
 
 #: Silver (Parquet / DuckDB) type of each kind.
@@ -44,7 +46,12 @@ SILVER_TYPES: dict[Kind, str] = {
     Kind.COUNTRY: "VARCHAR",
     Kind.CURRENCY: "VARCHAR",
     Kind.JSON: "VARCHAR",
+    Kind.DATE: "DATE",
+    Kind.RATE: "DECIMAL(20,10)",
 }
+
+#: Decimals of an exchange rate (``Kind.RATE``), and digits before the decimal point.
+RATE_DECIMALS, RATE_INTEGER_DIGITS = 10, 10
 
 CURRENCIES = ("USD", "EUR", "GBP", "CAD", "AUD")
 ORDER_STATUSES = ("placed", "paid", "shipped", "delivered", "cancelled", "returned")
@@ -429,8 +436,56 @@ CLICKSTREAM = Dataset(
     ),
 )
 
+#: How many days an exchange rate stays usable: an amount converts with the rate of its
+#: business date, else the latest earlier one at most this many days older.
+RATE_LOOKBACK_DAYS = 7
+
+EXCHANGE_RATES = Dataset(
+    name="exchange_rates",
+    format=Format.CSV,
+    description=(
+        "Daily reference exchange rates: US dollars for one unit of a currency. Delivered"
+        " long (rate_date, currency, usd_per_unit) or wide as central banks publish them"
+        " (Date, then one column of units per EUR for each currency; converted on ingest)."
+        " A later delivery of a (rate_date, currency) corrects the earlier one: silver keeps"
+        " every distinct value, the warehouse uses the latest delivered (ingest_seq)."
+    ),
+    key=("rate_date", "currency", "usd_per_unit"),
+    business_ts="rate_date",
+    fields=(
+        _f("rate_date", Kind.DATE, True, description="Business date the rate applies to."),
+        _f("currency", Kind.TEXT, True, description="ISO 4217 currency code (3 letters)."),
+        _f(
+            "usd_per_unit",
+            Kind.RATE,
+            True,
+            description="US dollars for one unit of the currency (> 0, at most 10 decimals).",
+        ),
+    ),
+    rules=(
+        RowRule(
+            field="currency",
+            violated_when="not regexp_full_match(currency, '[A-Z]{3}')",
+            reason="out_of_enum",
+            detail="currency is not an ISO 4217 code (three upper-case letters)",
+        ),
+        RowRule(
+            field="usd_per_unit",
+            violated_when="usd_per_unit <= 0",
+            reason="out_of_range",
+            detail="usd_per_unit is 0 or less",
+        ),
+        RowRule(
+            field="usd_per_unit",
+            violated_when="currency = 'USD' and usd_per_unit <> 1",
+            reason="out_of_range",
+            detail="a USD rate other than 1 (USD is always 1)",
+        ),
+    ),
+)
+
 DATASETS: dict[str, Dataset] = {
-    d.name: d for d in (ORDERS, SALES, PAYMENTS, CUSTOMERS, PRODUCTS, CLICKSTREAM)
+    d.name: d for d in (ORDERS, SALES, PAYMENTS, CUSTOMERS, PRODUCTS, CLICKSTREAM, EXCHANGE_RATES)
 }
 
 

@@ -47,6 +47,8 @@ REDSHIFT_TYPES: dict[Kind, str] = {
     Kind.COUNTRY: "varchar(2)",
     Kind.CURRENCY: "varchar(3)",
     Kind.JSON: "varchar(65535)",
+    Kind.DATE: "date",
+    Kind.RATE: "decimal(20,10)",
 }
 
 #: Redshift type of a silver type, for the columns that have no contract kind (lineage,
@@ -66,6 +68,8 @@ POSTGRES_BY_SILVER_TYPE = {
     "TIMESTAMP": "timestamp",
     "DECIMAL(18,2)": "numeric(18,2)",
     "BOOLEAN": "boolean",
+    "DATE": "date",
+    "DECIMAL(20,10)": "numeric(20,10)",
 }
 
 #: Hive partition columns as Spectrum sees them (``year=2026/month=03/day=01``).

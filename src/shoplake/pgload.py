@@ -59,6 +59,8 @@ _PG_INFO_TYPES = {
     "timestamp": "timestamp without time zone",
     "numeric(18,2)": "numeric",
     "boolean": "boolean",
+    "date": "date",
+    "numeric(20,10)": "numeric",
 }
 
 

@@ -39,6 +39,8 @@ KIND_RULES: dict[Kind, str] = {
     Kind.COUNTRY: "ISO 3166-1 alpha-2, upper case",
     Kind.CURRENCY: ", ".join(c.CURRENCIES),
     Kind.JSON: "JSON object",
+    Kind.DATE: "YYYY-MM-DD, a calendar day",
+    Kind.RATE: f"decimal string, at most {c.RATE_DECIMALS} decimals",
 }
 
 

@@ -2,7 +2,8 @@
 ``shoplake.toml`` naming it.
 
 The samples are written by hand (not generated): a shop's first two orders, their lines
-and payments, the two customers, the three products sold, and the clicks of one visit,
+and payments, the two customers, the three products sold, the clicks of one visit and
+the day's EUR exchange rate,
 consistent with each other (the sales of an order add up to its payment). They land
 where ingest reads them (``raw/<dataset>/YYYY/MM/DD/[HH/]``, today), dated yesterday, and
 ingest with nothing quarantined: replace them with the shop's own files.
@@ -81,6 +82,10 @@ SAMPLES: dict[str, tuple[str, str]] = {
         "P-1,MUG-BLUE,Blue mug,home,kitchen,Acme,12.90,4.10,true,{day}T07:00:00Z\n"
         "P-2,TEE-M,T-shirt (M),apparel,tops,Northwind,24.50,9.00,true,{day}T07:00:00Z\n"
         'P-3,PEN-3,"Pens, pack of 3",office,writing,Acme,5.00,1.20,true,{day}T07:00:00Z\n',
+    ),
+    "exchange_rates": (
+        "exchange_rates.csv",
+        "rate_date,currency,usd_per_unit\n{day},EUR,1.0850\n",
     ),
     "clickstream": (
         "events.ndjson",

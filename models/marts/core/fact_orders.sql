@@ -2,13 +2,17 @@
 
     The order's amounts are the sums of its lines' (int_sales_converted): gross, discount
     and net in the order currency, and net_amount_usd the sum of the lines' rounded USD
-    amounts, so an order and its lines in sales_fact agree to the cent. An order without
-    lines has zero amounts (in USD too, when its month has a rate).
+    amounts, so an order and its lines in sales_fact agree to the cent (null when a line
+    has no usable rate). An order without lines has zero amounts (in USD too, when its
+    date has a usable rate).
 
     Incremental (delete+insert on order_id): an order is recomputed, from all of its
     versions and lines, when a version of it or one of its lines was written by an
     ingest batch after the watermark (macros/incremental.sql), however old the order
-    is: late lines and status changes land without a full refresh. -#}
+    is: late lines and status changes land without a full refresh. So is an order whose
+    lines' (or, without lines, its own) exchange rate came with such a batch (a late or
+    corrected rate), and every non-USD order when a first rates feed replaces the demo
+    rates (int_exchange_rates_daily, macros/exchange_rates.sql). -#}
 -- depends_on: {{ ref('stg_lake__orders') }} (read in the incremental branch only)
 -- depends_on: {{ ref('stg_lake__sales') }} (read in the incremental branch only)
 {{ config(
@@ -37,7 +41,7 @@ lines as (
 
 exchange_rates as (
 
-    select * from {{ ref('exchange_rates') }}
+    select * from {{ ref('int_exchange_rates_daily') }}
 
 ),
 
@@ -81,6 +85,8 @@ watermark as (
 
 ),
 
+{{ repriced_rates() }}
+
 changed_order_ids as (
 
     select order_versions.order_id
@@ -94,6 +100,31 @@ changed_order_ids as (
     from sales
     cross join watermark
     where sales.ingest_seq > watermark.ingest_seq
+
+    union all
+
+    select lines.order_id
+    from lines
+    inner join repriced_days
+        on
+            lines.currency = repriced_days.currency
+            and lines.sold_date = repriced_days.rate_day
+
+    union all
+
+    select orders.order_id
+    from orders
+    inner join repriced_days
+        on
+            orders.currency = repriced_days.currency
+            and cast(orders.order_ts as date) = repriced_days.rate_day
+
+    union all
+
+    select orders.order_id
+    from orders
+    cross join feed_arrived
+    where feed_arrived.rate_rows > 0 and orders.currency != 'USD'
 
 ),
 
@@ -128,7 +159,7 @@ line_totals as (
             when count(lines.total_amount_usd) = count(*) then sum(lines.total_amount_usd)
         end as net_amount_usd,
         max(lines.ingested_at) as ingested_at,
-        max(lines.ingest_seq) as ingest_seq
+        max(greatest(lines.ingest_seq, lines.rate_ingest_seq)) as ingest_seq
 
     from lines
     inner join selected_orders
@@ -176,18 +207,21 @@ final as (
         amounts.net_amount,
         case
             when amounts.has_lines then amounts.lines_amount_usd
-            else {{ to_usd('0', 'exchange_rates.usd_per_unit') }}
+            else {{ to_usd('0', usd_rate('amounts.currency', 'exchange_rates.usd_per_unit')) }}
         end as net_amount_usd,
         amounts.updated_at,
         greatest(amounts.ingested_at, amounts.lines_ingested_at) as ingested_at,
-        cast(greatest(amounts.ingest_seq, amounts.lines_ingest_seq) as bigint) as ingest_seq
+        cast(greatest(
+            amounts.ingest_seq,
+            amounts.lines_ingest_seq,
+            case when amounts.has_lines then 0 else coalesce(exchange_rates.ingest_seq, 0) end
+        ) as bigint) as ingest_seq
 
     from amounts
     left join exchange_rates
         on
             amounts.currency = exchange_rates.currency
-            and cast({{ dbt.date_trunc('month', 'amounts.order_date') }} as date)
-            = exchange_rates.rate_month
+            and amounts.order_date = exchange_rates.rate_day
 
 )
 

@@ -1,10 +1,15 @@
 {#- One row per payment. Payments never change once written (one silver row per
-    payment_id), so the incremental run appends the rows of the ingest batches after the
-    watermark (macros/incremental.sql), whatever their business date. amount_usd is the
-    payment converted and rounded to cents on its own (macros/money.sql). -#}
+    payment_id); the incremental run (delete+insert on payment_id) loads the rows of the
+    ingest batches after the watermark (macros/incremental.sql), whatever their business
+    date, and reprices the payments whose exchange rate came with such a batch (a late or
+    corrected rate; every non-USD payment when a first rates feed replaces the demo
+    rates: macros/exchange_rates.sql). amount_usd is the payment converted at the rate of
+    its date (int_exchange_rates_daily; USD is always 1; no usable rate: null) and
+    rounded to cents on its own (macros/money.sql). -#}
 {{ config(
     materialized='incremental',
-    incremental_strategy='append',
+    unique_key='payment_id',
+    incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',
     dist='order_id',
     sort=['payment_ts'],
@@ -21,7 +26,7 @@ payments as (
 
 exchange_rates as (
 
-    select * from {{ ref('exchange_rates') }}
+    select * from {{ ref('int_exchange_rates_daily') }}
 
 ),
 
@@ -53,31 +58,35 @@ watermark as (
 
 ),
 
-already_loaded as (
-
-    select fact.payment_id
-    from {{ this }} as fact
-    cross join watermark
-    where coalesce(fact.ingest_seq, -1) >= watermark.ingest_seq
-
-),
+{{ repriced_rates() }}
 
 {% endif %}
 
-selected_payments as (
+dated_payments as (
 
     select
         payments.*,
         cast(payments.payment_ts as date) as payment_date
 
     from payments
+
+),
+
+selected_payments as (
+
+    select dated_payments.*
+    from dated_payments
     {% if is_incremental() %}
         cross join watermark
-        left join already_loaded
-            on payments.payment_id = already_loaded.payment_id
+        cross join feed_arrived
+        left join repriced_days
+            on
+                dated_payments.currency = repriced_days.currency
+                and dated_payments.payment_date = repriced_days.rate_day
         where
-            payments.ingest_seq > watermark.ingest_seq
-            and already_loaded.payment_id is null
+            dated_payments.ingest_seq > watermark.ingest_seq
+            or repriced_days.currency is not null
+            or (feed_arrived.rate_rows > 0 and dated_payments.currency != 'USD')
     {% endif %}
 
 ),
@@ -94,16 +103,20 @@ final as (
         cast(selected_payments.status as varchar(32)) as status,
         selected_payments.amount,
         cast(selected_payments.currency as varchar(3)) as currency,
-        {{ to_usd('selected_payments.amount', 'exchange_rates.usd_per_unit') }} as amount_usd,
+        {{ to_usd(
+            'selected_payments.amount',
+            usd_rate('selected_payments.currency', 'exchange_rates.usd_per_unit')
+        ) }} as amount_usd,
         selected_payments.ingested_at,
-        selected_payments.ingest_seq
+        cast(greatest(
+            selected_payments.ingest_seq, coalesce(exchange_rates.ingest_seq, 0)
+        ) as bigint) as ingest_seq
 
     from selected_payments
     left join exchange_rates
         on
             selected_payments.currency = exchange_rates.currency
-            and cast({{ dbt.date_trunc('month', 'selected_payments.payment_date') }} as date)
-            = exchange_rates.rate_month
+            and selected_payments.payment_date = exchange_rates.rate_day
 
 )
 

@@ -3,11 +3,14 @@
 
     Incremental (delete+insert on sale_id): a line is (re)computed when it was written
     by an ingest batch after the watermark (macros/incremental.sql), or when a new
-    version of its order was (the order carries the customer and the currency). Lines
+    version of its order was (the order carries the customer and the currency), or when
+    its exchange rate came with such a batch (a late or corrected rate; every non-USD
+    line when a first rates feed replaces the demo rates: macros/exchange_rates.sql). Lines
     wait for their order header: a line whose order has not arrived is picked up in the
     run that brings the header. -#}
 -- depends_on: {{ ref('stg_lake__sales') }} (read in the incremental branch only)
 -- depends_on: {{ ref('stg_lake__orders') }} (read in the incremental branch only)
+-- depends_on: {{ ref('int_exchange_rates_daily') }} (read in the incremental branch only)
 {{ config(
     materialized='incremental',
     unique_key='sale_id',
@@ -37,6 +40,12 @@ sales as (
 order_versions as (
 
     select * from {{ ref('stg_lake__orders') }}
+
+),
+
+exchange_rates as (
+
+    select * from {{ ref('int_exchange_rates_daily') }}
 
 ),
 
@@ -75,6 +84,8 @@ watermark as (
 
 ),
 
+{{ repriced_rates() }}
+
 changed_sale_ids as (
 
     select sales.sale_id
@@ -90,6 +101,22 @@ changed_sale_ids as (
         on sales.order_id = order_versions.order_id
     cross join watermark
     where order_versions.ingest_seq > watermark.ingest_seq
+
+    union all
+
+    select lines.sale_id
+    from lines
+    inner join repriced_days
+        on
+            lines.currency = repriced_days.currency
+            and lines.sold_date = repriced_days.rate_day
+
+    union all
+
+    select lines.sale_id
+    from lines
+    cross join feed_arrived
+    where feed_arrived.rate_rows > 0 and lines.currency != 'USD'
 
 ),
 
@@ -129,7 +156,7 @@ final as (
         cast(currency as varchar(3)) as currency,
         total_amount_usd,
         greatest(ingested_at, order_ingested_at) as ingested_at,
-        cast(greatest(ingest_seq, order_ingest_seq) as bigint) as ingest_seq
+        cast(greatest(ingest_seq, order_ingest_seq, rate_ingest_seq) as bigint) as ingest_seq
 
     from selected_lines
 

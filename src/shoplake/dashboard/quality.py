@@ -206,3 +206,34 @@ def quarantine_data(
     finally:
         con.close()
     return {"ingest_runs": runs, "threshold": threshold, "datasets": datasets}
+
+
+def exchange_rate_data(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Which rates convert the USD figures, and the amounts left without a USD value.
+
+    ``source`` is ``feed`` (delivered rates), ``demo`` (the bundled demo rates: no feed
+    was ever delivered) or None (no rate at all, e.g. a USD-only shop); ``missing`` lists
+    (fact, currency, business_date, records, amount) with no usable rate (the warehouse's
+    int_missing_exchange_rates, also reported by a warning test); None before a build
+    that has them."""
+    from shoplake.dashboard.data import MARTS_SCHEMA
+
+    m = MARTS_SCHEMA
+    present = {
+        name
+        for (name,) in con.execute(
+            "select table_name from information_schema.tables where table_schema = ?", [m]
+        ).fetchall()
+    }
+    if not {"int_exchange_rates_daily", "int_missing_exchange_rates"} <= present:
+        return {"source": None, "missing": None}
+    sources = [
+        r[0]
+        for r in query_rows(con, f"select distinct rate_source from {m}.int_exchange_rates_daily")
+    ]
+    missing = query_rows(
+        con,
+        "select fact, currency, business_date, records, amount "
+        f"from {m}.int_missing_exchange_rates order by business_date, currency, fact",
+    )
+    return {"source": sources[0] if sources else None, "missing": missing}

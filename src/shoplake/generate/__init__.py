@@ -3,7 +3,8 @@
 One producer of data under the raw contract (docs/contract.md): orders,
 sales and payments as CSV exports, customers as JSON API pages, the product catalog as
 CSV dumps (or loaded into PostgreSQL for ``shoplake extract products``), and hourly
-NDJSON clickstream. Same arguments and seed, same bytes.
+NDJSON clickstream, and a daily exchange-rate feed (``rates``). Same arguments and seed,
+same bytes.
 
 What the data looks like:
 
@@ -38,6 +39,7 @@ from shoplake.generate.batches import BatchWriter, Counts, plan
 from shoplake.generate.clickstream import Catalog, FaultHook, HourlyWriter, Sessions
 from shoplake.generate.faults import FILE_FAULTS, RECORD_FAULTS
 from shoplake.generate.formats import DAY_MS, HOUR_MS, Writer, utc
+from shoplake.generate.rates import write_rates
 from shoplake.generate.world import World, convert, currency_for
 from shoplake.lake import Lake
 from shoplake.report import Report
@@ -45,7 +47,7 @@ from shoplake.report import Report
 __all__ = ["Counts", "GenerateReport", "generate", "generate_clickstream"]
 
 BATCH_DATASETS = ("orders", "sales", "payments", "customers", "products")
-DATASET_ORDER = (*BATCH_DATASETS, "clickstream")
+DATASET_ORDER = (*BATCH_DATASETS, "clickstream", "exchange_rates")
 #: Share of sessions that end in a purchase in the benchmark clickstream (generate_clickstream;
 #: the shop itself converts by region, weekday and campaign: see data.REGION_CONVERSION).
 CONVERSION = 0.03
@@ -177,6 +179,7 @@ def generate(
             files = plan(name, world.out[name], start, seed)
             counts[name] = BatchWriter(lake, writer, name, seed).write_all(files, fault_rng)
         counts["clickstream"] = _clickstream(lake, writer, world, seed, faults)
+        counts["exchange_rates"] = write_rates(lake, writer, start, days, seed)
     report = GenerateReport(
         start=start,
         days=days,

@@ -24,6 +24,7 @@ import duckdb
 import pyarrow as pa
 
 from shoplake.contract import DATASETS, LINEAGE_COLUMNS, NOT_A_REGULAR_FILE, Dataset, Format
+from shoplake.ingest.rates import read_rates
 from shoplake.ingest.readers import (
     EXCERPT_CHARS,
     FileRejected,
@@ -284,7 +285,7 @@ class Checker:
         if ds.format is Format.NDJSON:
             self._insert_lines(ndjson_lines(data), relative)
             return 0
-        records = read_records(ds, data)
+        records = (read_rates if ds.name == "exchange_rates" else read_records)(ds, data)
         if records:
             self._insert_records(records.to_arrow(relative))
         return records.extra_columns

@@ -21,6 +21,8 @@ from shoplake.contract import (
     MAX_JSON_DEPTH,
     MAX_RECORD_BYTES,
     MIN_TIMESTAMP_YEAR,
+    RATE_DECIMALS,
+    RATE_INTEGER_DIGITS,
     Dataset,
     Field,
     Kind,
@@ -42,6 +44,8 @@ TIMESTAMP_RE = (
     r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]([01]\d|2[0-3])(:?[0-5]\d)?)?"
 )
 AMOUNT_RE = r"-?\d{1,16}(\.\d{1,2})?"
+DATE_RE = r"\d{4}-\d{2}-\d{2}"
+RATE_RE = rf"\d{{1,{RATE_INTEGER_DIGITS}}}(\.\d{{1,{RATE_DECIMALS}}})?"
 #: Characters an id may not hold: the C0 controls and DEL (RE2 syntax).
 ID_FORBIDDEN_RE = r"[\x00-\x1f\x7f]"
 INTEGER_RE = r"[+-]?\d{1,18}"
@@ -85,6 +89,16 @@ def typed_expr(f: Field, raw: str) -> str:
     if f.kind is Kind.INTEGER:
         return (
             f"case when regexp_full_match({raw}, {lit(INTEGER_RE)}) then cast({raw} as bigint) end"
+        )
+    if f.kind is Kind.DATE:
+        return (
+            f"case when regexp_full_match({raw}, {lit(DATE_RE)}) "
+            f"and not starts_with({raw}, '0000') then try_cast({raw} as date) end"
+        )
+    if f.kind is Kind.RATE:
+        return (
+            f"case when regexp_full_match({raw}, {lit(RATE_RE)}) "
+            f"then cast({raw} as {f.silver_type.lower()}) end"
         )
     if f.kind is Kind.BOOLEAN:
         return (
@@ -176,7 +190,14 @@ def checks(ds: Dataset, now_sql: str) -> Iterator[Check]:
             )
     for f in ds.fields:
         raw, typed = q("raw_" + f.name), q(f.name)
-        if f.kind in (Kind.TIMESTAMP, Kind.AMOUNT, Kind.INTEGER, Kind.BOOLEAN):
+        if f.kind in (
+            Kind.TIMESTAMP,
+            Kind.DATE,
+            Kind.AMOUNT,
+            Kind.INTEGER,
+            Kind.BOOLEAN,
+            Kind.RATE,
+        ):
             yield Check(
                 f"{raw} is not null and {typed} is null",
                 "wrong_type",
@@ -214,7 +235,7 @@ def checks(ds: Dataset, now_sql: str) -> Iterator[Check]:
                 f.name,
                 f"{lit(f'{f.raw_name} is above {f.maximum}: ')} || {raw}",
             )
-        if f.kind is Kind.TIMESTAMP:
+        if f.kind in (Kind.TIMESTAMP, Kind.DATE):
             yield Check(
                 f"{q(f.name)} < timestamp '{MIN_TIMESTAMP_YEAR:04d}-01-01'",
                 "out_of_range",
@@ -224,7 +245,7 @@ def checks(ds: Dataset, now_sql: str) -> Iterator[Check]:
     for rule in ds.rules:
         yield Check(f"({rule.violated_when})", rule.reason, rule.field, lit(rule.detail))
     for f in ds.fields:
-        if f.kind is Kind.TIMESTAMP:
+        if f.kind in (Kind.TIMESTAMP, Kind.DATE):
             yield Check(
                 f"{q(f.name)} > {now_sql} + interval {MAX_FUTURE_SKEW_HOURS} hour",
                 "future_timestamp",
