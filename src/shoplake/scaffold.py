@@ -35,7 +35,7 @@ SETTING_DOCS: dict[str, str] = {
     "umask": "The umask (octal) of every command: 077 keeps every file shoplake writes "
     "readable by its owner only, 027 shares them with a group (SHOPLAKE_UMASK).",
     "quarantine_threshold": "The share of a dataset's records one ingest may quarantine "
-    "before the run is marked warn: a fraction (0.01) or a percentage (\"1%\") "
+    'before the run is marked warn: a fraction (0.01) or a percentage ("1%") '
     "(SHOPLAKE_QUARANTINE_THRESHOLD).",
 }
 #: Example values shown for settings left at their default.
