@@ -37,6 +37,31 @@
     cross join {{ expected }}
 {%- endmacro %}
 
+{#- The CTEs `loaded`, `expected` (the body `expected_sql`) and `watermark` of an
+    incremental fact, each followed by a comma, after the notice of a fact behind the
+    lake. -#}
+{% macro incremental_watermark_ctes(expected_sql) -%}
+{{- fact_behind_lake_notice(expected_sql) }}
+
+loaded as (
+
+    {{ fact_load_state() }}
+
+),
+
+expected as (
+
+    {{ expected_sql }}
+
+),
+
+watermark as (
+
+    {{ ingest_watermark() }}
+
+),
+{%- endmacro %}
+
 {#- At run time (not in unit tests), log one line when the fact is behind the lake:
     `expected_sql` is the model's `expected` CTE body (it reads the CTE `loaded`). -#}
 {% macro fact_behind_lake_notice(expected_sql) %}

@@ -65,25 +65,7 @@ sales as (
     cross join loaded
     where order_versions.ingest_seq <= loaded.newest_seq
 {%- endset %}
-{{- fact_behind_lake_notice(expected_sql) }}
-
-loaded as (
-
-    {{ fact_load_state() }}
-
-),
-
-expected as (
-
-    {{ expected_sql }}
-
-),
-
-watermark as (
-
-    {{ ingest_watermark() }}
-
-),
+{{- incremental_watermark_ctes(expected_sql) }}
 
 {{ repriced_rates() }}
 

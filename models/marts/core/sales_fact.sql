@@ -64,25 +64,7 @@ exchange_rates as (
     cross join loaded
     where sales.ingest_seq <= loaded.newest_seq
 {%- endset %}
-{{- fact_behind_lake_notice(expected_sql) }}
-
-loaded as (
-
-    {{ fact_load_state() }}
-
-),
-
-expected as (
-
-    {{ expected_sql }}
-
-),
-
-watermark as (
-
-    {{ ingest_watermark() }}
-
-),
+{{- incremental_watermark_ctes(expected_sql) }}
 
 {{ repriced_rates() }}
 
