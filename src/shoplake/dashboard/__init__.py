@@ -18,7 +18,13 @@ from shoplake import history
 from shoplake.config import quarantine_threshold
 from shoplake.dashboard.data import business_data, check_marts
 from shoplake.dashboard.page import render_page
-from shoplake.dashboard.quality import RECENT_RUNS, history_data, quarantine_data, run_entry
+from shoplake.dashboard.quality import (
+    RECENT_RUNS,
+    exchange_rate_data,
+    history_data,
+    quarantine_data,
+    run_entry,
+)
 from shoplake.files import write_atomic
 from shoplake.lake import Lake
 from shoplake.warehouse import open_read_only
@@ -63,6 +69,7 @@ def collect(
         check_marts(con, str(path))
         data = business_data(con, statuses)
         quality_history = history_data(con)
+        rates = exchange_rate_data(con)
     quarantine = quarantine_data(lake, quality_history.get("datasets"), quarantine_threshold())
     generated = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     return {
@@ -75,6 +82,7 @@ def collect(
             "history_schema": history.SCHEMA,
             "history": quality_history,
             "quarantine": quarantine,
+            "exchange_rates": rates,
         },
     }
 

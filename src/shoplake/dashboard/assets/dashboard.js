@@ -811,6 +811,28 @@
       (latest ? '<th class="n" title="Quarantined of records read by the latest recorded run">Latest run</th>' : '') + '<th>Top reasons</th></tr></thead><tbody>' + rows + '</tbody></table></section>';
   }
 
+  // Which rates the USD figures use, and the amounts no usable rate could convert
+  // (null *_usd: left out of the USD figures, never converted with a wrong rate).
+  function ratesSection(r) {
+    if (!r || r.missing == null) return '';
+    const source = r.source === 'feed' ? 'the delivered exchange-rates feed'
+      : r.source === 'demo' ? 'the bundled demo rates (no exchange-rates feed delivered yet)'
+        : 'no rates: USD amounts only';
+    const head = '<h3>Exchange rates <span class="sub">USD figures converted with ' + esc(source) + '</span></h3>';
+    if (!r.missing.length) {
+      return '<section class="q-rates" id="quality-rates" style="grid-column: span 12">' + head +
+        '<p class="sub">Every amount has a usable rate (that day\'s, or at most 7 days older).</p></section>';
+    }
+    const rows = r.missing.map(([fact, currency, day, records, amount]) =>
+      '<tr data-missing="' + esc(currency + '/' + day) + '"><td>' + esc(currency) + '</td><td>' + esc(day) + '</td><td>' + esc(fact) +
+      '</td><td class="n">' + int(records) + '</td><td class="n">' + esc(String(amount)) + '</td></tr>').join('');
+    return '<section class="q-rates" id="quality-rates" style="grid-column: span 12">' + head +
+      '<p class="threshold">' + pill('warn', 'warn') + ' ' + int(r.missing.length) +
+      ' (currency, day) pairs without a usable rate: their amounts have no USD value and are left out of the USD figures</p>' +
+      '<table><thead><tr><th>Currency</th><th>Day</th><th>Fact</th><th class="n">Records</th><th class="n">Amount</th></tr></thead><tbody>' +
+      rows + '</tbody></table></section>';
+  }
+
   function runsSection(runs) {
     return '<section class="q-runs" id="quality-runs"><h3>Recent runs</h3><table><thead><tr><th>Started</th><th>Status</th>' +
       '<th class="n">Took</th></tr></thead><tbody>' + runs.map((r) =>
@@ -837,6 +859,7 @@
     } else {
       html += testsSection(h.tests) + freshnessSection(h.freshness) + quarantineSection(q, h.datasets, false) + runsSection(h.runs);
     }
+    html += ratesSection(D.quality.exchange_rates);
     document.getElementById('quality').innerHTML = html + '</div>';
   }
 
