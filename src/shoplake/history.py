@@ -169,7 +169,7 @@ def ddl() -> list[str]:
     return statements
 
 
-def _rows(run: RunRecord) -> dict[str, tuple[list[str], list[tuple]]]:
+def table_rows(run: RunRecord) -> dict[str, tuple[list[str], list[tuple]]]:
     """The run as (column names, rows) per table."""
     rows = {
         "runs": (
@@ -226,7 +226,7 @@ def record_postgres(run: RunRecord, dsn: str) -> None:
 
 
 def _replace(executemany, execute, run: RunRecord, placeholder: str) -> None:
-    for table, (columns, rows) in _rows(run).items():
+    for table, (columns, rows) in table_rows(run).items():
         execute(f"delete from {SCHEMA}.{table} where run_id = {placeholder}", (run.run_id,))
         if rows:
             marks = ", ".join([placeholder] * len(columns))

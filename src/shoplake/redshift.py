@@ -15,8 +15,7 @@ import re
 from typing import Any
 
 from shoplake.errors import ShoplakeError
-from shoplake.history import SCHEMA, RunRecord, ddl
-from shoplake.history import _rows as table_rows
+from shoplake.history import SCHEMA, RunRecord, ddl, table_rows
 
 #: The Redshift role that may write UNLOAD output into the lake (``deploy aws`` creates
 #: ``<name>-redshift-unload``; attach it to the cluster or workgroup beside Spectrum's).
