@@ -42,7 +42,7 @@ PAYMENTS = [
     ("Y2", "O2", "2026-03-01T11:35:00Z", "paypal", "captured", "30.00", "EUR"),
 ]
 PRESENT = ("orders", "sales", "payments")
-ABSENT = ("customers", "products", "clickstream")
+ABSENT = ("customers", "products", "clickstream", "exchange_rates")
 
 
 def write_csv(lake: Lake, dataset: str, rows: list[tuple[str, ...]]) -> None:
