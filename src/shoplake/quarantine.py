@@ -25,16 +25,7 @@ import pyarrow.parquet as pq
 
 from shoplake.contract import DATASETS, Dataset
 from shoplake.errors import ShoplakeError
-from shoplake.ingest.engine import (
-    MANIFEST,
-    SEQUENCE,
-    DatasetStats,
-    Job,
-    dumps,
-    load_manifest,
-    load_sequence,
-)
-from shoplake.ingest.transaction import Transaction, lake_lock, recover
+from shoplake.ingest.engine import DatasetStats, Job, dumps, ingest_session
 from shoplake.ingest.validate import lit
 from shoplake.lake import Lake
 from shoplake.report import Report
@@ -423,46 +414,30 @@ def replay(
     started = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     run_id = f"{started:%Y%m%dT%H%M%S}Z{REPLAY_MARK}{secrets.token_hex(3)}"
     report = ReplayReport(run_id, started, filters={"dataset": dataset, "run": run})
-    with lake_lock(lake, "ingest", wait) as lease:
-        report.recovered = recover(lake)
-        manifest_key = lake.state_key(*MANIFEST)
-        manifest = load_manifest(lake, manifest_key)
-        before = dumps(manifest)
-        # records moved into silver carry a batch number of their own, so that the
-        # incremental facts pick them up like any newly ingested rows
-        sequence_key = lake.state_key(*SEQUENCE)
-        ingest_seq = load_sequence(lake, sequence_key) + 1
-        txn = Transaction(lake, run_id, lease)
-        con = duckdb.connect()
-        try:
-            con.execute("SET TimeZone = 'UTC'")
-            lake.attach(con)
-            job = Job(lake, con, txn, run_id, started.replace(tzinfo=None), ingest_seq)
-            ledger: list[dict[str, Any]] = []
-            for ds in datasets:
-                report.datasets[ds.name] = _replay_dataset(
-                    job, ds, run, manifest.setdefault(ds.name, {}), ledger
-                )
-            report.finished_at = datetime.now(timezone.utc)
-            if any(s.candidates for s in report.datasets.values()):
-                report.log_path = lake.state_key(*REPLAYS, f"{run_id}.json")
-                if ledger:
-                    for row in ledger:
-                        row.update(replay_run_id=run_id, replayed_at=job.now)
-                    path = txn.stage_path(lake.state_key(*REPLAYS, f"{run_id}.parquet"))
-                    pq.write_table(pa.Table.from_pylist(ledger, schema=LEDGER_SCHEMA), path)
-                if dumps(manifest) != before:
-                    txn.stage_bytes(manifest_key, dumps(manifest))
-                txn.stage_bytes(sequence_key, dumps({"ingest_seq": ingest_seq}))
-                txn.stage_bytes(report.log_path, dumps(report.to_json()))
-                txn.commit()
-            else:
-                txn.abort()
-        except BaseException:
+    # records moved into silver carry a batch number of their own (the session's), so
+    # that the incremental facts pick them up like any newly ingested rows
+    with ingest_session(lake, run_id, started, wait) as session:
+        report.recovered = session.recovered
+        job, txn = session.job, session.txn
+        ledger: list[dict[str, Any]] = []
+        for ds in datasets:
+            report.datasets[ds.name] = _replay_dataset(
+                job, ds, run, session.manifest.setdefault(ds.name, {}), ledger
+            )
+        report.finished_at = datetime.now(timezone.utc)
+        if any(s.candidates for s in report.datasets.values()):
+            report.log_path = lake.state_key(*REPLAYS, f"{run_id}.json")
+            if ledger:
+                for row in ledger:
+                    row.update(replay_run_id=run_id, replayed_at=job.now)
+                path = txn.stage_path(lake.state_key(*REPLAYS, f"{run_id}.parquet"))
+                pq.write_table(pa.Table.from_pylist(ledger, schema=LEDGER_SCHEMA), path)
+            session.stage_manifest()
+            session.stage_sequence()
+            txn.stage_bytes(report.log_path, dumps(report.to_json()))
+            txn.commit()
+        else:
             txn.abort()
-            raise
-        finally:
-            con.close()
     return report
 
 

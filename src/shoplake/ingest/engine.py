@@ -15,6 +15,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -182,36 +183,71 @@ def run_ingest(
     started = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     run_id = f"{started:%Y%m%dT%H%M%S}Z-{secrets.token_hex(3)}"
     report = IngestReport(run_id=run_id, started_at=started)
+    with ingest_session(lake, run_id, started, wait) as session:
+        report.recovered = session.recovered
+        job, txn, manifest = session.job, session.txn, session.manifest
+        for ds in DATASETS.values():
+            files = manifest.setdefault(ds.name, {})
+            report.datasets[ds.name] = job.ingest(ds, files, progress or NullProgress())
+        report.unmatched = job.zone.strays
+        report.finished_at = datetime.now(timezone.utc)
+        report.log_path = lake.run_log_key(run_id)
+        if session.stage_manifest():  # a run that read nothing leaves it untouched
+            session.stage_sequence()
+        txn.stage_bytes(report.log_path, dumps(report.to_json()))
+        txn.commit()
+    return report
+
+
+@dataclass
+class Session:
+    """One run's hold on the lake for writing silver: the ingest lock (after recovering
+    what a crashed run left), the file manifest as it was, the run's batch number, its
+    transaction, and a :class:`Job` on its own DuckDB connection."""
+
+    lake: Lake
+    txn: Transaction
+    job: Job
+    recovered: list[str]
+    manifest: dict[str, dict[str, list[int | str]]]
+    ingest_seq: int
+    _manifest_before: bytes
+
+    def stage_manifest(self) -> bool:
+        """Stage the file manifest if the run changed it; whether it did."""
+        changed = dumps(self.manifest) != self._manifest_before
+        if changed:
+            self.txn.stage_bytes(self.lake.state_key(*MANIFEST), dumps(self.manifest))
+        return changed
+
+    def stage_sequence(self) -> None:
+        """Stage the run's batch number as the newest (the rows it writes carry it)."""
+        self.txn.stage_bytes(self.lake.state_key(*SEQUENCE), dumps({"ingest_seq": self.ingest_seq}))
+
+
+@contextmanager
+def ingest_session(lake: Lake, run_id: str, started: datetime, wait: bool) -> Iterator[Session]:
+    """The :class:`Session` of a run that writes silver (ingest, a quarantine replay).
+
+    The caller stages what it wrote and commits (or aborts) the transaction; an
+    exception aborts it. The connection is closed and the lock released either way.
+    """
     with lake_lock(lake, "ingest", wait) as lease:
-        report.recovered = recover(lake)
-        manifest_key = lake.state_key(*MANIFEST)
-        manifest = load_manifest(lake, manifest_key)
-        before = dumps(manifest)
-        sequence_key = lake.state_key(*SEQUENCE)
-        ingest_seq = load_sequence(lake, sequence_key) + 1
+        recovered = recover(lake)
+        manifest = load_manifest(lake, lake.state_key(*MANIFEST))
+        ingest_seq = load_sequence(lake, lake.state_key(*SEQUENCE)) + 1
         txn = Transaction(lake, run_id, lease)
         con = duckdb.connect()
         try:
             con.execute("SET TimeZone = 'UTC'")
             lake.attach(con)
             job = Job(lake, con, txn, run_id, started.replace(tzinfo=None), ingest_seq)
-            for ds in DATASETS.values():
-                files = manifest.setdefault(ds.name, {})
-                report.datasets[ds.name] = job.ingest(ds, files, progress or NullProgress())
-            report.unmatched = job.zone.strays
-            report.finished_at = datetime.now(timezone.utc)
-            report.log_path = lake.run_log_key(run_id)
-            if dumps(manifest) != before:  # a run that read nothing leaves it untouched
-                txn.stage_bytes(manifest_key, dumps(manifest))
-                txn.stage_bytes(sequence_key, dumps({"ingest_seq": ingest_seq}))
-            txn.stage_bytes(report.log_path, dumps(report.to_json()))
-            txn.commit()
+            yield Session(lake, txn, job, recovered, manifest, ingest_seq, dumps(manifest))
         except BaseException:
             txn.abort()
             raise
         finally:
             con.close()
-    return report
 
 
 def _not_regular(key: str, kind: str | None) -> FileRejected:
