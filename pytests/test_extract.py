@@ -18,8 +18,9 @@ from shoplake import extract
 from shoplake.cli import app
 from shoplake.contract import PRODUCTS
 from shoplake.errors import ShoplakeError
-from shoplake.extract import extract_products, load_products_table
+from shoplake.extract import extract_products
 from shoplake.lake import Lake
+from shoplake.products_table import load_products_table
 
 UTC = timezone.utc
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)

@@ -64,8 +64,9 @@ Output format (raw contract, products)
     and ``Z``; amounts as plain decimal strings; booleans ``true``/``false``; null as an
     empty field; RFC 4180 quoting; UTF-8; LF line ends.
 
-:func:`load_products_table` is the other direction, used by the data generator: it
-creates the source table (DDL built from the contract) and upserts rows into it.
+The source table itself (its columns from the contract, its DDL, the generator's upsert)
+is :mod:`shoplake.products_table`; connections and their error lines are
+:mod:`shoplake.postgres`.
 """
 
 from __future__ import annotations
@@ -82,36 +83,19 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
 
 from shoplake.contract import PRODUCTS, Field, Kind, format_utc
-from shoplake.errors import ShoplakeError, dsn_secrets, invalid_dsn_error, redact
+from shoplake.errors import ShoplakeError
 from shoplake.lake import Lake
+from shoplake.postgres import connect, describe, first_line, parse_dsn, redact_dsn, table_identifier
+from shoplake.products_table import COLUMNS, PRIMARY_KEY, WATERMARK_COLUMN
 from shoplake.report import Report
 
 #: Rows younger than this (by the server's clock) are left for the next run; see above.
 DEFAULT_SAFETY_LAG = timedelta(seconds=5)
 #: Rows fetched from the server-side cursor per round trip.
 DEFAULT_BATCH_SIZE = 5000
-#: How long to wait for the server when the DSN does not say (seconds).
-CONNECT_TIMEOUT = 10
 STATE_VERSION = 1
-
-#: PostgreSQL type of each contract kind the products table uses.
-PG_TYPES: dict[Kind, str] = {
-    Kind.ID: "text",
-    Kind.TEXT: "text",
-    Kind.AMOUNT: "numeric(12,2)",
-    Kind.BOOLEAN: "boolean",
-    Kind.TIMESTAMP: "timestamptz",
-}
-
-#: Source table columns, in contract order (raw names = the CSV header).
-COLUMNS: tuple[str, ...] = tuple(f.raw_name for f in PRODUCTS.fields)
-#: The source table's primary key: the contract's id field.
-(PRIMARY_KEY,) = (f.raw_name for f in PRODUCTS.fields if f.kind is Kind.ID)
-#: The version column the watermark follows.
-WATERMARK_COLUMN: str = PRODUCTS.field(PRODUCTS.version_field or "").raw_name
 
 
 # ------------------------------------------------------------------------------------
@@ -160,69 +144,8 @@ class ExtractReport:
         return report
 
 
-# ------------------------------------------------------------------------------------
-# connection helpers and error messages
-
-
-def _redact(text: str, dsn: str) -> str:
-    """``text`` with any password from ``dsn`` (or password-looking DSN parts) masked."""
-    return redact(text, dsn_secrets(dsn))
-
-
-def _one_line(exc: BaseException) -> str:
-    """The first meaningful line of a driver error, without libpq's prefixes."""
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    return lines[0] if lines else type(exc).__name__
-
-
-def _describe(params: dict[str, Any]) -> str:
-    """host:port/dbname (user) of a parsed DSN, for messages; never the password."""
-    host = params.get("host") or params.get("hostaddr") or "localhost"
-    port = params.get("port") or "5432"
-    user = params.get("user")
-    where = f"{host}:{port}/{params.get('dbname') or user or '(default database)'}"
-    return f"{where} as {user}" if user else where
-
-
-def _parse_dsn(dsn: str) -> dict[str, Any]:
-    try:
-        return conninfo_to_dict(dsn)
-    except psycopg.ProgrammingError:
-        raise invalid_dsn_error() from None
-
-
-def _connect(dsn: str, **kwargs: Any) -> psycopg.Connection[Any]:
-    """Open a connection, or raise a one-line ShoplakeError that names no password."""
-    params = _parse_dsn(dsn)
-    if "connect_timeout" not in params:
-        kwargs.setdefault("connect_timeout", CONNECT_TIMEOUT)
-    if "application_name" not in params:
-        kwargs.setdefault("application_name", "shoplake")
-    try:
-        conn = psycopg.connect(dsn, **kwargs)
-    except psycopg.Error as exc:
-        raise ShoplakeError(
-            f"cannot connect to PostgreSQL at {_describe(params)}: {_redact(_one_line(exc), dsn)}",
-            "check --postgres-dsn / SHOPLAKE_POSTGRES_DSN and that the server is running",
-        ) from None
-    conn.execute("SET TIME ZONE 'UTC'")
-    conn.commit()
-    return conn
-
-
-def _table_identifier(table: str) -> sql.Identifier:
-    """``name`` or ``schema.name`` as a safely quoted identifier (names are literal)."""
-    parts = table.split(".")
-    if not 1 <= len(parts) <= 2 or not all(p.strip() for p in parts):
-        raise ShoplakeError(
-            f"invalid products table name {table!r}",
-            "give it as table or schema.table, e.g. public.products",
-        )
-    return sql.Identifier(*(p.strip() for p in parts))
-
-
 def _table_error(exc: psycopg.Error, table: str, params: dict[str, Any], dsn: str) -> ShoplakeError:
-    where = _describe(params)
+    where = describe(params)
     if isinstance(exc, psycopg.errors.UndefinedTable | psycopg.errors.InvalidSchemaName):
         return ShoplakeError(
             f"products table {table!r} does not exist in {where}",
@@ -231,16 +154,16 @@ def _table_error(exc: psycopg.Error, table: str, params: dict[str, Any], dsn: st
     if isinstance(exc, psycopg.errors.UndefinedColumn):
         return ShoplakeError(
             f"products table {table!r} in {where} lacks a contract column: "
-            f"{_redact(_one_line(exc), dsn)}",
+            f"{redact_dsn(first_line(exc), dsn)}",
             f"the table needs the columns {', '.join(COLUMNS)}",
         )
     if isinstance(exc, psycopg.errors.InsufficientPrivilege):
         return ShoplakeError(
-            f"no permission to read {table!r} in {where}: {_redact(_one_line(exc), dsn)}",
+            f"no permission to read {table!r} in {where}: {redact_dsn(first_line(exc), dsn)}",
             "grant SELECT on the table to the extract's database user",
         )
     return ShoplakeError(
-        f"reading {table!r} from {where} failed: {_redact(_one_line(exc), dsn)}",
+        f"reading {table!r} from {where} failed: {redact_dsn(first_line(exc), dsn)}",
         "check the database and retry; the watermark was not moved",
     )
 
@@ -381,8 +304,8 @@ def extract_products(
         raise ShoplakeError(f"batch size {batch_size} is below 1", "use 1 or more")
     started = time.perf_counter()
     landed = (now or (lambda: datetime.now(timezone.utc)))().astimezone(timezone.utc)
-    ident = _table_identifier(table)
-    params = _parse_dsn(dsn)
+    ident = table_identifier(table)
+    params = parse_dsn(dsn)
     state = _load_state(lake)
     old = _watermark(state, table)
 
@@ -398,7 +321,7 @@ def extract_products(
     key_pos = COLUMNS.index(PRIMARY_KEY)
     at_pos = COLUMNS.index(WATERMARK_COLUMN)
 
-    with _connect(dsn) as conn:
+    with connect(dsn) as conn:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True
         try:
@@ -501,108 +424,3 @@ def _read_changes(
         cur.execute(query, args)
         while batch := cur.fetchmany(batch_size):
             yield batch
-
-
-# ------------------------------------------------------------------------------------
-# loading the source table (used by the data generator)
-
-
-def products_table_ddl(table: str = "public.products") -> sql.Composed:
-    """CREATE TABLE IF NOT EXISTS for the products source table, from the contract."""
-    columns = [
-        sql.SQL("{} {}{}").format(
-            sql.Identifier(f.raw_name),
-            sql.SQL(PG_TYPES[f.kind]),
-            sql.SQL(" NOT NULL") if f.required else sql.SQL(""),
-        )
-        for f in PRODUCTS.fields
-    ]
-    columns.append(sql.SQL("PRIMARY KEY ({})").format(sql.Identifier(PRIMARY_KEY)))
-    return sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(
-        _table_identifier(table), sql.SQL(", ").join(columns)
-    )
-
-
-def load_products_table(dsn: str, table: str, rows: Iterable[dict[str, Any]]) -> int:
-    """Create the products table if missing and upsert ``rows`` into it.
-
-    Rows are dicts keyed by the contract's field names with Python values (str, Decimal,
-    bool, aware datetime; a naive datetime is taken as UTC, as the contract says; None
-    for null). The table gets an index on (updated_at, product_id), which serves the
-    extract's range scan and its order. Rows with a product_id already in the table
-    replace it; if ``rows`` holds one product several times, the newest updated_at wins.
-    Returns the number of rows inserted or changed (an identical row counts 0).
-    """
-    ident = _table_identifier(table)
-    schema = table.split(".")[0].strip() if "." in table else None
-    params = _parse_dsn(dsn)
-    names = COLUMNS
-    required = {f.name for f in PRODUCTS.fields if f.required}
-    staging = sql.Identifier("_shoplake_load_products")
-    cols = sql.SQL(", ").join(sql.Identifier(c) for c in names)
-    non_key = [c for c in names if c != PRIMARY_KEY]
-    upsert = sql.SQL(
-        "INSERT INTO {table} AS t ({cols}) "
-        "SELECT DISTINCT ON ({key}) {cols} FROM {staging} ORDER BY {key}, {at} DESC "
-        "ON CONFLICT ({key}) DO UPDATE SET {sets} "
-        "WHERE ({old}) IS DISTINCT FROM ({new})"
-    ).format(
-        table=ident,
-        cols=cols,
-        staging=staging,
-        key=sql.Identifier(PRIMARY_KEY),
-        at=sql.Identifier(WATERMARK_COLUMN),
-        sets=sql.SQL(", ").join(
-            sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in non_key
-        ),
-        old=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in non_key),
-        new=sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in non_key),
-    )
-    table_name = table.split(".")[-1].strip()
-    index = sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} ({}, {})").format(
-        sql.Identifier(f"{table_name}_{WATERMARK_COLUMN}_idx"[:63]),
-        ident,
-        sql.Identifier(WATERMARK_COLUMN),
-        sql.Identifier(PRIMARY_KEY),
-    )
-
-    def values(row: dict[str, Any]) -> tuple[Any, ...]:
-        missing = sorted(c for c in required if row.get(c) is None)
-        if missing:
-            raise ValueError(f"product row lacks required field(s) {missing}: {row!r}")
-        out = []
-        for f in PRODUCTS.fields:
-            v = row.get(f.name)
-            if isinstance(v, datetime) and v.tzinfo is None:
-                v = v.replace(tzinfo=timezone.utc)
-            out.append(v)
-        return tuple(out)
-
-    with _connect(dsn) as conn:
-        try:
-            with conn.transaction():
-                if schema is not None:
-                    exists = conn.execute(
-                        "SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)
-                    ).fetchone()
-                    if not exists:
-                        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-                conn.execute(products_table_ddl(table))
-                conn.execute(index)
-                conn.execute(
-                    sql.SQL(
-                        "CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA"
-                    ).format(staging, cols, ident)
-                )
-                with conn.cursor() as cur:
-                    with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(staging, cols)) as copy:
-                        for row in rows:
-                            copy.write_row(values(row))
-                    cur.execute(upsert)
-                    return max(cur.rowcount, 0)
-        except psycopg.Error as exc:
-            raise ShoplakeError(
-                f"loading products into {table!r} at {_describe(params)} failed: "
-                f"{_redact(_one_line(exc), dsn)}",
-                "check that the database user may create and write the table",
-            ) from None

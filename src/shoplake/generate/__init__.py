@@ -166,7 +166,7 @@ def generate(
     world = World(start, days, orders_per_day, seed).run(random.Random(f"{seed}:catalog"))
     loaded = None
     if postgres_dsn:  # first, so that a wrong DSN fails before anything is written
-        from shoplake.extract import load_products_table
+        from shoplake.products_table import load_products_table
 
         rows = [_product_row(rec) for _, rec in world.out["products"]]
         loaded = load_products_table(postgres_dsn, products_table, rows)
