@@ -31,6 +31,7 @@ files); on an S3 lake they raise :class:`ShoplakeError`.
 
 from __future__ import annotations
 
+import builtins
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -259,7 +260,7 @@ class Lake:
         """Make a finished local file visible at ``key`` in one step (the file is consumed)."""
         self.publish_files([(path, key)])
 
-    def publish_files(self, items: list[tuple[Path, str]]) -> None:
+    def publish_files(self, items: builtins.list[tuple[Path, str]]) -> None:
         for store, run in groupby(items, key=lambda item: self._store(item[1])):
             store.publish_files(list(run))
 
@@ -315,7 +316,7 @@ class Lake:
     def landing_dir(self, dataset: str, landed: date | datetime) -> Path:
         return self.path(self.landing_prefix(dataset, landed))
 
-    def raw_files(self, ds: Dataset) -> list[Path]:
+    def raw_files(self, ds: Dataset) -> builtins.list[Path]:
         return [self.path(e.key) for e in self.list_raw(ds)]
 
     def partition_dir(self, dataset: str, day: date) -> Path:

@@ -115,9 +115,9 @@ def load_postgres(lake: Lake, dsn: str, schema: str = DEFAULT_SCHEMA) -> LoadRep
             with cur.copy(copy_sql) as copy, csv_path.open("rb") as f:
                 while chunk := f.read(1 << 20):
                     copy.write(chunk)
-            report.rows[name] = cur.execute(
+            (report.rows[name],) = cur.execute(
                 sql.SQL("select count(*) from {}").format(table)
-            ).fetchone()[0]
+            ).fetchone() or (0,)
         cur.execute(sql.SQL("analyze"))
     duck.close()
     conn.close()

@@ -132,7 +132,8 @@ def load_quarantine(con: duckdb.DuckDBPyConnection, lake: Lake, datasets: list[D
          and l.source_file = q.source_file
          and l.source_line is not distinct from q.source_line"""
     ).fetchall()
-    return int(con.execute("select count(*) from quarantine_rows").fetchone()[0])
+    (rows,) = con.execute("select count(*) from quarantine_rows").fetchone() or (0,)
+    return int(rows)
 
 
 # --- listing and export -------------------------------------------------------------------
@@ -281,7 +282,7 @@ def export_quarantine(
                    replay_run_id
             from quarantine_rows where {where}
             order by dataset, run_id, source_file, source_line nulls first"""
-        n = int(con.execute(f"select count(*) from ({query})", params).fetchone()[0])
+        (n,) = con.execute(f"select count(*) from ({query})", params).fetchone() or (0,)
         tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
         try:
             con.execute(
@@ -487,7 +488,8 @@ def _replay_dataset(
     for r in job.sql(
         "select run_id, source_file, source_line, level from replay_candidates where superseded"
     ):
-        ledger.append(_ledger_row(ds, *r, SUPERSEDED))
+        run_id, source_file, line, level = r
+        ledger.append(_ledger_row(ds, run_id, source_file, line, level, SUPERSEDED))
         stats.superseded += 1
     records = job.sql(
         """select run_id, source_file, source_line, raw_record from replay_candidates

@@ -25,7 +25,7 @@ class Report:
 
     title: str
     columns: Sequence[str]
-    rows: list[Sequence[Any]] = field(default_factory=list)
+    rows: Sequence[Sequence[Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 

@@ -14,7 +14,7 @@ import contextlib
 import csv
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -89,7 +89,7 @@ def as_report(statement: str, columns: list[str], rows: list[tuple]) -> Report:
     return Report(title=f"{title} ({len(rows):,} rows)", columns=columns, rows=shown, notes=notes)
 
 
-def write_csv(stream: TextIO, columns: list[str], rows: list[tuple]) -> None:
+def write_csv(stream: TextIO, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(columns)
     writer.writerows(rows)

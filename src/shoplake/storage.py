@@ -23,6 +23,7 @@ What both guarantee, and why the S3 version holds:
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import errno
 import fcntl
@@ -159,7 +160,7 @@ class Storage(ABC):
         """A fresh local path to write a file that :meth:`publish_files` puts at ``key``."""
 
     @abstractmethod
-    def publish_files(self, items: list[tuple[Path, str]]) -> None:
+    def publish_files(self, items: builtins.list[tuple[Path, str]]) -> None:
         """Put each finished local file (from :meth:`scratch_file`) at its key, each one
         atomically for readers; the local files are consumed."""
 
@@ -167,7 +168,7 @@ class Storage(ABC):
         self.publish_files([(path, key)])
 
     @abstractmethod
-    def promote(self, pairs: list[tuple[str, str]]) -> None:
+    def promote(self, pairs: builtins.list[tuple[str, str]]) -> None:
         """For each ``(source, target)`` whose source still exists, make ``target`` hold
         the source's content in one atomic step. Idempotent: repeating it after a crash
         is safe. Locally a rename (the source is gone); on S3 a server-side copy (the
@@ -340,7 +341,7 @@ class LocalStorage(Storage):
         ensure_dir(target.parent)
         return target.with_name(f"_{target.name}.{os.getpid()}.tmp")
 
-    def publish_files(self, items: list[tuple[Path, str]]) -> None:
+    def publish_files(self, items: builtins.list[tuple[Path, str]]) -> None:
         directories = set()
         for path, key in items:
             target = self.path(key)
@@ -351,7 +352,7 @@ class LocalStorage(Storage):
         for directory in directories:
             fsync_dir(directory)
 
-    def promote(self, pairs: list[tuple[str, str]]) -> None:
+    def promote(self, pairs: builtins.list[tuple[str, str]]) -> None:
         directories = set()
         for source, target in pairs:
             staged, final = self.path(source), self.path(target)
@@ -461,7 +462,7 @@ class S3Storage(Storage):
 
     def read_many(self, keys: Iterable[str]) -> Iterator[tuple[str, bytes]]:
         """Fetched :data:`CONCURRENCY` at a time (memory stays bounded by one batch)."""
-        batch: list[str] = []
+        batch: builtins.list[str] = []
         for key in keys:
             batch.append(key)
             if len(batch) == self.CONCURRENCY:
@@ -532,13 +533,13 @@ class S3Storage(Storage):
         os.close(fd)
         return Path(name)
 
-    def publish_files(self, items: list[tuple[Path, str]]) -> None:
+    def publish_files(self, items: builtins.list[tuple[Path, str]]) -> None:
         """Upload concurrently; each object appears complete or not at all."""
         self._each(self.fs._put_file, [str(p) for p, _ in items], [k for _, k in items])
         for path, _ in items:
             path.unlink(missing_ok=True)
 
-    def promote(self, pairs: list[tuple[str, str]]) -> None:
+    def promote(self, pairs: builtins.list[tuple[str, str]]) -> None:
         """Server-side copies (each one atomic), of the sources that still exist."""
         if not pairs:
             return

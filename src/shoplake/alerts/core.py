@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from itertools import accumulate
+from typing import Any
 
 from shoplake.contract import (
     CLICKSTREAM,
@@ -229,7 +230,7 @@ def _read_source(read: Read, name: str, size: int | None) -> Read:
         def readable(self) -> bool:
             return True
 
-        def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        def readinto(self, buffer: Any) -> int:
             try:
                 chunk = read(len(buffer))
             except OSError as exc:  # the storage, not the gzip: not the file's fault

@@ -206,7 +206,7 @@ def _handle(event: dict[str, Any]) -> dict[str, int]:
     seen: set[tuple[str, str]] = set()
     for record in event.get("Records") or ():
         s3 = record.get("s3") or {}
-        bucket = (s3.get("bucket") or {}).get("name")
+        bucket = str((s3.get("bucket") or {}).get("name") or "")
         key = unquote_plus((s3.get("object") or {}).get("key") or "")
         where = split_key(key) if bucket else None
         if not str(record.get("eventName", "")).startswith("ObjectCreated") or where is None:

@@ -31,9 +31,9 @@ def handler_modules() -> list[str]:
     finder = ModuleFinder(path=[str(source.parent)])  # only shoplake is searched
     finder.run_script(str(source / "alerts" / "lambda_handler.py"))
     files = {
-        Path(module.__file__).relative_to(source).as_posix()
+        Path(path).relative_to(source).as_posix()
         for name, module in finder.modules.items()
-        if name.split(".")[0] == "shoplake" and module.__file__
+        if name.split(".")[0] == "shoplake" and (path := getattr(module, "__file__", None))
     }
     return sorted(files | {"__init__.py", "alerts/lambda_handler.py"})
 

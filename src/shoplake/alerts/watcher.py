@@ -355,7 +355,7 @@ def _kind(lake: Lake) -> str:
 
 @contextlib.contextmanager
 def _running(
-    location: str | os.PathLike,
+    location: str | os.PathLike | Lake,
     webhook: str | None,
     state_dir: str | os.PathLike | None,
     log: Log,

@@ -106,7 +106,8 @@ def history_data(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
             return None
         if run_id not in started:
             started.update(
-                query_rows(
+                (row[0], row[1])
+                for row in query_rows(
                     con, f"select run_id, started_at from {s}.runs where run_id = ?", [run_id]
                 )
             )

@@ -7,7 +7,7 @@ from typing import Any
 from shoplake.aws import athena as athena_mod
 from shoplake.aws import catalog
 from shoplake.aws.deploy.account import Account
-from shoplake.aws.deploy.resource import MISSING, Resource, missing_on, tag_list
+from shoplake.aws.deploy.resource import MISSING, Resource, constant, missing_on, tag_list
 from shoplake.aws.session import refused
 from shoplake.contract import DATASETS
 
@@ -55,7 +55,7 @@ def glue_catalog(acct: Account) -> list[Resource]:
             Resource(
                 "glue table",
                 f"{d.glue_database}.{ds.name}",
-                desired=lambda desired=desired: desired,
+                desired=constant(desired),
                 read=read_table,
                 apply=apply_table,
                 drift=catalog.table_drift,

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from shoplake.aws.deploy.account import Account
-from shoplake.aws.deploy.resource import MISSING, Resource, missing_on, tag_list
+from shoplake.aws.deploy.resource import MISSING, Resource, constant, missing_on, tag_list
 from shoplake.notify import METRICS_NAMESPACE
 
 
@@ -122,7 +122,7 @@ def alarms(acct: Account) -> list[Resource]:
             Resource(
                 "cloudwatch alarm",
                 name,
-                desired=lambda definition=definition: definition,
+                desired=constant(definition),
                 read=read,
                 apply=apply,
             )

@@ -12,6 +12,11 @@ from shoplake.aws.session import refused
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING"})()
 
 
+def constant(value: Any) -> Callable[[], Any]:
+    """A resource's ``desired`` when it is known up front (bound now, not at call time)."""
+    return lambda: value
+
+
 @dataclass
 class Resource:
     """One thing deploy manages: how it should be, how it is, how to make it so.
