@@ -12,8 +12,9 @@ import typer
 from shoplake import __version__
 from shoplake.config import apply_umask, load_settings
 from shoplake.errors import (
+    ConfigError,
+    IngestError,
     LakeNotFoundError,
-    ShoplakeError,
     one_line,
     redact,
     register_secret,
@@ -237,8 +238,10 @@ def extract_products(
     settings = load_settings()
     dsn = _dsn(postgres_dsn)
     if not dsn:
-        raise ShoplakeError(
-            "no PostgreSQL DSN given", "pass --postgres-dsn or set SHOPLAKE_POSTGRES_DSN"
+        raise ConfigError(
+            "no PostgreSQL DSN given",
+            "pass --postgres-dsn or set SHOPLAKE_POSTGRES_DSN",
+            setting="postgres_dsn",
         )
     report = run_extract(
         _lake(lake),
@@ -269,7 +272,7 @@ def ingest(
         report = run_ingest(the_lake, wait=wait, progress=progress)
     console.print_report(report.as_report())
     if not report.balanced:
-        raise ShoplakeError(
+        raise IngestError(
             "ingest accounting does not balance (read != written + quarantined + duplicates)",
             "this is a bug in shoplake: please report it with the run log",
         )
@@ -439,7 +442,9 @@ def run_daily(
     from shoplake.pipeline import RunOptions, as_report, run_pipeline
 
     if only and (from_step or to_step):
-        raise ShoplakeError("--only cannot be combined with --from/--to", "use one or the other")
+        raise ConfigError(
+            "--only cannot be combined with --from/--to", "use one or the other", setting="only"
+        )
     settings = load_settings()
     record = run_pipeline(
         _lake(lake),
@@ -563,7 +568,9 @@ def sql_command(
         try:
             scripts.append(file.read_text("utf-8"))
         except OSError as exc:
-            raise ShoplakeError(f"cannot read {file}: {exc.strerror}", "check --file") from exc
+            raise ConfigError(
+                f"cannot read {file}: {exc.strerror}", "check --file", setting="file"
+            ) from exc
     if not scripts and not tables and sys.stdin.isatty():
 
         def read(prompt: str) -> str:
@@ -675,7 +682,7 @@ def quarantine_replay(
     report = replay(_existing_lake(lake), dataset=dataset, run=run, wait=wait)
     Console().print_report(report.as_report())
     if not report.balanced:
-        raise ShoplakeError(
+        raise IngestError(
             "replay accounting does not balance",
             "this is a bug in shoplake: please report it with the replay log",
         )

@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from shoplake.errors import ShoplakeError
+from shoplake.errors import ConfigError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -48,9 +48,10 @@ def parse_umask(text: str) -> int:
     except ValueError:
         value = -1
     if not 0 <= value <= 0o777:
-        raise ShoplakeError(
+        raise ConfigError(
             f"umask {text!r} is not an octal file mode mask",
             "set SHOPLAKE_UMASK or `umask` in shoplake.toml to e.g. 077 (owner only) or 022",
+            setting="umask",
         )
     return value
 
@@ -63,10 +64,11 @@ def parse_quarantine_threshold(text: str) -> float:
     except ValueError:
         value = -1.0
     if not 0 <= value <= 1:
-        raise ShoplakeError(
+        raise ConfigError(
             f"quarantine threshold {text!r} is not a share of records",
             "set SHOPLAKE_QUARANTINE_THRESHOLD or `quarantine_threshold` in shoplake.toml "
             'to a fraction (0.01) or a percentage ("1%")',
+            setting="quarantine_threshold",
         )
     return value
 
@@ -123,15 +125,14 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         try:
             data = tomllib.loads(path.read_text("utf-8")).get("shoplake", {})
         except tomllib.TOMLDecodeError as exc:
-            raise ShoplakeError(
-                f"{path}: not valid TOML ({exc})", "fix or remove the file"
-            ) from exc
+            raise ConfigError(f"{path}: not valid TOML ({exc})", "fix or remove the file") from exc
         known = {f.name for f in fields(Settings)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ShoplakeError(
+            raise ConfigError(
                 f"{path}: unknown settings {', '.join(unknown)}",
                 f"known settings are {', '.join(sorted(known))}",
+                setting=", ".join(unknown),
             )
         # umask = 0o077 (a TOML integer) means the same as umask = "077"
         values.update(

@@ -19,7 +19,11 @@ from shoplake.redact import MASK, redact_text
 
 
 class ShoplakeError(Exception):
-    """A known failure: printed as one line without a traceback (unless --debug)."""
+    """A known failure: printed as one line without a traceback (unless --debug).
+
+    Each domain has its subclass below, carrying the fields a caller acts on (the
+    dataset and file, the step and target, the resource); ``what`` and ``hint`` are the
+    line the CLI prints."""
 
     def __init__(self, what: str, hint: str = "") -> None:
         super().__init__(what)
@@ -30,24 +34,99 @@ class ShoplakeError(Exception):
         return f"{self.what} — {self.hint}" if self.hint else self.what
 
 
-class LakeBusyError(ShoplakeError):
+class ConfigError(ShoplakeError):
+    """A setting (shoplake.toml, a SHOPLAKE_* variable, a command-line option) is invalid."""
+
+    def __init__(self, what: str, hint: str = "", *, setting: str | None = None) -> None:
+        super().__init__(what, hint)
+        self.setting = setting
+
+
+class ContractError(ShoplakeError):
+    """Input that the raw contract cannot take as a whole (a file, a dataset's layout);
+    single bad records are quarantined, never raised."""
+
+    def __init__(
+        self, what: str, hint: str = "", *, dataset: str | None = None, file: str | None = None
+    ) -> None:
+        super().__init__(what, hint)
+        self.dataset = dataset
+        self.file = file
+
+
+class IngestError(ContractError):
+    """Ingest (or the quarantine replay) could not read, validate or publish a dataset."""
+
+
+class StorageError(ShoplakeError):
+    """The lake's storage (a directory or an S3 prefix) failed or refused an operation."""
+
+    def __init__(self, what: str, hint: str = "", *, location: str | None = None) -> None:
+        super().__init__(what, hint)
+        self.location = location
+
+
+class LakeBusyError(StorageError):
     """Another run holds the lake's lock."""
 
 
-class LakeNotFoundError(ShoplakeError):
+class LakeNotFoundError(StorageError):
     """The lake path given names no lake (and nothing was created there)."""
 
 
-class DiskFullError(ShoplakeError):
+class DiskFullError(StorageError):
     """A write failed for lack of space (ENOSPC, EDQUOT) or a file-size limit (EFBIG)."""
 
 
-class WarehouseLockedError(ShoplakeError):
+class WarehouseError(ShoplakeError):
+    """dbt, the warehouse or a step of the daily run failed (build, publish, docs, ...)."""
+
+    def __init__(
+        self, what: str, hint: str = "", *, step: str | None = None, target: str | None = None
+    ) -> None:
+        super().__init__(what, hint)
+        self.step = step
+        self.target = target
+
+
+class WarehouseLockedError(WarehouseError):
     """Another process holds the DuckDB warehouse file open."""
 
 
 class DatabaseConnectionError(ShoplakeError):
     """PostgreSQL could not be reached, or its DSN is not valid (no secret in the text)."""
+
+
+class ExtractError(ShoplakeError):
+    """Reading the products catalog from (or loading it into) PostgreSQL failed."""
+
+    def __init__(self, what: str, hint: str = "", *, table: str | None = None) -> None:
+        super().__init__(what, hint)
+        self.table = table
+
+
+class AwsError(ShoplakeError):
+    """An AWS call (deploy, Glue, Athena, Redshift's catalog) failed or was refused."""
+
+    def __init__(self, what: str, hint: str = "", *, resource: str | None = None) -> None:
+        super().__init__(what, hint)
+        self.resource = resource
+
+
+class DeployError(AwsError):
+    """``shoplake deploy aws`` cannot create or change a resource."""
+
+
+class AlertsError(ShoplakeError):
+    """The purchase alerts (watcher, webhook, Lambda) cannot run as configured."""
+
+
+class NotifyError(ShoplakeError):
+    """A team notification (webhook, SNS) is misconfigured."""
+
+    def __init__(self, what: str, hint: str = "", *, channel: str | None = None) -> None:
+        super().__init__(what, hint)
+        self.channel = channel
 
 
 #: OS errors that mean "no room to write": the file system, a quota, a file-size limit.
@@ -165,7 +244,7 @@ def translate(exc: BaseException, *, where: str | None = None) -> ShoplakeError 
         full = _duckdb_disk_full(str(exc))
         if full is not None:
             return disk_full(full[0], full[1] or where)
-        return ShoplakeError(f"DuckDB: {redact(_first_line(exc))}", "--debug shows the traceback")
+        return ShoplakeError(f"DuckDB: {redact(first_line(exc))}", "--debug shows the traceback")
     if module.startswith("psycopg"):
         return _postgres_error(exc)
     if isinstance(exc, OSError):
@@ -204,7 +283,7 @@ def _duckdb_disk_full(text: str) -> tuple[int, str | None] | None:
 
 def _postgres_error(exc: BaseException) -> ShoplakeError:
     name = type(exc).__name__
-    message = _first_line(exc)
+    message = first_line(exc)
     if name == "ProgrammingError" and (
         "connection info string" in message or "percent-encoded" in message or "dsn" in message
     ):
@@ -229,7 +308,8 @@ def invalid_dsn_error() -> DatabaseConnectionError:
     )
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first meaningful line of an exception's message (a driver's, DuckDB's)."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return lines[0] if lines else type(exc).__name__
 

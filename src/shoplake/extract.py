@@ -85,9 +85,9 @@ import psycopg
 from psycopg import sql
 
 from shoplake.contract import PRODUCTS, Field, Kind, format_utc
-from shoplake.errors import ShoplakeError
+from shoplake.errors import ConfigError, ExtractError, StorageError, first_line
 from shoplake.lake import Lake
-from shoplake.postgres import connect, describe, first_line, parse_dsn, redact_dsn, table_identifier
+from shoplake.postgres import connect, describe, parse_dsn, redact_dsn, table_identifier
 from shoplake.products_table import COLUMNS, PRIMARY_KEY, WATERMARK_COLUMN
 from shoplake.report import Report
 
@@ -144,27 +144,31 @@ class ExtractReport:
         return report
 
 
-def _table_error(exc: psycopg.Error, table: str, params: dict[str, Any], dsn: str) -> ShoplakeError:
+def _table_error(exc: psycopg.Error, table: str, params: dict[str, Any], dsn: str) -> ExtractError:
     where = describe(params)
     if isinstance(exc, psycopg.errors.UndefinedTable | psycopg.errors.InvalidSchemaName):
-        return ShoplakeError(
+        return ExtractError(
             f"products table {table!r} does not exist in {where}",
             "check --table / SHOPLAKE_PRODUCTS_TABLE (schema.table, case-sensitive)",
+            table=table,
         )
     if isinstance(exc, psycopg.errors.UndefinedColumn):
-        return ShoplakeError(
+        return ExtractError(
             f"products table {table!r} in {where} lacks a contract column: "
             f"{redact_dsn(first_line(exc), dsn)}",
             f"the table needs the columns {', '.join(COLUMNS)}",
+            table=table,
         )
     if isinstance(exc, psycopg.errors.InsufficientPrivilege):
-        return ShoplakeError(
+        return ExtractError(
             f"no permission to read {table!r} in {where}: {redact_dsn(first_line(exc), dsn)}",
             "grant SELECT on the table to the extract's database user",
+            table=table,
         )
-    return ShoplakeError(
+    return ExtractError(
         f"reading {table!r} from {where} failed: {redact_dsn(first_line(exc), dsn)}",
         "check the database and retry; the watermark was not moved",
+        table=table,
     )
 
 
@@ -191,10 +195,11 @@ def _load_state(lake: Lake) -> dict[str, Any]:
     except FileNotFoundError:
         return {"version": STATE_VERSION, "tables": {}}
     except (OSError, ValueError) as exc:
-        raise ShoplakeError(
+        raise StorageError(
             f"{lake.url(key)}: unreadable extract state ({exc})",
             "delete the file to extract the whole catalog again (ingest treats the "
             "re-delivered rows as duplicates)",
+            location=lake.url(key),
         ) from None
     return state
 
@@ -299,9 +304,13 @@ def extract_products(
     ``now`` gives the landing time (default: the current UTC time); tests pin it.
     """
     if safety_lag < timedelta(0):
-        raise ShoplakeError(f"safety lag {safety_lag} is negative", "use 0 or more")
+        raise ConfigError(
+            f"safety lag {safety_lag} is negative", "use 0 or more", setting="safety_lag"
+        )
     if batch_size < 1:
-        raise ShoplakeError(f"batch size {batch_size} is below 1", "use 1 or more")
+        raise ConfigError(
+            f"batch size {batch_size} is below 1", "use 1 or more", setting="batch_size"
+        )
     started = time.perf_counter()
     landed = (now or (lambda: datetime.now(timezone.utc)))().astimezone(timezone.utc)
     ident = table_identifier(table)

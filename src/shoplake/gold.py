@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from shoplake.errors import ShoplakeError
+from shoplake.errors import ConfigError, WarehouseError
 from shoplake.ingest.transaction import Transaction, lake_lock, recover
 from shoplake.lake import SILVER_FILE, Lake
 from shoplake.report import Report
@@ -185,10 +185,11 @@ def publish(
     """
     lake = Lake.at(lake)
     if target not in TARGETS:
-        raise ShoplakeError(
+        raise ConfigError(
             f"publish reads the marts of the dev (DuckDB) or prod (Redshift) target, "
             f"not {target!r}",
             "use --target dev or --target prod",
+            setting="target",
         )
     run_id = run_id or f"gold-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}Z-{secrets.token_hex(3)}"
     report = PublishReport(lake.url(), target, run_id)
@@ -240,9 +241,10 @@ def _stage_mart(
     described = con.execute(f"describe select * from {relation}").fetchall()
     result.columns = [(c[0], c[1]) for c in described if c[0] not in keys]
     if [c[0] for c in described if c[0] in keys] != keys:
-        raise ShoplakeError(
+        raise WarehouseError(
             f"mart {mart.name}: expected the partition columns {keys} in {relation}",
             "this is a bug in shoplake: please report it",
+            step="publish",
         )
     data = ", ".join(_ident(c) for c, _ in result.columns)
     schema_sig = json.dumps(result.columns)
@@ -341,9 +343,10 @@ def _duckdb_sources(
         }
         missing = [m for m in MARTS if m not in tables]
         if missing:
-            raise ShoplakeError(
+            raise WarehouseError(
                 f"the warehouse {path} has no {', '.join(missing)}",
                 "run `shoplake build` first",
+                step="publish",
             )
         yield con, {name: duckdb_relation(mart) for name, mart in MARTS.items()}
 
@@ -391,14 +394,17 @@ def _redshift_sources(
     from shoplake import redshift
 
     if lake.is_local:
-        raise ShoplakeError(
-            f"lake {lake.url()}: Redshift unloads to S3 only", "use an s3:// lake for prod"
+        raise ConfigError(
+            f"lake {lake.url()}: Redshift unloads to S3 only",
+            "use an s3:// lake for prod",
+            setting="lake",
         )
     role = os.environ.get(redshift.UNLOAD_ROLE_ENV)
     if not role:
-        raise ShoplakeError(
+        raise ConfigError(
             f"publishing from Redshift needs {redshift.UNLOAD_ROLE_ENV}",
             "set it to the ARN of the <name>-redshift-unload role deploy created",
+            setting=redshift.UNLOAD_ROLE_ENV,
         )
     statements = unload_statements(lake, run_id, role, redshift.schema())
     with redshift.connect() as rs:

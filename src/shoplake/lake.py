@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from shoplake.contract import DATASETS, Dataset
-from shoplake.errors import ShoplakeError
+from shoplake.errors import ConfigError, StorageError
 from shoplake.storage import HIDDEN_PREFIXES, Entry, Lease, LocalStorage, S3Storage, Storage
 
 RAW, SILVER, QUARANTINE, ALERTS, STATE = "raw", "silver", "quarantine", "alerts", "_state"
@@ -281,9 +281,10 @@ class Lake:
     @property
     def root(self) -> Path:
         if not isinstance(self.store, LocalStorage):
-            raise ShoplakeError(
+            raise StorageError(
                 f"lake {self.url()}: this operation needs a local lake directory",
                 "use a directory for --lake",
+                location=self.url(),
             )
         return self.store.root
 
@@ -292,9 +293,10 @@ class Lake:
         if store is self.store:
             return self.root / key if key else self.root
         if not isinstance(store, LocalStorage):
-            raise ShoplakeError(
+            raise StorageError(
                 f"raw zone {store.url()}: this operation needs a local raw directory",
                 "use a directory for the raw location (SHOPLAKE_RAW)",
+                location=store.url(),
             )
         return store.path(key)
 
@@ -350,9 +352,10 @@ def _storage(location: str | os.PathLike, option: str) -> Storage:
     if text.startswith("s3://"):
         return S3Storage(text)
     if "://" in text:
-        raise ShoplakeError(
+        raise ConfigError(
             f"lake {text!r}: only local directories and s3:// locations are supported",
             f"use a directory or s3://bucket/prefix for {option}",
+            setting=option,
         )
     return LocalStorage(Path(text).expanduser().resolve())
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shoplake.errors import ShoplakeError
+from shoplake.errors import ConfigError, DatabaseConnectionError, WarehouseError
 from shoplake.redshift import quote_ident
 from shoplake.report import Report
 
@@ -47,7 +47,9 @@ def statements(target: str, tables: Iterable[str], schema: str) -> list[str]:
         return [f"analyze {name}" for name in names]
     if target == "dev":
         return ["analyze", "checkpoint"]
-    raise ShoplakeError(f"unknown target {target!r}", f"use one of {', '.join(TARGETS)}")
+    raise ConfigError(
+        f"unknown target {target!r}", f"use one of {', '.join(TARGETS)}", setting="target"
+    )
 
 
 def execute_each(con: Any, sql: list[str]) -> list[tuple[str, float]]:
@@ -60,9 +62,10 @@ def execute_each(con: Any, sql: list[str]) -> list[tuple[str, float]]:
         try:
             con.execute(statement)
         except psycopg.Error as exc:
-            raise ShoplakeError(
+            raise WarehouseError(
                 f"maintenance stopped at `{statement}`: {str(exc).strip().splitlines()[0]}",
                 "the statements before it are done; fix the cause and rerun `shoplake maintain`",
+                step="maintain",
             ) from exc
         done.append((statement, time.perf_counter() - clock))
     return done
@@ -135,16 +138,17 @@ def _maintain(
 
         postgres_dsn = postgres_dsn or pg_env_dsn()
         if not postgres_dsn:
-            raise ShoplakeError(
+            raise ConfigError(
                 "the postgres target needs a PostgreSQL DSN",
                 "pass --postgres-dsn or set SHOPLAKE_POSTGRES_DSN "
                 "(or SHOPLAKE_PG_HOST/PORT/USER/PASSWORD/DBNAME)",
+                setting="postgres_dsn",
             )
         schema = pg_schema or os.environ.get("SHOPLAKE_PG_SCHEMA") or "analytics"
         try:
             con = psycopg.connect(postgres_dsn, autocommit=True)
         except psycopg.Error as exc:
-            raise ShoplakeError(
+            raise DatabaseConnectionError(
                 f"cannot connect to PostgreSQL: {str(exc).strip().splitlines()[0]}",
                 "check the DSN (--postgres-dsn / SHOPLAKE_POSTGRES_DSN)",
             ) from exc
@@ -172,13 +176,17 @@ def _maintain_duckdb(lake: Any, duckdb_path: str | os.PathLike | None) -> list[t
 
     path = Path(dbt_env(lake, "dev", duckdb_path=duckdb_path)["SHOPLAKE_DUCKDB_PATH"])
     if not path.is_file():
-        raise ShoplakeError(f"no warehouse at {path}", "run `shoplake build` first")
+        raise WarehouseError(
+            f"no warehouse at {path}", "run `shoplake build` first", step="maintain", target="dev"
+        )
     try:
         con = duckdb.connect(str(path))
     except duckdb.Error as exc:
-        raise ShoplakeError(
+        raise WarehouseError(
             f"cannot open the warehouse {path}: {str(exc).splitlines()[0]}",
             "if a build is running, run maintain when it has finished",
+            step="maintain",
+            target="dev",
         ) from exc
     done = []
     try:

@@ -52,7 +52,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from shoplake.config import CONFIG_FILE
-from shoplake.errors import ShoplakeError
+from shoplake.errors import ConfigError, NotifyError, ShoplakeError
 from shoplake.history import RunRecord
 from shoplake.lake import Lake
 
@@ -96,13 +96,14 @@ class NotifySettings:
             try:
                 table = tomllib.loads(path.read_text("utf-8")).get("notify", {})
             except tomllib.TOMLDecodeError as exc:
-                raise ShoplakeError(f"{path}: not valid TOML ({exc})", "fix the file") from exc
+                raise ConfigError(f"{path}: not valid TOML ({exc})", "fix the file") from exc
             known = {"webhook", "sns_topic", "stale_after_hours"}
             unknown = sorted(set(table) - known)
             if unknown:
-                raise ShoplakeError(
+                raise ConfigError(
                     f"{path}: unknown [notify] settings {', '.join(unknown)}",
                     f"known settings are {', '.join(sorted(known))}",
+                    setting=", ".join(unknown),
                 )
             values.update(table)
         for name, var in (
@@ -118,10 +119,11 @@ class NotifySettings:
             try:
                 values["stale_after_hours"] = float(values["stale_after_hours"])
             except ValueError:
-                raise ShoplakeError(
+                raise ConfigError(
                     f"notify setting stale_after_hours = {values['stale_after_hours']!r} "
                     "is not a number",
                     f"set {STALE_ENV} or stale_after_hours under [notify] to hours, e.g. 2",
+                    setting="stale_after_hours",
                 ) from None
         assert set(values) <= set(types)
         return cls(**values)
@@ -314,9 +316,10 @@ class _WebhookChannel(_Channel):
         try:
             self.hook = Webhook(url, timeout_s=timeout_s)
         except ShoplakeError:
-            raise ShoplakeError(
+            raise NotifyError(
                 f"the notify webhook {self.label} is not an http(s) URL",
                 f"set {WEBHOOK_ENV} to https://host/path",
+                channel=self.label,
             ) from None
 
     def send(self, event: Event, record: RunRecord, attempt: int) -> None:
@@ -328,7 +331,7 @@ class _WebhookChannel(_Channel):
             message = str(exc).replace(self.hook.url, self.label)
             if exc.endpoint_down:
                 raise _Retryable(message) from None
-            raise ShoplakeError(message) from None
+            raise NotifyError(message, channel=self.label) from None
 
 
 class _SnsChannel(_Channel):
@@ -359,7 +362,7 @@ class _SnsChannel(_Channel):
             code = exc.response.get("Error", {}).get("Code", "")
             if code in ("Throttling", "ThrottlingException", "InternalError", "ServiceUnavailable"):
                 raise _Retryable(str(exc)) from None
-            raise ShoplakeError(f"{self.label}: {exc}") from None
+            raise NotifyError(f"{self.label}: {exc}", channel=self.label) from None
         except BotoCoreError as exc:
             raise _Retryable(f"{self.label}: {exc}") from None
 

@@ -9,7 +9,14 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from shoplake.errors import ShoplakeError, dsn_secrets, invalid_dsn_error, redact
+from shoplake.errors import (
+    DatabaseConnectionError,
+    ExtractError,
+    dsn_secrets,
+    first_line,
+    invalid_dsn_error,
+    redact,
+)
 
 #: How long to wait for the server when the DSN does not say (seconds).
 CONNECT_TIMEOUT = 10
@@ -18,12 +25,6 @@ CONNECT_TIMEOUT = 10
 def redact_dsn(text: str, dsn: str) -> str:
     """``text`` with any password from ``dsn`` (or password-looking DSN parts) masked."""
     return redact(text, dsn_secrets(dsn))
-
-
-def first_line(exc: BaseException) -> str:
-    """The first meaningful line of a driver error, without libpq's prefixes."""
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    return lines[0] if lines else type(exc).__name__
 
 
 def describe(params: dict[str, Any]) -> str:
@@ -52,7 +53,7 @@ def connect(dsn: str, **kwargs: Any) -> psycopg.Connection[Any]:
     try:
         conn = psycopg.connect(dsn, **kwargs)
     except psycopg.Error as exc:
-        raise ShoplakeError(
+        raise DatabaseConnectionError(
             f"cannot connect to PostgreSQL at {describe(params)}: "
             f"{redact_dsn(first_line(exc), dsn)}",
             "check --postgres-dsn / SHOPLAKE_POSTGRES_DSN and that the server is running",
@@ -66,8 +67,9 @@ def table_identifier(table: str) -> sql.Identifier:
     """``name`` or ``schema.name`` as a safely quoted identifier (names are literal)."""
     parts = table.split(".")
     if not 1 <= len(parts) <= 2 or not all(p.strip() for p in parts):
-        raise ShoplakeError(
+        raise ExtractError(
             f"invalid products table name {table!r}",
             "give it as table or schema.table, e.g. public.products",
+            table=table,
         )
     return sql.Identifier(*(p.strip() for p in parts))

@@ -11,8 +11,8 @@ import psycopg
 from psycopg import sql
 
 from shoplake.contract import PRODUCTS, Kind
-from shoplake.errors import ShoplakeError
-from shoplake.postgres import connect, describe, first_line, parse_dsn, redact_dsn, table_identifier
+from shoplake.errors import ExtractError, first_line
+from shoplake.postgres import connect, describe, parse_dsn, redact_dsn, table_identifier
 
 #: PostgreSQL type of each contract kind the products table uses.
 PG_TYPES: dict[Kind, str] = {
@@ -125,8 +125,9 @@ def load_products_table(dsn: str, table: str, rows: Iterable[dict[str, Any]]) ->
                     cur.execute(upsert)
                     return max(cur.rowcount, 0)
         except psycopg.Error as exc:
-            raise ShoplakeError(
+            raise ExtractError(
                 f"loading products into {table!r} at {describe(params)} failed: "
                 f"{redact_dsn(first_line(exc), dsn)}",
                 "check that the database user may create and write the table",
+                table=table,
             ) from None

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from shoplake.contract import DATASETS, Dataset
-from shoplake.errors import ShoplakeError
+from shoplake.errors import ConfigError
 from shoplake.ingest.engine import DatasetStats, Job, dumps, ingest_session
 from shoplake.ingest.validate import lit
 from shoplake.lake import Lake
@@ -78,8 +78,10 @@ def _datasets(dataset: str | None) -> list[Dataset]:
     if dataset is None:
         return list(DATASETS.values())
     if dataset not in DATASETS:
-        raise ShoplakeError(
-            f"no dataset {dataset!r}", f"datasets are {', '.join(DATASETS)} (see docs/lake.md)"
+        raise ConfigError(
+            f"no dataset {dataset!r}",
+            f"datasets are {', '.join(DATASETS)} (see docs/lake.md)",
+            setting="dataset",
         )
     return [DATASETS[dataset]]
 
@@ -266,12 +268,15 @@ def export_quarantine(
     extension. The file appears whole or not at all. Returns the rows written."""
     fmt = EXPORT_FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise ShoplakeError(
+        raise ConfigError(
             f"cannot export to {path}: the file name must end in .csv or .parquet",
             "name the export file e.g. quarantine.csv or quarantine.parquet",
+            setting="export",
         )
     if path.is_dir():
-        raise ShoplakeError(f"cannot export to {path}: it is a directory", "give a file name")
+        raise ConfigError(
+            f"cannot export to {path}: it is a directory", "give a file name", setting="export"
+        )
     con = duckdb.connect()
     try:
         load_quarantine(con, lake, _datasets(dataset))

@@ -14,7 +14,7 @@ import os
 import re
 from typing import Any
 
-from shoplake.errors import ShoplakeError
+from shoplake.errors import ConfigError, DatabaseConnectionError, WarehouseError
 from shoplake.history import SCHEMA, RunRecord, ddl, table_rows
 
 #: The Redshift role that may write UNLOAD output into the lake (``deploy aws`` creates
@@ -41,9 +41,10 @@ def connect(autocommit: bool = True) -> Any:
         if not os.environ.get(name)
     ]
     if missing:
-        raise ShoplakeError(
+        raise ConfigError(
             f"the prod target needs {' and '.join(missing)}",
             "set the SHOPLAKE_REDSHIFT_* variables (see docs/aws.md)",
+            setting=", ".join(missing),
         )
     try:
         return psycopg.connect(
@@ -57,7 +58,7 @@ def connect(autocommit: bool = True) -> Any:
             connect_timeout=30,
         )
     except psycopg.Error as exc:
-        raise ShoplakeError(
+        raise DatabaseConnectionError(
             f"cannot connect to Redshift at {os.environ['SHOPLAKE_REDSHIFT_HOST']}: "
             f"{str(exc).strip().splitlines()[0]}",
             "check SHOPLAKE_REDSHIFT_HOST/PORT/USER/PASSWORD and the network path",
@@ -115,9 +116,11 @@ def record_history(run: RunRecord, con: Any | None = None) -> None:
             for sql, params in statements[len(schema_sql) :]:
                 con.execute(sql, params or None)
     except psycopg.Error as exc:
-        raise ShoplakeError(
+        raise WarehouseError(
             f"cannot record run {run.run_id} in Redshift: {str(exc).strip().splitlines()[0]}",
             "the run's JSON record in the lake (_state/pipeline/) is complete",
+            step="history",
+            target="prod",
         ) from exc
     finally:
         if own:

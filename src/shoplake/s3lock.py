@@ -182,6 +182,7 @@ class S3Lock(Lease, contextlib.AbstractContextManager):
                     f"(pid {holder.get('pid', '?')} on {holder.get('host', '?')} holds "
                     f"{self.key}, renewed {age:.0f} s ago)",
                     "wait for it to finish, or rerun with --wait",
+                    location=self.storage.url_root,
                 )
             time.sleep(0.5)
 
@@ -205,6 +206,7 @@ class S3Lock(Lease, contextlib.AbstractContextManager):
             raise LakeBusyError(
                 f"lost the {self.what} lock on {self.storage.url_root}: {self.lost}",
                 "nothing was published by this run; rerun it",
+                location=self.storage.url_root,
             )
 
     def __exit__(self, *exc: object) -> None:

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from shoplake.config import CONFIG_FILE, Settings
-from shoplake.errors import ShoplakeError
+from shoplake.errors import StorageError
 from shoplake.lake import Lake
 
 #: What each setting of ``shoplake.toml`` means (every field of Settings has a line).
@@ -160,7 +160,11 @@ def init_lake(
     lake = Lake.at(location, raw=raw)
     if lake.is_local and lake.root.exists():
         if not lake.root.is_dir():
-            raise ShoplakeError(f"{lake.root} is a file, not a directory", "choose a new path")
+            raise StorageError(
+                f"{lake.root} is a file, not a directory",
+                "choose a new path",
+                location=str(lake.root),
+            )
         if any(lake.root.iterdir()):
             raise _not_empty(lake.url())
     elif not lake.is_local and lake.any(""):
@@ -168,9 +172,10 @@ def init_lake(
     if lake.raw_store is not None and lake.any("raw"):
         raise _not_empty(lake.url("raw"))
     if config.exists():
-        raise ShoplakeError(
+        raise StorageError(
             f"{config} already exists: shoplake init does not overwrite settings",
             "keep it (and set `lake` in it), or pass --config with another file name",
+            location=str(config),
         )
     now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     day = (now - timedelta(days=1)).date().isoformat()
@@ -191,11 +196,12 @@ def init_lake(
     return report
 
 
-def _not_empty(where: str) -> ShoplakeError:
-    return ShoplakeError(
+def _not_empty(where: str) -> StorageError:
+    return StorageError(
         f"{where} is not empty: shoplake init only makes a new lake",
         "choose a new or empty directory; to bring data to an existing lake, put its files "
         "under raw/ (docs/lake.md) and run `shoplake ingest`",
+        location=str(where),
     )
 
 

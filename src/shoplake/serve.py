@@ -31,7 +31,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from shoplake.dashboard import default_dashboard_path, warehouse_path, write_dashboard
-from shoplake.errors import ShoplakeError
+from shoplake.errors import ConfigError, ShoplakeError, WarehouseError
 from shoplake.lake import Lake
 
 DEFAULT_HOST = "127.0.0.1"
@@ -84,10 +84,11 @@ def prepare_site(
     docs = docs_dir(lake)
     missing = [name for name in DOCS_FILES if not (docs / name).is_file()]
     if missing:
-        raise ShoplakeError(
+        raise WarehouseError(
             f"no docs site in {docs} (missing {', '.join(missing)})",
             "run `shoplake run` (it builds the warehouse and generates the docs), "
             "or `shoplake build` and then `dbt docs generate` for this lake",
+            step="docs",
         )
     site = Site(lake, docs, Path(dashboard) if dashboard else default_dashboard_path(lake))
     warehouse = warehouse_path(lake, duckdb_path)
@@ -297,13 +298,15 @@ def make_server(
         return SiteServer((host, port), site, log, allowed_hosts)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
-            raise ShoplakeError(
+            raise ConfigError(
                 f"port {port} on {host} is already in use",
                 "stop the program using it or pick another with --port",
+                setting="port",
             ) from exc
-        raise ShoplakeError(
+        raise ConfigError(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}",
             "check --host (an address of this machine) and --port",
+            setting="port",
         ) from exc
 
 

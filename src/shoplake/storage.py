@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shoplake.errors import LakeBusyError, ShoplakeError
+from shoplake.errors import LakeBusyError, StorageError
 from shoplake.files import ensure_dir, fsync_dir, fsync_file, write_atomic
 
 #: Names that lake readers (and Spectrum, Athena) skip: in-progress or internal files.
@@ -388,6 +388,7 @@ class LocalStorage(Storage):
                             f"another shoplake {what} is running on {self.root} "
                             f"(pid {holder} holds {key})",
                             "wait for it to finish, or rerun with --wait",
+                            location=str(self.root),
                         ) from None
                     time.sleep(0.2)
             os.ftruncate(fd, 0)
@@ -406,8 +407,10 @@ def parse_s3_url(url: str) -> tuple[str, str]:
     bucket, _, prefix = rest.partition("/")
     prefix = "/".join(p for p in prefix.split("/") if p)
     if not bucket or any(p in (".", "..") for p in prefix.split("/")):
-        raise ShoplakeError(
-            f"lake {url!r}: not a valid S3 location", "use s3://bucket or s3://bucket/prefix"
+        raise StorageError(
+            f"lake {url!r}: not a valid S3 location",
+            "use s3://bucket or s3://bucket/prefix",
+            location=url,
         )
     return bucket, prefix
 
@@ -578,24 +581,29 @@ def s3_errors(storage: S3Storage, key: str) -> Iterator[None]:
     try:
         yield
     except NoCredentialsError:
-        raise ShoplakeError(
+        raise StorageError(
             f"{where}: no AWS credentials found",
             "set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (standard AWS chain)",
+            location=where,
         ) from None
     except PermissionError as exc:
-        raise ShoplakeError(
-            f"{where}: access denied ({exc})", "check the credentials' S3 permissions"
+        raise StorageError(
+            f"{where}: access denied ({exc})",
+            "check the credentials' S3 permissions",
+            location=where,
         ) from None
     except BotoCoreError as exc:
-        raise ShoplakeError(
+        raise StorageError(
             f"{where}: cannot reach S3 ({exc})",
             "check AWS_ENDPOINT_URL / the network, and the region",
+            location=where,
         ) from None
     except FileNotFoundError as exc:
         if error_code(exc) == "NoSuchBucket":
-            raise ShoplakeError(
+            raise StorageError(
                 f"{where}: bucket {storage.bucket!r} does not exist",
                 "create it (shoplake deploy aws) or fix --lake (or SHOPLAKE_RAW)",
+                location=where,
             ) from None
         raise
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 
 from shoplake.contract import DATASETS, Dataset, Format
-from shoplake.errors import ShoplakeError
+from shoplake.errors import ConfigError, ContractError
 from shoplake.ingest.engine import Checker
 from shoplake.ingest.readers import FileRejected, decode
 from shoplake.lake import RAW, is_landed, stray_file
@@ -104,26 +104,33 @@ def validate_files(
     if dataset is not None:
         forced = DATASETS.get(dataset)
         if forced is None:
-            raise ShoplakeError(f"no dataset {dataset!r}", f"datasets are {', '.join(DATASETS)}")
+            raise ConfigError(
+                f"no dataset {dataset!r}", f"datasets are {', '.join(DATASETS)}", setting="dataset"
+            )
     plan: list[tuple[Path, Dataset | None, str, str | None]] = []
     for path in paths:
         try:
             st = os.lstat(path)
         except FileNotFoundError:
-            raise ShoplakeError(f"{path}: no such file", "check the path") from None
+            raise ContractError(f"{path}: no such file", "check the path", file=str(path)) from None
         except OSError as exc:
-            raise ShoplakeError(f"{path}: cannot read it ({exc.strerror})", "") from None
+            raise ContractError(
+                f"{path}: cannot read it ({exc.strerror})", "", file=str(path)
+            ) from None
         if stat.S_ISDIR(st.st_mode):
-            raise ShoplakeError(f"{path} is a folder", "give the files in it, e.g. DIR/*") from None
+            raise ContractError(
+                f"{path} is a folder", "give the files in it, e.g. DIR/*", file=str(path)
+            ) from None
         ds, not_read = dataset_of(path)
         if forced is not None:
             plan.append((path, forced, "--dataset", None))
         elif ds is not None or not_read is not None:
             plan.append((path, ds, "by its path", not_read))
         else:
-            raise ShoplakeError(
+            raise ContractError(
                 f"cannot tell the dataset of {path}: it is not under raw/<dataset>/ of a lake",
                 f"pass --dataset ({', '.join(DATASETS)})",
+                file=str(path),
             )
     moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None)
     con = duckdb.connect()
@@ -173,7 +180,9 @@ def _read_regular(path: Path) -> bytes:
             raise FileRejected(
                 "not_a_regular_file", f"{path} is a symlink, not a regular file"
             ) from exc
-        raise ShoplakeError(f"{path}: cannot read it ({exc.strerror})", "") from None
+        raise ContractError(
+            f"{path}: cannot read it ({exc.strerror})", "", file=str(path)
+        ) from None
     with os.fdopen(fd, "rb") as f:
         if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
             raise FileRejected("not_a_regular_file", f"{path} is not a regular file")

@@ -44,7 +44,7 @@ from urllib.parse import unquote_plus
 
 from shoplake.alerts.core import Alert, crash_point, scan_stream
 from shoplake.alerts.stores import CLICKSTREAM_DIR, is_landed
-from shoplake.errors import ShoplakeError
+from shoplake.errors import ConfigError, ShoplakeError
 from shoplake.lake import ALERTS
 from shoplake.redact import redact_text
 
@@ -196,7 +196,9 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, int]:
 def _handle(event: dict[str, Any]) -> dict[str, int]:
     topic_arn = os.environ.get(TOPIC_ENV)
     if not topic_arn:
-        raise ShoplakeError(f"{TOPIC_ENV} is not set", "set it to the alerts SNS topic's ARN")
+        raise ConfigError(
+            f"{TOPIC_ENV} is not set", "set it to the alerts SNS topic's ARN", setting=TOPIC_ENV
+        )
     lease_s = float(os.environ.get(LEASE_ENV, DEFAULT_LEASE_S))
     counts = dict.fromkeys(
         ("objects", "ignored", "missing", "alerts", "published", "duplicate", "in_flight"), 0

@@ -50,7 +50,7 @@ from shoplake.alerts.stores import (
 )
 from shoplake.alerts.webhook import SECRET_ENV, WEBHOOK_ENV, DeliveryFailed, Webhook, backoff
 from shoplake.contract import NOT_A_REGULAR_FILE, format_utc
-from shoplake.errors import LakeBusyError, ShoplakeError
+from shoplake.errors import ConfigError, LakeBusyError, LakeNotFoundError, ShoplakeError
 from shoplake.lake import ALERTS, Lake, day_partition
 from shoplake.report import Report
 from shoplake.storage import Entry, Lease
@@ -338,9 +338,10 @@ def parse_since(since: str | datetime) -> datetime:
     text = since.strip()
     parsed = parse_timestamp(text + "T00:00" if len(text) == 10 else text)
     if parsed is None:
-        raise ShoplakeError(
+        raise ConfigError(
             f"--backfill {since!r} is not a date or an ISO timestamp",
             "give a UTC date or time, e.g. --backfill 2026-03-01 or 2026-03-01T14:00:00Z",
+            setting="backfill",
         )
     return parsed.replace(tzinfo=timezone.utc)
 
@@ -367,8 +368,10 @@ def _running(
     since = None if backfill is None else parse_since(backfill)
     lake = Lake.at(location)
     if lake.is_local and not lake.root.is_dir():
-        raise ShoplakeError(
-            f"lake {lake.root} does not exist", "pass the lake's directory with --lake"
+        raise LakeNotFoundError(
+            f"lake {lake.root} does not exist",
+            "pass the lake's directory with --lake",
+            location=str(lake.root),
         )
     webhook = webhook or os.environ.get(WEBHOOK_ENV)
     hook = Webhook(webhook, secret=os.environ.get(SECRET_ENV) or None) if webhook else None

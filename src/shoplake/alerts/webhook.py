@@ -36,7 +36,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from shoplake import __version__
-from shoplake.errors import ShoplakeError
+from shoplake.errors import AlertsError
 from shoplake.redact import redact_text, redact_url
 
 WEBHOOK_ENV = "SHOPLAKE_ALERTS_WEBHOOK"
@@ -123,7 +123,7 @@ class Webhook:
         except ValueError:
             ok = False
         if not ok:
-            raise ShoplakeError(
+            raise AlertsError(
                 f"webhook URL {self.shown!r} is not an http(s) URL",
                 f"use --webhook https://host/path or set {WEBHOOK_ENV}",
             )

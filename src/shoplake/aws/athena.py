@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from shoplake.aws.session import AwsSession, aws_errors
-from shoplake.errors import ShoplakeError
+from shoplake.errors import AwsError, ConfigError, WarehouseError
 from shoplake.report import Report
 
 #: Where query results go inside the processed bucket.
@@ -52,10 +52,11 @@ def workgroup_configuration(
 ) -> dict[str, Any]:
     """The workgroup's Configuration (the shape create_work_group takes)."""
     if bytes_scanned_cutoff < MIN_BYTES_SCANNED_CUTOFF:
-        raise ShoplakeError(
+        raise ConfigError(
             f"a bytes-scanned limit of {bytes_scanned_cutoff:,} bytes is below Athena's "
             f"minimum of {MIN_BYTES_SCANNED_CUTOFF:,}",
             "pass a larger limit",
+            setting="bytes_scanned_cutoff",
         )
     return {
         "ResultConfiguration": {
@@ -157,7 +158,7 @@ class AnalysisRenderer:
             return self.vars[name]
         if default is not None:
             return default
-        raise ShoplakeError(f"dbt var {name!r} is not set in dbt_project.yml", "")
+        raise ConfigError(f"dbt var {name!r} is not set in dbt_project.yml", "", setting=name)
 
     def render(self, path: Path) -> str:
         sql = self.env.from_string(path.read_text("utf-8")).render()
@@ -177,7 +178,7 @@ class _Dispatcher:
             macro = getattr(module, f"{prefix}{name}", None)
             if macro is not None:
                 return macro
-        raise ShoplakeError(f"macro {macro_namespace}.{name} has no default version", "")
+        raise WarehouseError(f"macro {macro_namespace}.{name} has no default version", "")
 
 
 def _dbt_macro_dir() -> Path:
@@ -185,7 +186,9 @@ def _dbt_macro_dir() -> Path:
     without importing the package, which would load much of dbt)."""
     spec = importlib.util.find_spec("dbt.include.global_project")
     if spec is None or spec.origin is None:
-        raise ShoplakeError("dbt's global project macros are not installed", "pip install dbt-core")
+        raise WarehouseError(
+            "dbt's global project macros are not installed", "pip install dbt-core"
+        )
     return Path(spec.origin).parent / "macros" / "utils"
 
 
@@ -268,9 +271,10 @@ def run_named_query(
         query = find_named_query(athena, workgroup, name)
         if query is None:
             known = sorted(q["Name"] for q in list_named_queries(athena, workgroup))
-            raise ShoplakeError(
+            raise AwsError(
                 f"no named query {name!r} in Athena workgroup {workgroup!r}",
                 f"known: {', '.join(known)}" if known else "run `shoplake deploy aws` first",
+                resource=f"athena named query {name}",
             )
         execution_id = athena.start_query_execution(
             QueryString=query["QueryString"],
@@ -308,16 +312,18 @@ def _wait(
             reason = status.get("StateChangeReason") or status.get("AthenaError", {}).get(
                 "ErrorMessage", "no reason given"
             )
-            raise ShoplakeError(
+            raise AwsError(
                 f"Athena query {name!r} {state.lower()}: {reason}",
                 f"query execution {execution_id}; see the Athena console for details",
+                resource=f"athena query {name}",
             )
         if time.monotonic() > deadline:
             athena.stop_query_execution(QueryExecutionId=execution_id)
-            raise ShoplakeError(
+            raise AwsError(
                 f"Athena query {name!r} still {state.lower()} after {timeout_seconds:.0f} s; "
                 "stopped it",
                 "raise --timeout, or check the workgroup's queue",
+                resource=f"athena query {name}",
             )
         sleep(delay)
         delay = min(delay * 2, poll_seconds)

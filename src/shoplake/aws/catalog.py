@@ -35,7 +35,7 @@ from shoplake.dbt_sources import (
     partition_description,
     redshift_columns,
 )
-from shoplake.errors import ShoplakeError
+from shoplake.errors import AwsError, ConfigError
 from shoplake.lake import Lake, day_partition
 from shoplake.report import Report
 
@@ -230,11 +230,12 @@ def ensure_table(
             current = get_table(glue, database, ds.name) or {}
     drift = table_drift(current, desired)
     if "location" in drift:
-        raise ShoplakeError(
+        raise AwsError(
             f"Glue table {database}.{ds.name} is at "
             f"{current['StorageDescriptor'].get('Location')}, not at this lake's "
             f"{desired['StorageDescriptor']['Location']}",
             f"use another Glue database for this lake ({DATABASE_ENV}) or redeploy",
+            resource=f"{database}.{ds.name}",
         )
     if not drift:
         return "unchanged", current
@@ -282,9 +283,10 @@ def sync_partitions(
     """
     lake = lake if isinstance(lake, Lake) else Lake.at(lake)
     if lake.is_local:
-        raise ShoplakeError(
+        raise ConfigError(
             f"lake {lake.url()} is a local directory: the Glue catalog points at S3",
             "use an s3://bucket/prefix lake",
+            setting="lake",
         )
     lake_uri = lake.url()
     session = session or AwsSession()
@@ -293,8 +295,10 @@ def sync_partitions(
     names = list(datasets) if datasets is not None else list(DATASETS)
     unknown = [n for n in names if n not in DATASETS]
     if unknown:
-        raise ShoplakeError(
-            f"unknown datasets {', '.join(unknown)}", f"known: {', '.join(DATASETS)}"
+        raise ConfigError(
+            f"unknown datasets {', '.join(unknown)}",
+            f"known: {', '.join(DATASETS)}",
+            setting="datasets",
         )
     result = PartitionSync(database)
     with aws_errors(f"registering {lake_uri} in Glue database {database}"):
@@ -339,9 +343,10 @@ def _create_partitions(glue: Any, database: str, table: dict[str, Any], days: li
     ]
     if errors:
         first = errors[0]
-        raise ShoplakeError(
+        raise AwsError(
             f"Glue refused {len(errors)} partition(s) of {database}.{table['Name']}, e.g. "
             f"{'/'.join(first.get('PartitionValues', []))}: "
             f"{first.get('ErrorDetail', {}).get('ErrorMessage', 'no reason given')}",
             "check the ingest role's Glue permissions; the next sync retries them",
+            resource=f"{database}.{table['Name']}",
         )

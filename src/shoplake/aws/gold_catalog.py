@@ -36,7 +36,7 @@ from shoplake.aws.catalog import (
     table_drift,
 )
 from shoplake.aws.session import AwsSession, aws_errors, error_code
-from shoplake.errors import ShoplakeError
+from shoplake.errors import AwsError, ConfigError, ContractError
 from shoplake.gold import MARTS, PublishReport, gold_prefix
 from shoplake.lake import SILVER_FILE, Lake
 
@@ -65,7 +65,7 @@ def hive_type(duckdb_type: str) -> str:
     m = _DECIMAL.match(name)
     if m:
         return f"decimal({m[1]},{m[2]})"
-    raise ShoplakeError(
+    raise ContractError(
         f"no Glue type for the gold column type {duckdb_type!r}",
         "cast the column to a plain type in its mart",
     )
@@ -130,9 +130,10 @@ def register_gold(
 ) -> GoldCatalog:
     """Create or update each published mart's table and add the partitions Glue lacks."""
     if lake.is_local:
-        raise ShoplakeError(
+        raise ConfigError(
             f"lake {lake.url()} is a local directory: the Glue catalog points at S3",
             "use an s3://bucket/prefix lake",
+            setting="lake",
         )
     database = database or default_database()
     glue = (session or AwsSession()).client("glue")
@@ -159,11 +160,12 @@ def _ensure_table(glue: Any, database: str, desired: dict[str, Any]) -> tuple[st
             current = get_table(glue, database, desired["Name"]) or {}
     drift = table_drift(current, desired)
     if "location" in drift:
-        raise ShoplakeError(
+        raise AwsError(
             f"Glue table {database}.{desired['Name']} is at "
             f"{current['StorageDescriptor'].get('Location')}, not at this lake's "
             f"{desired['StorageDescriptor']['Location']}",
             f"use another Glue database for this lake ({DATABASE_ENV})",
+            resource=f"{database}.{desired['Name']}",
         )
     if not drift:
         return "unchanged", current
@@ -217,9 +219,10 @@ def _add_partitions(
             if e.get("ErrorDetail", {}).get("ErrorCode") != "AlreadyExistsException"
         ]
         if errors:
-            raise ShoplakeError(
+            raise AwsError(
                 f"Glue refused {len(errors)} partition(s) of {database}.{mart}: "
                 f"{errors[0].get('ErrorDetail', {}).get('ErrorMessage', 'no reason given')}",
                 "check the pipeline role's Glue permissions; the next publish retries them",
+                resource=f"{database}.{mart}",
             )
     return missing

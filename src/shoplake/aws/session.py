@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
 
-from shoplake.errors import ShoplakeError
+from shoplake.errors import AwsError, ConfigError
 
 
 class AwsSession:
@@ -27,9 +27,10 @@ class AwsSession:
 
         self._session = boto3.session.Session(region_name=region)
         if not self._session.region_name:
-            raise ShoplakeError(
+            raise ConfigError(
                 "no AWS region configured",
                 "pass --region or set AWS_REGION (or a region in ~/.aws/config)",
+                setting="AWS_REGION",
             )
         # Standard retry mode backs off on throttling, which deploy's many calls can hit.
         self._config = Config(retries={"mode": "standard", "max_attempts": 8})
@@ -56,9 +57,10 @@ class AwsSession:
         try:
             return self.client("sts").get_caller_identity()["Account"]
         except (ClientError, BotoCoreError) as exc:
-            raise ShoplakeError(
+            raise AwsError(
                 f"cannot identify the AWS account: {exc}",
                 "check the credentials (aws sts get-caller-identity) and AWS_ENDPOINT_URL",
+                resource="sts",
             ) from exc
 
 
@@ -107,11 +109,14 @@ def aws_errors(what: str) -> Iterator[None]:
     try:
         yield
     except NoCredentialsError as exc:
-        raise ShoplakeError(
+        raise AwsError(
             f"{what}: no AWS credentials found",
             "configure the standard AWS chain (AWS_PROFILE, AWS_ACCESS_KEY_ID, SSO, a role)",
+            resource=what,
         ) from exc
     except (ClientError, BotoCoreError) as exc:
-        raise ShoplakeError(
-            f"{what}: {exc}", "check the credentials' permissions and the region, then rerun"
+        raise AwsError(
+            f"{what}: {exc}",
+            "check the credentials' permissions and the region, then rerun",
+            resource=what,
         ) from exc

@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 
 from shoplake.contract import REGIONS
-from shoplake.errors import ShoplakeError
+from shoplake.errors import WarehouseError
 
 #: Schema of the marts in the DuckDB warehouse of the dev target.
 MARTS_SCHEMA = "main"
@@ -65,15 +65,17 @@ def check_marts(con: duckdb.DuckDBPyConnection, where: str) -> None:
     }
     missing = [name for name in REQUIRED_MARTS if name not in present]
     if missing:
-        raise ShoplakeError(
+        raise WarehouseError(
             f"{where}: the warehouse has no {', '.join(missing)}",
             "run `shoplake build` (or `shoplake run`) first",
+            step="dashboard",
         )
     days = con.execute(f"select count(*) from {MARTS_SCHEMA}.agg_daily_revenue").fetchall()[0][0]
     if not days:
-        raise ShoplakeError(
+        raise WarehouseError(
             f"{where}: the warehouse's marts are empty (no revenue on any day)",
             "run `shoplake ingest` and `shoplake build` first",
+            step="dashboard",
         )
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from shoplake.aws import athena as athena_mod
 from shoplake.aws import buckets as bk
-from shoplake.errors import ShoplakeError
+from shoplake.errors import ConfigError
 from shoplake.lake import RAW, Lake
 
 #: The daily job's schedule: Glue's cron syntax (UTC), daily at 02:00.
@@ -39,33 +39,40 @@ class Deployment:
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
-            raise ShoplakeError(
+            raise ConfigError(
                 f"deployment name {self.name!r} is not usable in bucket and role names",
                 "use 3-40 lower-case letters, digits and hyphens, not starting or ending "
                 "with a hyphen",
+                setting="name",
             )
         if self.prefix and not _PREFIX.match(self.prefix):
-            raise ShoplakeError(
+            raise ConfigError(
                 f"lake prefix {self.prefix!r} is not a plain S3 key prefix",
                 "use letters, digits, '.', '_', '-' and single slashes, e.g. lake or prod/lake",
+                setting="prefix",
             )
         if self.quarantine_days < 1:
-            raise ShoplakeError("quarantine expiry must be at least 1 day", "")
+            raise ConfigError(
+                "quarantine expiry must be at least 1 day", "", setting="quarantine_days"
+            )
         if not _SCHEDULE.match(self.schedule):
-            raise ShoplakeError(
+            raise ConfigError(
                 f"schedule {self.schedule!r} is not a Glue cron expression",
                 "use cron(minutes hours day-of-month month day-of-week year), e.g. "
                 "cron(0 2 * * ? *) for 02:00 UTC daily",
+                setting="schedule",
             )
         if self.job_target not in ("dev", "postgres", "prod"):
-            raise ShoplakeError(
+            raise ConfigError(
                 f"job target {self.job_target!r} is not a shoplake target",
                 "use dev, postgres or prod",
+                setting="job_target",
             )
         if not 1 <= self.job_timeout_minutes <= 2880 or not 0 <= self.job_retries <= 10:
-            raise ShoplakeError(
+            raise ConfigError(
                 "the job's timeout must be 1-2880 minutes and its retries 0-10",
                 "pass other values",
+                setting="job_timeout_minutes",
             )
 
     # buckets and the lake

@@ -6,7 +6,7 @@ from typing import Any
 
 from shoplake.aws.deploy.account import Account
 from shoplake.aws.deploy.resource import MISSING, Resource, missing_on, tag_list
-from shoplake.errors import ShoplakeError
+from shoplake.errors import DeployError
 
 
 def lake_key(acct: Account) -> Resource:
@@ -36,9 +36,10 @@ def lake_key(acct: Account) -> Resource:
         if current["state"] == "Disabled":
             kms.enable_key(KeyId=key_id)
         elif current["state"] not in ("Enabled", "Disabled"):
-            raise ShoplakeError(
+            raise DeployError(
                 f"KMS key {d.key_alias} is {current['state']}",
                 "cancel its deletion (kms cancel-key-deletion) or choose another --name",
+                resource=d.key_alias,
             )
         if not current["rotation"]:
             kms.enable_key_rotation(KeyId=key_id)

@@ -12,7 +12,7 @@ from shoplake.aws.deploy.account import Account
 from shoplake.aws.deploy.resource import MISSING, Resource, missing_on, tag_list
 from shoplake.aws.session import refused
 from shoplake.contract import CLICKSTREAM
-from shoplake.errors import ShoplakeError
+from shoplake.errors import DeployError
 from shoplake.lake import RAW, Lake
 
 #: S3's codes for a bucket that does not exist, and for one that belongs to someone else.
@@ -31,9 +31,10 @@ def bucket(acct: Account, plan: bk.BucketPlan) -> list[Resource]:
             exists[name] = False
             return MISSING
         if not_ours:
-            raise ShoplakeError(
+            raise DeployError(
                 f"bucket {name} exists but does not belong to this account",
                 "bucket names are global: choose another --name",
+                resource=f"bucket {name}",
             ) from not_ours.exc
         exists[name] = True
         tags = bucket_tags()
