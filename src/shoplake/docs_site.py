@@ -15,6 +15,7 @@ Pages are written one file at a time, each atomically; the landing page last.
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,14 +69,14 @@ def publish_docs(
         *((f"docs/{n}", (docs / n).read_bytes()) for n in DOCS_FILES if n != "index.html"),
     ]
     result = Published(destination=str(to))
-    page = _dashboard_page(lake, target, dashboard, duckdb_path, result.notes)
-    site = Site(lake, docs, page or Path("dashboard.html"))
-    if page is None:
-        site.dashboard_problem = result.notes[-1]
-    else:
-        html = _explicit_index(page.read_bytes(), "../docs/")
-        site_pages.append(("dashboard/index.html", html))
-    landing = landing_page(site).encode("utf-8")
+    with tempfile.TemporaryDirectory(prefix="shoplake-site-") as tmp:
+        page = Path(tmp) / "dashboard.html"
+        site = Site(lake, docs, page)
+        if _write_dashboard(lake, page, target, dashboard, duckdb_path, result.notes):
+            site_pages.append(("dashboard/index.html", page.read_bytes()))
+        else:
+            site.dashboard_problem = result.notes[-1]
+        landing = landing_page(site).encode("utf-8")
     for href in ("dashboard/", "docs/"):
         landing = _explicit_index(landing, href)
     site_pages.append(("index.html", landing))
@@ -87,23 +88,28 @@ def publish_docs(
     return result
 
 
-def _dashboard_page(
+def _write_dashboard(
     lake: Lake,
+    page: Path,
     target: str,
     wanted: bool,
     duckdb_path: str | os.PathLike | None,
     notes: list[str],
-) -> Path | None:
-    """The dashboard page freshly written from the DuckDB warehouse, or None (and why)."""
+) -> bool:
+    """Write the dashboard page from the DuckDB warehouse; False (and why, in notes)
+    when it is not published."""
     if not wanted:
         notes.append("dashboard not published (--no-dashboard)")
-        return None
+        return False
     if target != "dev":
         notes.append(f"dashboard not published: it reads the DuckDB warehouse, not {target}")
-        return None
-    from shoplake.dashboard import write_dashboard
+        return False
+    from shoplake.dashboard import collect, write_page
 
-    return write_dashboard(lake, duckdb_path=duckdb_path)
+    data = collect(lake, duckdb_path=duckdb_path)
+    data["docs_href"] = "../docs/index.html"  # the site's layout, explicit (see above)
+    write_page(data, page)
+    return True
 
 
 def _explicit_index(page: bytes, href: str) -> bytes:
