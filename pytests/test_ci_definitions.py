@@ -20,7 +20,7 @@ GITLAB = ".gitlab-ci.yml"
 #: (GitHub's GITHUB_PATH file, GitLab's export) and fetch the target branch to diff with.
 PLUMBING = (
     re.compile(r'^echo "\$PWD/\.venv/bin" >> "\$GITHUB_PATH"$'),
-    re.compile(r'^export (PATH|SHOPLAKE_CI_TARGET)="[^"]*"$'),
+    re.compile(r'^export (PATH|PIPELINE_TARGET)="[^"]*"$'),
     re.compile(r'^git fetch origin "\$CI_MERGE_REQUEST_TARGET_BRANCH_NAME"$'),
 )
 #: Secrets the pipelines read: each one named in both files and in docs/ci.md.

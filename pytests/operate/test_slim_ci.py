@@ -108,7 +108,7 @@ def test_pull_request_job_builds_the_changed_model_and_its_children_and_defers_t
         **os.environ,
         "PYTHONPATH": str(clone / "src"),
         "GITHUB_BASE_REF": base,
-        "SHOPLAKE_CI_TARGET": "dev",
+        "PIPELINE_TARGET": "dev",
         "SHOPLAKE_LAKE": production.url(),
         "SHOPLAKE_DUCKDB_PATH": str(tmp_path / "ci.duckdb"),
         "SHOPLAKE_DEFER_DUCKDB": str(prod_warehouse),
