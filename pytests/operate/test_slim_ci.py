@@ -2,11 +2,13 @@
 where one model was changed: only that model and its children are built, everything
 else is read from production's relations (deferred to production's artifacts).
 
-"Production" here is the session's built lake (``built_lake``: the dev target, DuckDB at
-``<lake>/warehouse.duckdb``), the lake of the shop; the pull request builds into a
-DuckDB file of its own and attaches production's read-only (SHOPLAKE_DEFER_DUCKDB), as
-docs/ci.md describes for DuckDB. The steps are read from the workflow file, not
-restated; ``uses:`` steps (checkout, Python) are the runner's business and skipped.
+"Production" is the dev target of a lake holding the session's small silver data
+(``built_lake``'s), built by the workflow's main job (the one full build here: DuckDB at
+``<lake>/warehouse.duckdb``, artifacts pushed, docs published); the pull request builds
+into a DuckDB file of its own and attaches production's read-only
+(SHOPLAKE_DEFER_DUCKDB), as docs/ci.md describes for DuckDB. The steps are read from the
+workflow file, not restated; ``uses:`` steps (checkout, Python) are the runner's
+business and skipped.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 import duckdb
 import yaml
 
+from shoplake.lake import Lake
 from shoplake.warehouse import artifacts_dir, output_log, project_dir
 
 CHANGED_MODEL = "models/marts/core/dim_customers.sql"
@@ -95,13 +98,12 @@ def descendant_models(manifest: dict, node: str) -> set[str]:
 
 
 def test_pull_request_job_builds_the_changed_model_and_its_children_and_defers_the_rest(
-    lake_copy, tmp_path
+    built_lake, tmp_path
 ):
-    production = lake_copy
+    # production: a lake with the session's small silver data, built by the main job
+    production = Lake.at(tmp_path / "production")
+    shutil.copytree(built_lake.lake.root / "silver", production.root / "silver")
     prod_warehouse = production.root / "warehouse.duckdb"
-    prod_manifest = json.loads(
-        (artifacts_dir(production, "dev") / "target" / "manifest.json").read_text("utf-8")
-    )
     clone, base = clean_clone(tmp_path)
     provide_venv(clone)
     env = {
@@ -110,20 +112,25 @@ def test_pull_request_job_builds_the_changed_model_and_its_children_and_defers_t
         "GITHUB_BASE_REF": base,
         "PIPELINE_TARGET": "dev",
         "SHOPLAKE_LAKE": production.url(),
-        "SHOPLAKE_DUCKDB_PATH": str(tmp_path / "ci.duckdb"),
-        "SHOPLAKE_DEFER_DUCKDB": str(prod_warehouse),
     }
     env.pop("SHOPLAKE_DBT_PROJECT_DIR", None)
     jobs = yaml.safe_load((clone / ".github/workflows/dbt.yml").read_text())["jobs"]
 
-    # production's main job: its build is the session's (built_lake), then it set up and
-    # pushed its artifacts
-    main_env = dict(env)
-    for step in jobs["production"]["steps"]:
-        if step.get("name") == "set up" or "artifacts push" in step.get("run", ""):
-            run_step(step, clone, main_env, tmp_path / "main_github_path")
+    # main: every step of the production job, before the pull request's change
+    git("checkout", "--quiet", base, cwd=clone)
+    main_env = {**env, "DOCS_SITE_URL": str(tmp_path / "site")}
+    for step in (s for s in jobs["production"]["steps"] if "run" in s):
+        run_step(step, clone, main_env, tmp_path / "main_github_path")
+    assert (tmp_path / "site" / "dashboard" / "index.html").is_file()
+    prod_manifest = json.loads(
+        (production.root / "_state" / "dbt" / "dev" / "manifest.json").read_text("utf-8")
+    )
     prod_mtime = prod_warehouse.stat().st_mtime_ns
 
+    # the pull request: its own DuckDB file, production's attached read-only
+    git("checkout", "--quiet", "the-pull-request", cwd=clone)
+    env["SHOPLAKE_DUCKDB_PATH"] = str(tmp_path / "ci.duckdb")
+    env["SHOPLAKE_DEFER_DUCKDB"] = str(prod_warehouse)
     build_results = None
     steps = [s for s in jobs["pull-request"]["steps"] if "run" in s]
     for step in steps:
