@@ -4,7 +4,7 @@ else is read from production's relations (deferred to production's artifacts).
 
 "Production" is the dev target of a lake holding the session's small silver data
 (``built_lake``'s), built by the workflow's main job (the one full build here: DuckDB at
-``<lake>/warehouse.duckdb``, artifacts pushed, docs published); the pull request builds
+``<lake>/warehouse.duckdb``, artifacts pushed); the pull request builds
 into a DuckDB file of its own and attaches production's read-only
 (SHOPLAKE_DEFER_DUCKDB), as docs/ci.md describes for DuckDB. The steps are read from the
 workflow file, not restated; ``uses:`` steps (checkout, Python) are the runner's
@@ -117,12 +117,18 @@ def test_pull_request_job_builds_the_changed_model_and_its_children_and_defers_t
     env.pop("SHOPLAKE_DBT_PROJECT_DIR", None)
     jobs = yaml.safe_load((clone / ".github/workflows/dbt.yml").read_text())["jobs"]
 
-    # main: every step of the production job, before the pull request's change
+    # main, before the pull request's change: the production job's set-up, build and push
+    # (its docs step is test_docs_publish.py's, and the pull request's docs step below)
     git("checkout", "--quiet", base, cwd=clone)
-    main_env = {**env, "DOCS_SITE_URL": str(tmp_path / "site")}
-    for step in (s for s in jobs["production"]["steps"] if "run" in s):
+    main_steps = [s for s in jobs["production"]["steps"] if "run" in s]
+    assert [s["run"].split()[:2] for s in main_steps][1:] == [
+        ["shoplake", "build"],
+        ["shoplake", "artifacts"],
+        ["shoplake", "docs"],
+    ]
+    main_env = dict(env)
+    for step in main_steps[:3]:
         run_step(step, clone, main_env, tmp_path / "main_github_path")
-    assert (tmp_path / "site" / "dashboard" / "index.html").is_file()
     prod_manifest = json.loads(
         (production.root / "_state" / "dbt" / "dev" / "manifest.json").read_text("utf-8")
     )
