@@ -425,6 +425,7 @@ def build(
     ``state``/``defer``/``favor_state``: a slim build against another run's artifacts
     (:func:`state_args`).
     """
+    slim = state_args(state, defer=defer, favor_state=favor_state)  # refused before any work
     env = dbt_env(
         lake, target, duckdb_path=duckdb_path, postgres_dsn=postgres_dsn, pg_schema=pg_schema
     )
@@ -461,7 +462,7 @@ def build(
         args += ["--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
     if vars:
         args += ["--vars", json.dumps(vars)]
-    args += state_args(state, defer=defer, favor_state=favor_state)
+    args += slim
     run = run_dbt(args, lake, target, env=env, artifacts=artifacts, quiet=quiet)
     summary = _summarise(run, target, "build", time.perf_counter() - started)
     if not run.success or summary.failures:
