@@ -8,7 +8,7 @@ DEMO_LAKE ?= demo-lake
 DEMO_START ?= $(shell date -u -d '30 days ago' +%Y-%m-%d)
 DEMO_DAYS  ?= 30
 
-.PHONY: setup postgres chromium demo test lint format bench clean
+.PHONY: setup postgres chromium demo test lint sql-lint dbt-parse format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,15 @@ demo: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+## sql-lint: SQLFluff (dbt templater) on the models, tests and analyses; with
+## SQL_BASE=<git ref> only on the SQL changed since that ref (a pull request's CI)
+sql-lint: setup
+	$(BIN)/python -m shoplake.dev_checks sqlfluff $(if $(SQL_BASE),--changed-since $(SQL_BASE))
+
+## dbt-parse: `dbt parse` of the project (no lake or warehouse needed)
+dbt-parse: setup
+	$(BIN)/python -m shoplake.dev_checks dbt-parse
 
 ## test: lint, then the whole test suite (starts PostgreSQL itself)
 test: setup postgres chromium lint

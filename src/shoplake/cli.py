@@ -299,6 +299,29 @@ def build(
         list[str] | None,
         typer.Option(help="dbt node selection, passed to `dbt build --select` (repeatable)."),
     ] = None,
+    state: Annotated[
+        Path | None,
+        typer.Option(
+            help="Directory with another run's manifest.json (`shoplake artifacts pull`): "
+            "`--select state:modified+` builds what changed since that run.",
+            show_default=False,
+        ),
+    ] = None,
+    defer: Annotated[
+        bool,
+        typer.Option(
+            "--defer",
+            help="With --state: refs to models not selected read that run's relations "
+            "(on DuckDB its file, SHOPLAKE_DEFER_DUCKDB; see docs/ci.md).",
+        ),
+    ] = False,
+    favor_state: Annotated[
+        bool,
+        typer.Option(
+            "--favor-state",
+            help="With --defer: read the state's relations even where this target has its own.",
+        ),
+    ] = False,
     wait: WaitOption = False,
     duckdb_path: DuckdbPathOption = None,
     postgres_dsn: DsnOption = None,
@@ -315,7 +338,8 @@ def build(
     no silver files reads as empty (see docs/operate.md for which marts need which), a
     lake without orders is refused in one line. A build holds the lake's build lock (as
     `shoplake run` does): a second build exits at once (or waits, with --wait); a
-    warehouse held open by another process is named in one line.
+    warehouse held open by another process is named in one line. A slim build (a pull
+    request's CI): `--select state:modified+ --state DIR --defer` (docs/ci.md).
     """
     from shoplake.ingest.transaction import lake_lock
     from shoplake.warehouse import BUILD_LOCK
@@ -331,6 +355,9 @@ def build(
             duckdb_path=duckdb_path,
             postgres_dsn=_dsn(postgres_dsn),
             quiet=True,
+            state=state,
+            defer=defer,
+            favor_state=favor_state,
         )
     Console().print_report(result.as_report())
 
@@ -986,6 +1013,94 @@ def serve(
         duckdb_path=duckdb_path,
         allowed_hosts=allow_host or (),
         say=typer.echo,
+    )
+
+
+# --- artifacts: each target's dbt artifacts in the lake ----------------------------------
+artifacts_app = typer.Typer(
+    help="Keep each target's dbt artifacts (manifest.json, run_results.json) in the lake, "
+    "at _state/dbt/<target>/, for slim builds that defer to them.",
+    no_args_is_help=True,
+)
+app.add_typer(artifacts_app, name="artifacts")
+ArtifactsTargetOption = Annotated[
+    str, typer.Option("--target", help="dbt target whose artifacts these are.")
+]
+
+
+@artifacts_app.command("push")
+def artifacts_push(target: ArtifactsTargetOption = "dev", lake: LakeOption = None) -> None:
+    """Copy the last build's manifest.json and run_results.json into the lake."""
+    from shoplake.artifacts import push
+
+    typer.echo(f"pushed {push(_existing_lake(lake), target).line()}")
+
+
+@artifacts_app.command("pull")
+def artifacts_pull(
+    to: Annotated[
+        Path,
+        typer.Option(help="Directory to write them to (the --state DIR of `shoplake build`)."),
+    ],
+    target: ArtifactsTargetOption = "dev",
+    lake: LakeOption = None,
+) -> None:
+    """Copy a target's manifest.json and run_results.json from the lake into a directory."""
+    from shoplake.artifacts import pull
+
+    typer.echo(f"pulled {pull(_existing_lake(lake), target, to).line()}")
+
+
+# --- docs: the published docs site ----------------------------------------------------------
+docs_app = typer.Typer(help="The dbt docs site and the dashboard.", no_args_is_help=True)
+app.add_typer(docs_app, name="docs")
+
+
+@docs_app.command("publish")
+def docs_publish(
+    to: Annotated[
+        str,
+        typer.Option(
+            help="Where the static site goes: a directory or s3://bucket/prefix (private; "
+            "see docs/ci.md for the read policy)."
+        ),
+    ],
+    target: Annotated[str, typer.Option(help="dbt target to document.")] = "dev",
+    generate: Annotated[
+        bool,
+        typer.Option(help="Run `dbt docs generate` first (else publish the last docs)."),
+    ] = True,
+    dashboard: Annotated[
+        bool, typer.Option(help="Include the dashboard (dev target: the DuckDB warehouse).")
+    ] = True,
+    duckdb_path: DuckdbPathOption = None,
+    postgres_dsn: DsnOption = None,
+    lake: LakeOption = None,
+) -> None:
+    """Write the dbt docs site and the dashboard as a static site to a directory or S3.
+
+    index.html links docs/index.html (dbt's docs page, with its manifest.json and
+    catalog.json) and dashboard/index.html; any static file server, or a private bucket
+    behind CloudFront, serves it as it is.
+    """
+    from shoplake.docs_site import publish_docs
+
+    result = publish_docs(
+        _existing_lake(lake),
+        to,
+        target=target,
+        generate=generate,
+        dashboard=dashboard,
+        duckdb_path=duckdb_path,
+        postgres_dsn=_dsn(postgres_dsn),
+    )
+    Console().print_report(
+        Report(
+            title=f"docs site published to {result.destination}",
+            columns=("file", "bytes"),
+            rows=result.files,
+            notes=result.notes,
+        )
     )
 
 

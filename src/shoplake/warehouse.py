@@ -415,11 +415,17 @@ def build(
     vars: dict | None = None,
     artifacts: Path | None = None,
     quiet: bool = False,
+    state: str | os.PathLike | None = None,
+    defer: bool = False,
+    favor_state: bool = False,
 ) -> BuildResult:
     """``dbt build`` of the warehouse for a lake; raises ShoplakeError when it fails.
 
     ``tests=False`` builds seeds and models only (benchmarks, comparison builds).
+    ``state``/``defer``/``favor_state``: a slim build against another run's artifacts
+    (:func:`state_args`).
     """
+    slim = state_args(state, defer=defer, favor_state=favor_state)  # refused before any work
     env = dbt_env(
         lake, target, duckdb_path=duckdb_path, postgres_dsn=postgres_dsn, pg_schema=pg_schema
     )
@@ -456,11 +462,39 @@ def build(
         args += ["--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
     if vars:
         args += ["--vars", json.dumps(vars)]
+    args += slim
     run = run_dbt(args, lake, target, env=env, artifacts=artifacts, quiet=quiet)
     summary = _summarise(run, target, "build", time.perf_counter() - started)
     if not run.success or summary.failures:
         raise build_failure(run, summary, args, artifacts or artifacts_dir(lake, target), quiet)
     return summary
+
+
+def state_args(
+    state: str | os.PathLike | None, *, defer: bool = False, favor_state: bool = False
+) -> list[str]:
+    """dbt's arguments of a slim build: ``--state DIR`` (the manifest.json that
+    ``state:modified`` compares with, e.g. pulled by ``shoplake artifacts pull``), and
+    with ``defer`` the refs to unselected models read that run's relations."""
+    if state is None:
+        if defer or favor_state:
+            raise ShoplakeError(
+                "--defer and --favor-state need --state DIR",
+                "pass --state with production's artifacts (`shoplake artifacts pull`)",
+            )
+        return []
+    manifest = Path(state) / "manifest.json"
+    if not manifest.is_file():
+        raise ShoplakeError(
+            f"no manifest.json in the --state directory {state}",
+            "pull production's artifacts into it first: `shoplake artifacts pull --to DIR`",
+        )
+    args = ["--state", str(Path(state).resolve())]
+    if defer:
+        args.append("--defer")
+    if favor_state:
+        args.append("--favor-state")
+    return args
 
 
 #: Failing nodes named in a build's one-line error (the rest are counted).
