@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -114,15 +115,28 @@ def test_a_lock_left_on_another_machine_expires(lake_url, s3_bucket):
     """Nobody here can tell whether a holder elsewhere is alive: its lock counts until
     nobody renewed it for the TTL (by S3's clock), then the next run takes it over."""
     _orders(s3_bucket, "a.csv", ["O1"])
-    # a TTL long enough for the first command to start on a loaded machine
-    ttl = 8
+    ttl = 3
     other = {"owner": "x", "host": "elsewhere", "pid": 1, "boot": "another-kernel", "ttl": ttl}
+    # The holder elsewhere renews its lock while the first run tries (however slowly that
+    # run starts on a loaded machine), then stops renewing.
+    stop, renewed = threading.Event(), [time.monotonic()]
+
+    def renew() -> None:
+        while not stop.wait(0.5):
+            put(s3_bucket, LOCK, json.dumps(other))
+            renewed.append(time.monotonic())
+
     put(s3_bucket, LOCK, json.dumps(other))
-    written = time.monotonic()
-    busy = shoplake("ingest", "--lake", lake_url, timeout=60)
+    renewer = threading.Thread(target=renew, daemon=True)
+    renewer.start()
+    try:
+        busy = shoplake("ingest", "--lake", lake_url, timeout=60)
+    finally:
+        stop.set()
+        renewer.join()
     assert _busy(busy), busy.stderr
     assert "elsewhere" in busy.stderr
-    time.sleep(max(0.0, written + ttl + 1 - time.monotonic()))
+    time.sleep(max(0.0, renewed[-1] + ttl + 1 - time.monotonic()))
     done = shoplake("ingest", "--lake", lake_url, timeout=60)
     assert done.returncode == 0, done.stderr
     assert _order_ids(s3_bucket) == ["O1"]
