@@ -494,6 +494,14 @@ def run_daily(
 @app.command()
 def status(
     limit: Annotated[int, typer.Option(min=1, help="How many runs to show.")] = 10,
+    tests: Annotated[
+        bool,
+        typer.Option(
+            "--tests",
+            help="Instead: the tests that failed or warned in the newest run with tests, "
+            "each with where its failing rows are stored and the first of them.",
+        ),
+    ] = False,
     duckdb_path: DuckdbPathOption = None,
     lake: LakeOption = None,
 ) -> None:
@@ -507,6 +515,9 @@ def status(
 
     the_lake = _existing_lake(lake)
     path = dbt_env(the_lake, "dev", duckdb_path=duckdb_path)["SHOPLAKE_DUCKDB_PATH"]
+    if tests:
+        _status_tests(Path(path))
+        return
     runs = last_runs_duckdb(Path(path), limit)
     if not runs:
         typer.echo(f"no runs recorded yet in {path}: run `shoplake run`")
@@ -543,6 +554,30 @@ def status(
             rows=rows,
         )
     )
+
+
+def _status_tests(path: Path) -> None:
+    """`shoplake status --tests`: failing tests of the newest run, with their first rows."""
+    from shoplake.history import failing_tests_duckdb
+
+    failing = failing_tests_duckdb(path)
+    if not failing:
+        typer.echo(f"no failing or warning tests in the newest recorded run ({path})")
+        return
+    console = Console()
+    typer.echo(f"run {failing[0].run_id}: {len(failing)} test(s) failed or warned")
+    for test in failing:
+        count = "" if test.failures is None else f", {test.failures:,} failing row(s)"
+        where = f", stored in {test.relation}" if test.relation else ""
+        notes = [test.message] if test.message and not test.rows else []
+        console.print_report(
+            Report(
+                title=f"{test.status}: {test.name}{count}{where}",
+                columns=tuple(test.columns) or ("message",),
+                rows=[tuple(r) for r in test.rows],
+                notes=notes,
+            )
+        )
 
 
 @app.command("sql")
