@@ -769,7 +769,8 @@
           (s.rows || []).map((r) => '<tr>' + r.map((v) => '<td>' + esc(v == null ? '' : String(v)) + '</td>').join('') + '</tr>').join('') +
           '</tbody></table>'
         : '<p class="card-sub">' + esc(s.error || 'no rows could be read back') + '</p>';
-      return '<div class="failure"><div><code>' + esc(name) + '</code> <span class="sub">' +
+      const anomaly = /(^|_)(volume_anomaly|quarantine_rate_anomaly|business_time_freshness)_/.test(name + '_');
+      return '<div class="failure"><div>' + (anomaly ? pill('anomaly', 'warn') + ' ' : '') + '<code>' + esc(name) + '</code> <span class="sub">' +
         (stored == null ? '' : int(stored) + ' failing row' + (stored === 1 ? '' : 's') + ' · ') +
         'all of them in <code>' + esc(relation) + '</code></span></div>' + table + '</div>';
     }).join('');
