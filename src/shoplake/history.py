@@ -471,10 +471,15 @@ def failure_samples(
     return samples
 
 
+#: Characters of one value kept in a sample (a sample fits any warehouse's text column).
+SAMPLE_VALUE_CHARS = 200
+
+
 def _sample_value(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, int, float, str)):
+    if value is None or isinstance(value, (bool, int, float)):
         return value
-    return str(value)  # decimals, dates, timestamps: as the warehouse prints them
+    # decimals, dates, timestamps: as the warehouse prints them
+    return str(value)[:SAMPLE_VALUE_CHARS]
 
 
 _PERIOD_HOURS = {"minute": 1 / 60, "hour": 1.0, "day": 24.0}
