@@ -207,11 +207,30 @@ def query_many(
         lake, target, duckdb_path=duckdb_path, postgres_dsn=postgres_dsn, pg_schema=pg_schema
     )
     manifest = semantic_manifest(lake, target, env=env)
+    _check_names(manifest, requests)
     with tempfile.TemporaryDirectory(prefix="shoplake-metrics-") as tmp:
         work = Path(tmp)
         if target == "dev":
             env = {**env, "SHOPLAKE_DUCKDB_PATH": str(_snapshot(env, work))}
         return _run_child(lake, target, env, manifest, requests, work)
+
+
+def _check_names(manifest: Path, requests: Sequence[MetricQuery]) -> None:
+    """Unknown metric or saved-query names fail in one line before MetricFlow starts."""
+    data = json.loads(manifest.read_text("utf-8"))
+    known = {
+        "metric": sorted(m["name"] for m in data.get("metrics", [])),
+        "saved query": sorted(q["name"] for q in data.get("saved_queries", [])),
+    }
+    for request in requests:
+        asked = {"metric": request.metrics, "saved query": [request.saved_query or ""][:1]}
+        for kind, names in asked.items():
+            unknown = [n for n in names if n and n not in known[kind]]
+            if unknown:
+                raise ShoplakeError(
+                    f"no {kind} named {', '.join(unknown)} in the semantic layer",
+                    f"use one of {', '.join(known[kind])} (`shoplake metrics list`)",
+                )
 
 
 def _snapshot(env: dict[str, str], work: Path) -> Path:
