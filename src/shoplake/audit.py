@@ -34,6 +34,8 @@ def warehouse_fetch(
     if target == "dev":
         import duckdb
 
+        if duckdb_path is None:
+            raise ValueError("the dev target's stored failures need the DuckDB file")
         con = duckdb.connect(str(Path(duckdb_path)), read_only=True)
 
         def fetch(sql: str) -> tuple[list[str], list[tuple]]:
@@ -48,6 +50,8 @@ def warehouse_fetch(
     import psycopg
 
     if target == "postgres":
+        if not postgres_dsn:
+            raise ValueError("the postgres target's stored failures need its DSN")
         conn = psycopg.connect(postgres_dsn, autocommit=True)
     else:
         from shoplake.redshift import connect

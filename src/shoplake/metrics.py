@@ -359,6 +359,8 @@ def _child_main(argv: Sequence[str]) -> None:
                 )
             )
             df = result.result_df
+            if df is None:  # a query always has a table; an explain would not
+                raise RuntimeError("MetricFlow returned no result table")
             answers.append(
                 {
                     "columns": list(df.column_names),
