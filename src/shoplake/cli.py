@@ -15,6 +15,8 @@ from shoplake.errors import (
     ConfigError,
     IngestError,
     LakeNotFoundError,
+    StorageError,
+    WarehouseError,
     one_line,
     redact,
     register_secret,
@@ -706,9 +708,11 @@ def metrics_validate(
     manifest = metrics.semantic_manifest(the_lake, target, env=env)
     issues = metrics.validate(manifest)
     if issues:
-        raise ShoplakeError(
+        raise WarehouseError(
             f"the semantic layer has {len(issues)} blocking issue(s): {one_line(issues[0])}",
             "fix models/semantic/ (or the marts' YAML it refers to)",
+            step="metrics",
+            target=target,
         )
     typer.echo(f"semantic layer valid ({manifest})")
 
@@ -784,7 +788,9 @@ def metrics_query(
             with csv_file.open("w", encoding="utf-8", newline="") as stream:
                 sqlshell.write_csv(stream, result.columns, result.rows)
         except OSError as exc:
-            raise ShoplakeError(f"cannot write {csv_file}: {exc.strerror}", "check --csv") from exc
+            raise StorageError(
+                f"cannot write {csv_file}: {exc.strerror}", "check --csv", location=str(csv_file)
+            ) from exc
         typer.echo(f"{len(result.rows):,} row(s) written to {csv_file}")
         return
     title = saved_query or ", ".join(request.metrics)

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shoplake.errors import ShoplakeError, one_line
+from shoplake.errors import WarehouseError, one_line
 from shoplake.lake import Lake
 from shoplake.report import Report
 from shoplake.warehouse import (
@@ -144,9 +144,11 @@ def semantic_manifest(
     if not run.success or not path.is_file():
         errors = [ln for ln in run.output.splitlines() if "error" in ln.lower() and ln.strip()]
         detail = one_line(errors[-1])[:300] if errors else f"exit code {run.returncode}"
-        raise ShoplakeError(
+        raise WarehouseError(
             f"dbt parse --target {target} failed: {detail}",
             f"dbt's full output: {output_log(artifacts_dir(lake, target), ['parse'])}",
+            step="metrics",
+            target=target,
         )
     return path
 
@@ -201,7 +203,9 @@ def query_many(
     process (one adapter set-up for all of them)."""
     for request in requests:
         if not request.metrics and not request.saved_query:
-            raise ShoplakeError("no metric to query", "pass --metrics M[,M] or --saved-query NAME")
+            raise WarehouseError(
+                "no metric to query", "pass --metrics M[,M] or --saved-query NAME", step="metrics"
+            )
     lake = lake if isinstance(lake, Lake) else Lake.at(lake)
     env = dbt_env(
         lake, target, duckdb_path=duckdb_path, postgres_dsn=postgres_dsn, pg_schema=pg_schema
@@ -227,9 +231,10 @@ def _check_names(manifest: Path, requests: Sequence[MetricQuery]) -> None:
         for kind, names in asked.items():
             unknown = [n for n in names if n and n not in known[kind]]
             if unknown:
-                raise ShoplakeError(
+                raise WarehouseError(
                     f"no {kind} named {', '.join(unknown)} in the semantic layer",
                     f"use one of {', '.join(known[kind])} (`shoplake metrics list`)",
+                    step="metrics",
                 )
 
 
@@ -290,10 +295,12 @@ def _run_child(
     (logs / "metrics.out").write_text(proc.stdout + proc.stderr, "utf-8")
     if proc.returncode != 0 or not answer.is_file():
         reason = _child_error(proc.stdout + proc.stderr)
-        raise ShoplakeError(
+        raise WarehouseError(
             f"metrics query --target {target} failed: {reason}",
             "check the metric and group-by names (`shoplake metrics list`); "
             f"full output: {logs / 'metrics.out'}",
+            step="metrics",
+            target=target,
         )
     return [
         MetricResult(columns=a["columns"], rows=[tuple(r) for r in a["rows"]], sql=a["sql"])
