@@ -5,6 +5,8 @@
   what the generator and the ingest said they did. Treat it as read-only.
 * ``lake_copy`` (function): a private copy of that lake (warehouse, docs, quarantine,
   run logs and all) that a test may change: add run history, delete the docs, ...
+* ``faulty_lake`` (session): a copy with a broken fact row, a volume drop and a
+  rejection-rate spike injected, and one `dbt test` run over it (faults_kit.py).
 
 No ``SHOPLAKE_LAKE`` / ``SHOPLAKE_DUCKDB_PATH`` from the environment leaks into the
 checks: each test starts without them.
@@ -79,3 +81,10 @@ def lake_copy(built_lake: BuiltLake, tmp_path: Path) -> Lake:
     target = tmp_path / "lake"
     shutil.copytree(built_lake.lake.root, target)
     return Lake.at(target)
+
+
+@pytest.fixture(scope="session")
+def faulty_lake(built_lake: BuiltLake, tmp_path_factory: pytest.TempPathFactory):
+    from faults_kit import make_faulty_lake
+
+    return make_faulty_lake(built_lake, tmp_path_factory.mktemp("faulty") / "lake")

@@ -1,11 +1,14 @@
 """dbt build on a real PostgreSQL server over a generated lake: every model and test
 passes, the marts hold the same figures as on DuckDB, before and after an incremental
-run, and the incremental DuckDB build equals a full refresh."""
+run, the semantic layer's metrics equal SQL over the marts on both, and the incremental
+DuckDB build equals a full refresh."""
 
 from __future__ import annotations
 
+import duckdb
 import psycopg
 from marts import DIMENSIONS, FACTS, GOLD
+from metrics_checks import assert_metrics_equal_sql
 from warehouse_kit import cutoff, duckdb_columns, duckdb_rows, ingest, land
 
 from shoplake.lake import Lake
@@ -50,6 +53,20 @@ def test_generated_lake_same_marts_on_postgres_and_duckdb(generated_raw, tmp_pat
     assert build(lake, quiet=True).ok
     assert build(lake, target="postgres", postgres_dsn=postgres_db, quiet=True).ok
     assert_same_marts(lake, postgres_db, GOLD + FACTS + DIMENSIONS)
+
+    # The semantic layer (MetricFlow) answers as SQL over the marts does, on both targets.
+    def on_duckdb(sql: str) -> list[tuple]:
+        with duckdb.connect(str(default_duckdb_path(lake)), read_only=True) as con:
+            return con.execute(sql).fetchall()
+
+    def on_postgres(sql: str) -> list[tuple]:
+        with psycopg.connect(postgres_db) as conn:
+            return conn.execute(sql).fetchall()
+
+    assert_metrics_equal_sql(lake, on_duckdb, "main")
+    assert_metrics_equal_sql(
+        lake, on_postgres, "analytics", target="postgres", postgres_dsn=postgres_db
+    )
 
     # The incremental DuckDB warehouse equals a full refresh of the same lake.
     rebuilt = tmp_path / "full_refresh.duckdb"

@@ -31,6 +31,7 @@ import sqlfluff
 from redshift_kit import PROD_ENV, capture, dbt_argv
 from sqlfluff.api.simple import APIParsingError
 
+from shoplake.metrics import validate
 from shoplake.warehouse import profiles_dir
 
 
@@ -96,6 +97,14 @@ def test_dbt_parse_with_the_prod_target(tmp_path):
         for name, m in models.items()
         if m["original_file_path"].startswith("models/marts/")
     )
+    # the semantic layer parses for Redshift and passes MetricFlow's validation
+    semantic = tmp_path / "target" / "semantic_manifest.json"
+    assert validate(semantic) == []
+    relations = {
+        (m["node_relation"]["database"], m["node_relation"]["schema_name"])
+        for m in json.loads(semantic.read_text())["semantic_models"]
+    }
+    assert relations == {("analytics", "analytics")}  # the profile's defaults
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,8 @@ from shoplake.errors import (
     ConfigError,
     IngestError,
     LakeNotFoundError,
+    StorageError,
+    WarehouseError,
     one_line,
     redact,
     register_secret,
@@ -494,6 +496,14 @@ def run_daily(
 @app.command()
 def status(
     limit: Annotated[int, typer.Option(min=1, help="How many runs to show.")] = 10,
+    tests: Annotated[
+        bool,
+        typer.Option(
+            "--tests",
+            help="Instead: the tests that failed or warned in the newest run with tests, "
+            "each with where its failing rows are stored and the first of them.",
+        ),
+    ] = False,
     duckdb_path: DuckdbPathOption = None,
     lake: LakeOption = None,
 ) -> None:
@@ -507,6 +517,9 @@ def status(
 
     the_lake = _existing_lake(lake)
     path = dbt_env(the_lake, "dev", duckdb_path=duckdb_path)["SHOPLAKE_DUCKDB_PATH"]
+    if tests:
+        _status_tests(Path(path))
+        return
     runs = last_runs_duckdb(Path(path), limit)
     if not runs:
         typer.echo(f"no runs recorded yet in {path}: run `shoplake run`")
@@ -543,6 +556,30 @@ def status(
             rows=rows,
         )
     )
+
+
+def _status_tests(path: Path) -> None:
+    """`shoplake status --tests`: failing tests of the newest run, with their first rows."""
+    from shoplake.history import failing_tests_duckdb
+
+    failing = failing_tests_duckdb(path)
+    if not failing:
+        typer.echo(f"no failing or warning tests in the newest recorded run ({path})")
+        return
+    console = Console()
+    typer.echo(f"run {failing[0].run_id}: {len(failing)} test(s) failed or warned")
+    for test in failing:
+        count = "" if test.failures is None else f", {test.failures:,} failing row(s)"
+        where = f", stored in {test.relation}" if test.relation else ""
+        notes = [test.message] if test.message and not test.rows else []
+        console.print_report(
+            Report(
+                title=f"{test.status}: {test.name}{count}{where}",
+                columns=tuple(test.columns) or ("message",),
+                rows=[tuple(r) for r in test.rows],
+                notes=notes,
+            )
+        )
 
 
 @app.command("sql")
@@ -616,6 +653,148 @@ def sql_command(
                     sqlshell.write_csv(sys.stdout, columns, rows)
                 else:
                     console.print_report(sqlshell.as_report(statement, columns, rows))
+
+
+# --- metrics (the semantic layer) --------------------------------------------------------
+metrics_app = typer.Typer(
+    help="The semantic layer (MetricFlow): metrics defined once in models/semantic/.",
+    no_args_is_help=True,
+)
+app.add_typer(metrics_app, name="metrics")
+MetricsTargetOption = Annotated[
+    str,
+    typer.Option(
+        help="Warehouse to query: dev (DuckDB in the lake), postgres (--postgres-dsn, else "
+        "SHOPLAKE_PG_*) or prod (Redshift, SHOPLAKE_REDSHIFT_*)."
+    ),
+]
+
+
+def _comma_list(values: list[str] | None) -> list[str]:
+    return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
+
+
+@metrics_app.command("list")
+def metrics_list(
+    target: MetricsTargetOption = "dev",
+    duckdb_path: DuckdbPathOption = None,
+    postgres_dsn: DsnOption = None,
+    lake: LakeOption = None,
+) -> None:
+    """The metrics (name, type, label, definition) and saved queries of the semantic layer."""
+    from shoplake import metrics
+    from shoplake.warehouse import dbt_env
+
+    the_lake = _lake(lake)
+    env = dbt_env(the_lake, target, duckdb_path=duckdb_path, postgres_dsn=_dsn(postgres_dsn))
+    Console().print_report(
+        metrics.list_metrics(metrics.semantic_manifest(the_lake, target, env=env))
+    )
+
+
+@metrics_app.command("validate")
+def metrics_validate(
+    target: MetricsTargetOption = "dev",
+    duckdb_path: DuckdbPathOption = None,
+    postgres_dsn: DsnOption = None,
+    lake: LakeOption = None,
+) -> None:
+    """Check the semantic models, metrics and saved queries with MetricFlow's validator."""
+    from shoplake import metrics
+    from shoplake.warehouse import dbt_env
+
+    the_lake = _lake(lake)
+    env = dbt_env(the_lake, target, duckdb_path=duckdb_path, postgres_dsn=_dsn(postgres_dsn))
+    manifest = metrics.semantic_manifest(the_lake, target, env=env)
+    issues = metrics.validate(manifest)
+    if issues:
+        raise WarehouseError(
+            f"the semantic layer has {len(issues)} blocking issue(s): {one_line(issues[0])}",
+            "fix models/semantic/ (or the marts' YAML it refers to)",
+            step="metrics",
+            target=target,
+        )
+    typer.echo(f"semantic layer valid ({manifest})")
+
+
+@metrics_app.command("query")
+def metrics_query(
+    metric_names: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--metrics", help="Metrics, comma-separated (repeatable).", show_default=False
+        ),
+    ] = None,
+    group_by: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Group-by items, comma-separated (repeatable): metric_time__day, "
+            "country__region, order__channel, customer__segment, product__category, "
+            "payment__method, payment__status, ...",
+            show_default=False,
+        ),
+    ] = None,
+    where: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A MetricFlow filter (repeatable), e.g. "
+            "\"{{ Dimension('country__region') }} = 'europe'\".",
+            show_default=False,
+        ),
+    ] = None,
+    order: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Order by these metrics or group-by items, comma-separated; '-' in front "
+            "sorts descending.",
+            show_default=False,
+        ),
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many rows.")] = None,
+    saved_query: Annotated[
+        str | None,
+        typer.Option(help="Run a saved query (see `shoplake metrics list`).", show_default=False),
+    ] = None,
+    csv_file: Annotated[
+        Path | None,
+        typer.Option("--csv", help="Write every row to this CSV file.", show_default=False),
+    ] = None,
+    target: MetricsTargetOption = "dev",
+    duckdb_path: DuckdbPathOption = None,
+    postgres_dsn: DsnOption = None,
+    lake: LakeOption = None,
+) -> None:
+    """Query metrics through MetricFlow against the lake's warehouse (same temporary
+    profile as `shoplake build`; dev reads a private copy of the DuckDB file)."""
+    from shoplake import metrics, sqlshell
+
+    request = metrics.MetricQuery(
+        metrics=_comma_list(metric_names),
+        group_by=_comma_list(group_by),
+        where=list(where or []),
+        order=_comma_list(order),
+        limit=limit,
+        saved_query=saved_query,
+    )
+    result = metrics.query(
+        _existing_lake(lake),
+        request,
+        target=target,
+        duckdb_path=duckdb_path,
+        postgres_dsn=_dsn(postgres_dsn),
+    )
+    if csv_file is not None:
+        try:
+            with csv_file.open("w", encoding="utf-8", newline="") as stream:
+                sqlshell.write_csv(stream, result.columns, result.rows)
+        except OSError as exc:
+            raise StorageError(
+                f"cannot write {csv_file}: {exc.strerror}", "check --csv", location=str(csv_file)
+            ) from exc
+        typer.echo(f"{len(result.rows):,} row(s) written to {csv_file}")
+        return
+    title = saved_query or ", ".join(request.metrics)
+    Console().print_report(result.as_report(f"{title} ({len(result.rows):,} rows, {target})"))
 
 
 # --- quarantine ---------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Run history: what every ``shoplake run`` did, recorded in the warehouse.
 
-Analysts and the dashboard's data-quality panel query five tables in the schema
+Analysts and the dashboard's data-quality panel query six tables in the schema
 ``shoplake_ops`` of the warehouse the run built (the DuckDB file of the ``dev`` target,
 or the PostgreSQL database of the ``postgres`` target):
 
@@ -11,7 +11,10 @@ or the PostgreSQL database of the ``postgres`` target):
 * ``run_datasets``: per dataset, the ingest's accounting (read = written + quarantined +
   duplicates);
 * ``run_tests``: every dbt data and unit test of the run's build, with its status;
-* ``run_freshness``: every source's freshness against its SLA at the time of the run.
+* ``run_freshness``: every source's freshness against its SLA at the time of the run;
+* ``run_test_failures``: per test that failed or warned, the relation of the audit
+  schema holding its failing rows (dbt's ``store_failures``, replaced by every build) and
+  the first :data:`FAILURE_SAMPLE_ROWS` of them, as they were at that run.
 
 A run is written as a whole in one transaction (its earlier rows replaced), after every
 step, so that a run that dies half-way is still visible, with the steps it finished: as
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -75,6 +78,18 @@ class TestRecord:
 
 
 @dataclass
+class FailureSample:
+    """The first rows a failed (or warned) dbt test stored (``store_failures``): where
+    they are, and a sample of them as JSON (``{"columns": [...], "rows": [[...], ...]}``)."""
+
+    unique_id: str
+    name: str
+    relation: str
+    stored_rows: int | None
+    sample: str
+
+
+@dataclass
 class FreshnessRecord:
     source: str
     max_loaded_at: datetime | None
@@ -100,6 +115,7 @@ class RunRecord:
     datasets: list[DatasetRecord] = field(default_factory=list)
     tests: list[TestRecord] = field(default_factory=list)
     freshness: list[FreshnessRecord] = field(default_factory=list)
+    failure_samples: list[FailureSample] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return json.loads(json.dumps(asdict(self), default=_json_value))
@@ -135,6 +151,7 @@ _CHILD_TABLES: dict[str, tuple[type, str]] = {
     "run_datasets": (DatasetRecord, "datasets"),
     "run_tests": (TestRecord, "tests"),
     "run_freshness": (FreshnessRecord, "freshness"),
+    "run_test_failures": (FailureSample, "failure_samples"),
 }
 _SQL_TYPES = {
     "str": "varchar",
@@ -310,6 +327,78 @@ def _summaries(query, limit: int) -> list[RunSummary]:
     return summaries
 
 
+@dataclass(frozen=True)
+class FailingTest:
+    run_id: str
+    name: str
+    status: str  # fail, warn or error
+    failures: int | None
+    message: str
+    relation: str | None  # where its failing rows are stored (none for an error)
+    columns: Sequence[str]
+    rows: Sequence[Sequence[Any]]  # the first stored rows, as the run saw them
+
+
+def failing_tests_duckdb(database: Path) -> list[FailingTest]:
+    """The tests that failed, warned or errored in the newest run that has tests, with
+    their stored rows (none if the warehouse has no history yet)."""
+    from shoplake.warehouse import open_read_only
+
+    if not database.is_file():
+        return []
+    with open_read_only(database) as con:
+        tables = {
+            name
+            for (name,) in con.execute(
+                "select table_name from information_schema.tables where table_schema = ?",
+                [SCHEMA],
+            ).fetchall()
+        }
+        if not {"runs", "run_tests"} <= tables:
+            return []
+        return _failing_tests(lambda sql, params: con.execute(sql, params).fetchall(), tables)
+
+
+def _failing_tests(query, tables: set[str]) -> list[FailingTest]:
+    newest = query(
+        f"select r.run_id from {SCHEMA}.runs r where exists (select 1 from "
+        f"{SCHEMA}.run_tests t where t.run_id = r.run_id) "
+        "order by r.started_at desc, r.run_id desc limit 1",
+        [],
+    )
+    if not newest:
+        return []
+    run_id = newest[0][0]
+    samples: dict[str, tuple[str, dict]] = {}
+    if "run_test_failures" in tables:
+        for unique_id, relation, sample in query(
+            f"select unique_id, relation, sample from {SCHEMA}.run_test_failures where run_id = ?",
+            [run_id],
+        ):
+            samples[unique_id] = (relation, json.loads(sample or "{}"))
+    found = []
+    for unique_id, name, status, failures, message in query(
+        f"select unique_id, name, status, failures, message from {SCHEMA}.run_tests "
+        "where run_id = ? and status not in ('pass', 'success', 'skipped') "
+        "order by case status when 'warn' then 1 else 0 end, name",
+        [run_id],
+    ):
+        relation, sample = samples.get(unique_id, (None, {}))
+        found.append(
+            FailingTest(
+                run_id=run_id,
+                name=name,
+                status=status,
+                failures=failures,
+                message=message or "",
+                relation=relation,
+                columns=sample.get("columns", []),
+                rows=sample.get("rows", []),
+            )
+        )
+    return found
+
+
 # --- dbt artifacts ----------------------------------------------------------------------
 def tests_from_run_results(run_results: dict) -> list[TestRecord]:
     """Data and unit tests of a ``dbt build`` (its run_results.json)."""
@@ -340,6 +429,57 @@ def _test_name(unique_id: str) -> str:
     """``test.shoplake.not_null_fact_orders_id.5a1b2c`` -> ``not_null_fact_orders_id``."""
     parts = unique_id.split(".")
     return parts[2] if len(parts) >= 3 else unique_id
+
+
+#: Failing rows of a test kept in the run history (the audit relation holds them all,
+#: until the next build replaces it).
+FAILURE_SAMPLE_ROWS = 5
+
+
+def failure_samples(
+    run_results: dict, fetch: Callable[[str], tuple[list[str], list[tuple]]]
+) -> list[FailureSample]:
+    """For every test of a build that failed or warned and stored its failing rows (its
+    ``relation_name`` in run_results.json), the first rows: ``fetch(sql)`` runs a query
+    on the warehouse and returns (columns, rows). A relation that cannot be read (a
+    build that stopped before writing it) is recorded with no sample."""
+    samples = []
+    for node in run_results.get("results", []):
+        unique_id = str(node.get("unique_id", ""))
+        relation = node.get("relation_name")
+        if not unique_id.startswith("test.") or not relation:
+            continue
+        if node.get("status") not in ("fail", "warn"):
+            continue
+        try:
+            columns, rows = fetch(f"select * from {relation} limit {FAILURE_SAMPLE_ROWS}")
+            sample = json.dumps(
+                {"columns": columns, "rows": [[_sample_value(v) for v in r] for r in rows]}
+            )
+        except Exception as exc:  # any driver's error: the relation is still named
+            sample = json.dumps({"error": str(exc).strip().splitlines()[0][:300]})
+        failures = node.get("failures")
+        samples.append(
+            FailureSample(
+                unique_id=unique_id,
+                name=_test_name(unique_id),
+                relation=str(relation),
+                stored_rows=int(failures) if failures is not None else None,
+                sample=sample,
+            )
+        )
+    return samples
+
+
+#: Characters of one value kept in a sample (a sample fits any warehouse's text column).
+SAMPLE_VALUE_CHARS = 200
+
+
+def _sample_value(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    # decimals, dates, timestamps: as the warehouse prints them
+    return str(value)[:SAMPLE_VALUE_CHARS]
 
 
 _PERIOD_HOURS = {"minute": 1 / 60, "hour": 1.0, "day": 24.0}

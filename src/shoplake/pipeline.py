@@ -199,9 +199,11 @@ def _build(ctx: _Context) -> StepOutcome:
             quiet=True,
             **_warehouse_kwargs(ctx.options),
         )
-    finally:  # failed tests are history too
+    finally:  # failed tests are history too, with the first rows they stored
         if results_path.is_file() and results_path.stat().st_mtime >= started:
-            ctx.record.tests = history.tests_from_run_results(json.loads(results_path.read_text()))
+            run_results = json.loads(results_path.read_text())
+            ctx.record.tests = history.tests_from_run_results(run_results)
+            ctx.record.failure_samples = _stored_failures(ctx, run_results)
     passed = sum(1 for t in ctx.record.tests if t.status == "pass")
     warned = sum(1 for t in ctx.record.tests if t.status == "warn")
     models = sum(n for status, n in result.statuses.items() if status == "success")
@@ -209,6 +211,22 @@ def _build(ctx: _Context) -> StepOutcome:
     if warned:
         return "warn", f"{detail}, {warned} warned"
     return "success", detail
+
+
+def _stored_failures(ctx: _Context, run_results: dict) -> list[history.FailureSample]:
+    """The failing tests' stored rows (:mod:`shoplake.audit`); none when the warehouse
+    cannot be read back (the tests' statuses are recorded all the same)."""
+    from shoplake.audit import stored_failures
+
+    try:
+        return stored_failures(
+            run_results,
+            ctx.options.target,
+            duckdb_path=_duckdb_path(ctx.lake, ctx.options),
+            postgres_dsn=ctx.options.postgres_dsn or pg_env_dsn(),
+        )
+    except Exception:  # a driver's or a configuration error: the run goes on
+        return []
 
 
 def _publish(ctx: _Context) -> StepOutcome:

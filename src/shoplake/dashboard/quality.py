@@ -1,4 +1,5 @@
-"""The data-quality panel: dbt tests, source freshness, the run list, and quarantine.
+"""The data-quality panel: dbt tests and their stored failing rows, source freshness, the
+run list, and quarantine.
 
 Tests, freshness and the run list come from the run history that ``shoplake run``
 records in the warehouse (:mod:`shoplake.history`); a warehouse built by hand has none,
@@ -116,12 +117,14 @@ def history_data(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         )
         return {"run_id": run_id, "started_at": started[run_id], "rows": rows}
 
+    tests = section(
+        "run_tests", "name, resource_type, status, failures, message", "resource_type, name"
+    )
     return {
         "recorded": True,
         "runs": runs,
-        "tests": section(
-            "run_tests", "name, resource_type, status, failures, message", "resource_type, name"
-        ),
+        "tests": tests,
+        "failures": _failure_samples(con, tables, tests),
         "freshness": section(
             "run_freshness",
             "source, max_loaded_at, age_hours, warn_after_hours, error_after_hours, status",
@@ -131,6 +134,25 @@ def history_data(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
             "run_datasets", "dataset, records_read, quarantined, duplicates", "dataset"
         ),
     }
+
+
+def _failure_samples(
+    con: duckdb.DuckDBPyConnection, tables: set[str], tests: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """The stored failing rows of the tests' run (:mod:`shoplake.audit`): per failed or
+    warned test its audit relation and first rows."""
+    if tests is None or "run_test_failures" not in tables:
+        return None
+    rows = [
+        [name, relation, stored, json.loads(sample or "{}")]
+        for name, relation, stored, sample in query_rows(
+            con,
+            f"select name, relation, stored_rows, sample from {history.SCHEMA}.run_test_failures "
+            "where run_id = ? order by name",
+            [tests["run_id"]],
+        )
+    ]
+    return {"run_id": tests["run_id"], "started_at": tests["started_at"], "rows": rows}
 
 
 def quarantine_keys(lake: Lake, dataset: str) -> list[str]:

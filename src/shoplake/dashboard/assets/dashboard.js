@@ -759,6 +759,25 @@
         : '<p class="allgood">Every test passed.</p>') + '</section>';
   }
 
+  // the failing rows the failed tests stored (audit schema), as the run saw them
+  function failuresSection(failures) {
+    if (!failures || !failures.rows.length) return '';
+    const blocks = failures.rows.map(([name, relation, stored, sample]) => {
+      const s = sample || {};
+      const table = s.columns && s.columns.length
+        ? '<table><thead><tr>' + s.columns.map((c) => '<th>' + esc(c) + '</th>').join('') + '</tr></thead><tbody>' +
+          (s.rows || []).map((r) => '<tr>' + r.map((v) => '<td>' + esc(v == null ? '' : String(v)) + '</td>').join('') + '</tr>').join('') +
+          '</tbody></table>'
+        : '<p class="card-sub">' + esc(s.error || 'no rows could be read back') + '</p>';
+      const anomaly = /(^|_)(volume_anomaly|quarantine_rate_anomaly|business_time_freshness)_/.test(name + '_');
+      return '<div class="failure"><div>' + (anomaly ? pill('anomaly', 'warn') + ' ' : '') + '<code>' + esc(name) + '</code> <span class="sub">' +
+        (stored == null ? '' : int(stored) + ' failing row' + (stored === 1 ? '' : 's') + ' · ') +
+        'all of them in <code>' + esc(relation) + '</code></span></div>' + table + '</div>';
+    }).join('');
+    return '<section class="q-failures" id="quality-failures"><h3>Failing rows <span class="sub">first rows each failed or warned test stored, ' +
+      esc(stampFmt(failures.started_at)) + '</span></h3>' + blocks + '</section>';
+  }
+
   function freshnessSection(freshness) {
     if (!freshness) {
       return '<section class="q-fresh"><h3>Source freshness</h3><p class="card-sub">No run has recorded source freshness yet.</p></section>';
@@ -857,7 +876,8 @@
         'warehouse (schema <code>' + esc(D.quality.history_schema) + '</code>); they appear here after the next run.</div>';
       html += quarantineSection(q, null, true);
     } else {
-      html += testsSection(h.tests) + freshnessSection(h.freshness) + quarantineSection(q, h.datasets, false) + runsSection(h.runs);
+      html += testsSection(h.tests) + freshnessSection(h.freshness) + failuresSection(h.failures) +
+        quarantineSection(q, h.datasets, false) + runsSection(h.runs);
     }
     html += ratesSection(D.quality.exchange_rates);
     document.getElementById('quality').innerHTML = html + '</div>';
