@@ -1,10 +1,15 @@
-"""No secret leaves the process: the whole pipeline runs with marker secrets in its
-environment (the e-mail salt, a PostgreSQL password, AWS keys, webhook credentials), with
-a link to the process environment planted in the raw zone, and then every file the lake,
-the dbt artifacts and logs and the served site contain is searched for the markers.
+"""What one whole run leaves on disk: no secret, and nothing others can read.
 
-Each marker is a string that nothing else in a lake could contain by chance, so finding
-any part of one anywhere is a leak.
+The whole pipeline runs once (module fixture) with marker secrets in its environment (the
+e-mail salt, a PostgreSQL password, AWS keys, webhook credentials), with a link to the
+process environment planted in the raw zone, and then:
+
+* every file the lake, the dbt artifacts and logs and the served site contain is searched
+  for the markers: each is a string that nothing else in a lake could contain by chance,
+  so finding any part of one anywhere is a leak;
+* least exposure (issue 9): what ingest, build, the docs, the dashboard and alerts create
+  (silver with emails, names and IPs, quarantined raw records, the warehouse, the site,
+  the alerts ledger) is readable by its owner only, by default.
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ import threading
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pytest
 from cli_kit import run_shoplake
 from run_kit import START, generated_lake
 
@@ -84,7 +91,18 @@ def leaks(data: bytes) -> list[str]:
     return [m for m in MARKERS if m.encode() in data]
 
 
-def test_no_secret_reaches_any_artifact(tmp_path: Path, postgres_db: str) -> None:
+@dataclass(frozen=True)
+class SecretRun:
+    lake_root: Path
+    outputs: list[str]  # stdout and stderr of every command
+
+
+@pytest.fixture(scope="module")
+def secret_run(tmp_path_factory: pytest.TempPathFactory, postgres_server) -> Iterator[SecretRun]:
+    """generate, `shoplake run` (extract from PostgreSQL included), a PostgreSQL build and
+    the alerts watcher, all with the marker secrets in their environment."""
+    tmp_path = tmp_path_factory.mktemp("secret-run")
+    postgres_db = postgres_server.create_database("secret_run")
     lake = generated_lake(tmp_path / "lake")
     dsn = f"{postgres_db} password={PG_PASSWORD}"  # the server trusts: any password works
     env = {
@@ -133,7 +151,12 @@ def test_no_secret_reaches_any_artifact(tmp_path: Path, postgres_db: str) -> Non
             assert alerts.returncode == 0, alerts.stdout + alerts.stderr
             outputs += [alerts.stdout, alerts.stderr]
     assert list(lake.root.glob("alerts/**/*.ndjson")), "the watcher published no alert"
+    yield SecretRun(lake.root, outputs)
+    postgres_server.drop_database("secret_run")
 
+
+def test_no_secret_reaches_any_artifact(secret_run: SecretRun) -> None:
+    lake_root, outputs = secret_run.lake_root, secret_run.outputs
     # the output of every command
     for text in outputs:
         assert not leaks(text.encode()), text
@@ -141,7 +164,7 @@ def test_no_secret_reaches_any_artifact(tmp_path: Path, postgres_db: str) -> Non
     # every file of the lake (silver, quarantine, run logs, dbt artifacts and logs, the
     # warehouse, the site, the alert ledger), and dbt's default places in the project
     searched = 0
-    roots = [lake.root, project_dir() / "target", project_dir() / "logs"]
+    roots = [lake_root, project_dir() / "target", project_dir() / "logs"]
     for root in roots:
         for path in root.rglob("*"):
             if path.is_file() and not path.is_symlink():
@@ -150,7 +173,7 @@ def test_no_secret_reaches_any_artifact(tmp_path: Path, postgres_db: str) -> Non
     assert searched > 50
 
     # the objects' SQL as the warehouse stores it
-    with duckdb.connect(str(lake.root / "warehouse.duckdb"), read_only=True) as con:
+    with duckdb.connect(str(lake_root / "warehouse.duckdb"), read_only=True) as con:
         definitions = con.execute(
             "select coalesce(sql, '') from duckdb_views() "
             "union all select coalesce(sql, '') from duckdb_tables()"
@@ -160,19 +183,43 @@ def test_no_secret_reaches_any_artifact(tmp_path: Path, postgres_db: str) -> Non
         assert not leaks(sql.encode()), sql
 
     # what `shoplake serve` sends
-    for path, body in served_bodies(lake.root).items():
+    for path, body in served_bodies(lake_root).items():
         assert not leaks(body), path
 
     # and the hashed e-mails really are salted with the marker: every customer's hash is
     # the SHA-256 of the marker and one of its delivered addresses
-    with duckdb.connect(str(lake.root / "warehouse.duckdb"), read_only=True) as con:
+    with duckdb.connect(str(lake_root / "warehouse.duckdb"), read_only=True) as con:
         customers, matched = con.execute(
             "select count(*), count(*) filter (where exists ("
             "  select 1 from read_parquet(?) as silver"
             "  where silver.customer_id = dim.customer_id"
             "    and dim.email_hash = sha256(? || lower(trim(silver.email)))))"
             " from main.dim_customers as dim where not dim.is_inferred",
-            [str(lake.root / "silver" / "customers" / "**" / "*.parquet"), SALT],
+            [str(lake_root / "silver" / "customers" / "**" / "*.parquet"), SALT],
         ).fetchone()
     assert customers > 0
     assert matched == customers
+
+
+def test_the_run_creates_nothing_that_group_or_others_can_read(secret_run: SecretRun) -> None:
+    root = secret_run.lake_root
+    expected = [
+        root / "warehouse.duckdb",
+        root / "site" / "dashboard.html",
+        root / "_state" / "dbt" / "dev" / "target" / "manifest.json",
+        root / "_state" / "dbt" / "dev" / "target" / "index.html",
+        root / "_state" / "dbt" / "dev" / "logs" / "dbt.log",
+        root / "_state" / "alerts",
+        *root.glob("silver/*/year=*/month=*/day=*/*.parquet"),
+        *root.glob("quarantine/*/year=*/**/*.parquet"),
+    ]
+    assert any("silver" in str(p) for p in expected)
+    assert any("quarantine" in str(p) for p in expected)
+    for path in expected:
+        assert path.exists(), path
+    exposed = [
+        f"{oct(p.lstat().st_mode & 0o777)} {p.relative_to(root)}"
+        for p in [root, *root.rglob("*")]
+        if not p.is_symlink() and p.lstat().st_mode & 0o077
+    ]
+    assert not exposed, exposed
