@@ -155,16 +155,16 @@ class TreeSampler(threading.Thread):
         super().__init__(daemon=True)
         self.root, self.interval = root, interval
         self.peak = 0
-        self._stop = threading.Event()
+        self._done = threading.Event()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._done.is_set():
             total = sum(memory_of(pid) for pid in descendants(self.root))
             self.peak = max(self.peak, total)
-            self._stop.wait(self.interval)
+            self._done.wait(self.interval)
 
     def stop(self) -> int:
-        self._stop.set()
+        self._done.set()
         self.join()
         return self.peak
 
@@ -446,52 +446,36 @@ def main(argv: list[str] | None = None) -> int:
         f"(+1 day), {os.cpu_count()} CPUs, {platform.platform()}, work dir {work}"
     )
     steps: dict[str, Step] = {}
+
+    def step(name: str, *command: str, root: Path = lake_root) -> Step:
+        steps[name] = run_step(name, [*shoplake, *command], root, scratch, env)
+        return steps[name]
+
     try:
-        s = run_step(
+        s = step(
             "generate",
-            [
-                *shoplake,
-                "generate",
-                "--lake",
-                str(source),
-                "--start",
-                args.start,
-                "--days",
-                str(args.days + 1),
-                "--events",
-                str(total_events),
-            ],  # fmt: skip
-            source,
-            scratch,
-            env,
+            *("generate", "--lake", str(source), "--start", args.start),
+            *("--days", str(args.days + 1), "--events", str(total_events)),
+            root=source,
         )
         summary = json.loads((source / "_state" / "generate" / "summary.json").read_text())
         click = summary["datasets"]["clickstream"]
         s.events = click["records"] + click["duplicates"]
-        steps[s.name] = s
         print(f"  generated {s.events:,} events in {fmt_seconds(s.seconds)}", flush=True)
 
         print(f"  landed {land(source, lake_root, last_day):,} files of the history")
-        s = run_step("ingest history", [*shoplake, "ingest", "--lake", str(lake_root)],
-                     lake_root, scratch, env)  # fmt: skip
+        s = step("ingest history", "ingest", "--lake", str(lake_root))
         s.events = silver_rows(lake)
-        steps[s.name] = s
         print(f"  ingested {s.events:,} events in {fmt_seconds(s.seconds)}", flush=True)
-        s = run_step("build full", [*shoplake, "build", "--full-refresh", "--lake",
-                     str(lake_root)], lake_root, scratch, env)  # fmt: skip
+        s = step("build full", "build", "--full-refresh", "--lake", str(lake_root))
         s.events = steps["ingest history"].events
-        steps[s.name] = s
         print(f"  full build in {fmt_seconds(s.seconds)}", flush=True)
 
         print(f"  landed {land(source, lake_root, None):,} files of {last_day}")
-        s = run_step("ingest +1 day", [*shoplake, "ingest", "--lake", str(lake_root)],
-                     lake_root, scratch, env)  # fmt: skip
+        s = step("ingest +1 day", "ingest", "--lake", str(lake_root))
         s.events = silver_rows(lake) - steps["ingest history"].events
-        steps[s.name] = s
-        s = run_step("build incremental", [*shoplake, "build", "--lake", str(lake_root)],
-                     lake_root, scratch, env)  # fmt: skip
+        s = step("build incremental", "build", "--lake", str(lake_root))
         s.events = steps["ingest +1 day"].events
-        steps[s.name] = s
         print(f"  incremental build in {fmt_seconds(s.seconds)}", flush=True)
 
         warehouse = default_duckdb_path(lake)

@@ -265,6 +265,8 @@ def generate_clickstream(lake: Lake, *, start: date, days: int, events: int, see
         return out.close().records
 
 
+#: What one part of a job wrote: (dataset, counts, bytes).
+Part = tuple[str, Counts, int]
 #: The job the worker processes run: set before they are forked, read by _run_part.
 _JOB: _Job | None = None
 
@@ -295,7 +297,7 @@ class _Job:
         finally:
             _JOB = None
 
-    def part(self, name: str, day: int) -> tuple[str, Counts, int]:
+    def part(self, name: str, day: int) -> Part:
         lake, seed = self.lake, self.seed
         with Writer(lake) as writer:
             if name == "clickstream":
@@ -309,7 +311,7 @@ class _Job:
         return name, counts, writer.bytes
 
 
-def _run_part(task: tuple[str, int]) -> tuple[str, Counts, int]:
+def _run_part(task: tuple[str, int]) -> Part:
     assert _JOB is not None
     return _JOB.part(*task)
 
