@@ -719,10 +719,9 @@ def test_the_files_are_the_same_for_any_number_of_workers(tmp_path: Path) -> Non
 
 
 def test_cli_generate_asks_for_a_number_of_events(tmp_path: Path) -> None:
+    window = ["--start", "2026-10-01", "--days", "2"]
     result = CliRunner().invoke(
-        app,
-        ["generate", "--lake", str(tmp_path), "--start", "2026-10-01", "--days", "2",
-         "--events", "20000", "--seed", "2"],  # fmt: skip
+        app, ["generate", "--lake", str(tmp_path), *window, "--events", "20000", "--seed", "2"]
     )
     assert result.exit_code == 0, result.output
     lake = Lake.at(tmp_path)
