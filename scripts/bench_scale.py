@@ -39,6 +39,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -91,6 +92,7 @@ class Step:
     files: int = 0
     code: int = 0
     output: str = ""
+    killed: bool = False  # stopped by the bench: its tree went over the kill threshold
 
     @property
     def peak(self) -> int:
@@ -99,6 +101,11 @@ class Step:
     @property
     def rate(self) -> float | None:
         return self.events / self.seconds if self.seconds and self.events else None
+
+
+class StepKilled(Exception):
+    def __init__(self, step: Step) -> None:
+        self.step = step
 
 
 @dataclass
@@ -151,16 +158,21 @@ def memory_of(pid: int) -> int:
 class TreeSampler(threading.Thread):
     """Samples the memory of a process tree until stopped; keeps the peak."""
 
-    def __init__(self, root: int, interval: float = 0.2) -> None:
+    def __init__(self, root: int, kill_over: int | None, interval: float = 0.2) -> None:
         super().__init__(daemon=True)
-        self.root, self.interval = root, interval
+        self.root, self.kill_over, self.interval = root, kill_over, interval
         self.peak = 0
+        self.killed = False
         self._done = threading.Event()
 
     def run(self) -> None:
         while not self._done.is_set():
             total = sum(memory_of(pid) for pid in descendants(self.root))
             self.peak = max(self.peak, total)
+            if self.kill_over is not None and total > self.kill_over and not self.killed:
+                # the machine is shared: stop the step (its own session) before it hurts others
+                self.killed = True
+                os.killpg(self.root, signal.SIGKILL)
             self._done.wait(self.interval)
 
     def stop(self) -> int:
@@ -173,7 +185,9 @@ def count_files(root: Path) -> int:
     return sum(len(files) for _, _, files in os.walk(root)) if root.exists() else 0
 
 
-def run_step(name: str, argv: list[str], lake_root: Path, scratch: Path, env: dict) -> Step:
+def run_step(
+    name: str, argv: list[str], lake_root: Path, scratch: Path, env: dict, kill_over: int | None
+) -> Step:
     """Run one shoplake command in a measured child process tree."""
     report = scratch / f"{name.replace(' ', '_')}.io.json"
     before = count_files(lake_root)
@@ -184,8 +198,9 @@ def run_step(name: str, argv: list[str], lake_root: Path, scratch: Path, env: di
         stderr=subprocess.STDOUT,
         text=True,
         env=env,
+        start_new_session=True,
     )
-    sampler = TreeSampler(proc.pid)
+    sampler = TreeSampler(proc.pid, kill_over)
     sampler.start()
     output = proc.communicate()[0]
     seconds = time.perf_counter() - began
@@ -201,7 +216,10 @@ def run_step(name: str, argv: list[str], lake_root: Path, scratch: Path, env: di
         files=count_files(lake_root) - before,
         code=proc.returncode,
         output=output,
+        killed=sampler.killed,
     )
+    if sampler.killed:
+        return step
     if proc.returncode != 0:
         sys.stderr.write(output)
         raise SystemExit(f"bench_scale: step {name!r} failed with exit status {proc.returncode}")
@@ -319,14 +337,15 @@ def silver_queries(lake: Lake, day: date, repeats: int) -> tuple[list[QueryTime]
     scan = f"read_parquet('{glob}', hive_partitioning = true)"
     select = "select count(*) as events, count(distinct session_id) as sessions"
     hour = datetime(day.year, day.month, day.day, 10)
-    where = (
-        f"where year = {day.year} and month = {day.month} and day = {day.day} "
-        f"and event_time >= timestamp '{hour:%Y-%m-%d %H:%M:%S}' "
+    where_day = f"where year = {day.year} and month = {day.month} and day = {day.day}"
+    where_hour = (
+        f"{where_day} and event_time >= timestamp '{hour:%Y-%m-%d %H:%M:%S}' "
         f"and event_time < timestamp '{hour + timedelta(hours=1):%Y-%m-%d %H:%M:%S}'"
     )
     queries = {
-        "whole silver clickstream": f"{select} from {scan}",
-        f"{day} 10:00-11:00 only": f"{select} from {scan} {where}",
+        "all days": f"{select} from {scan}",
+        f"{day}": f"{select} from {scan} {where_day}",
+        f"{day} 10:00-11:00": f"{select} from {scan} {where_hour}",
     }
     silver_bytes = sum(
         p.stat().st_size for p in (lake.root / "silver" / "clickstream").rglob("*.parquet")
@@ -365,7 +384,7 @@ def print_steps(steps: list[Step], limit: int) -> None:
     print("\n" + " | ".join(head) + " | files | <= limit")
     for s in steps:
         rate = f"{s.rate / 1e6:.3f} M/s" if s.rate else "-"
-        ok = "yes" if s.peak <= limit else "NO"
+        ok = "stopped" if s.killed else "yes" if s.peak <= limit else "NO"
         print(
             f"{s.name} | {fmt_seconds(s.seconds)} | {s.events:,} | {rate} | "
             f"{fmt_bytes(s.tree_peak)} | {fmt_bytes(s.process_peak)} | {fmt_bytes(s.read)} | "
@@ -419,6 +438,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--memory-limit-gb", type=float, default=8.0, help="Peak memory allowed per step (8)."
     )
     parser.add_argument(
+        "--kill-over-gb",
+        type=float,
+        default=12.0,
+        help="Stop a step whose process tree goes over this many GB (12; 0: never), so "
+        "that a step that does not fit leaves the rest of a shared machine alone.",
+    )
+    parser.add_argument(
         "--repeats", type=int, default=3, help="Runs of each query (the best is kept; 3)."
     )
     return parser.parse_args(argv)
@@ -447,9 +473,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     steps: dict[str, Step] = {}
 
+    kill_over = int(args.kill_over_gb * GB) if args.kill_over_gb else None
+
     def step(name: str, *command: str, root: Path = lake_root) -> Step:
-        steps[name] = run_step(name, [*shoplake, *command], root, scratch, env)
-        return steps[name]
+        steps[name] = s = run_step(name, [*shoplake, *command], root, scratch, env, kill_over)
+        if s.killed:
+            raise StepKilled(s)
+        return s
 
     try:
         s = step(
@@ -506,6 +536,15 @@ def main(argv: list[str] | None = None) -> int:
         if not over:
             print(f"every step peaked at or under {args.memory_limit_gb:g} GB")
         return 1 if over else 0
+    except StepKilled as stopped:
+        print_steps(list(steps.values()), limit)
+        print(
+            f"bench_scale: step {stopped.step.name!r} stopped after "
+            f"{fmt_seconds(stopped.step.seconds)}: its processes took more than "
+            f"{args.kill_over_gb:g} GB (the limit is {args.memory_limit_gb:g} GB); "
+            "the later steps did not run"
+        )
+        return 1
     finally:
         if not args.keep and not args.work:
             shutil.rmtree(work, ignore_errors=True)
