@@ -469,7 +469,8 @@ def main(argv: list[str] | None = None) -> int:
     total_events = args.events + round(args.events / args.days)
     print(
         f"bench_scale: {args.events:,} events over {args.days} days from {start} "
-        f"(+1 day), {os.cpu_count()} CPUs, {platform.platform()}, work dir {work}"
+        f"(+1 day), {os.cpu_count()} CPUs, {platform.platform()}, work dir {work}, "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
     steps: dict[str, Step] = {}
 
@@ -515,6 +516,7 @@ def main(argv: list[str] | None = None) -> int:
         queries += silver
 
         print_steps(list(steps.values()), limit)
+        print(f"load average at the end: {os.getloadavg()[0]:.1f} (1 min)")
         print(
             f"\nincremental build / full build: "
             f"{steps['build incremental'].seconds / steps['build full'].seconds:.0%}"

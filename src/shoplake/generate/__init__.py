@@ -19,6 +19,11 @@ What the data looks like:
   a few delivered twice, and every valid format variant mixed in;
 * with ``faults``, every kind of bad input the contract lists (``faults``), counted.
 
+The shop is simulated in one process; the batch datasets and each day of clickstream are
+then written by worker processes (one per CPU), each part from a generator seeded by its
+own name, so the files do not depend on the number of workers. Clickstream is written hour
+by hour as the day's sessions advance (a day's worth of events at most is held).
+
 The counts go to the report and, as JSON, to ``_state/generate/summary.json``.
 """
 

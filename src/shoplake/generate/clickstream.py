@@ -7,7 +7,8 @@ snippets and per-hour timestamp prefixes. Every piece is free of ``"`` and ``\\`
 
 An event is held as ``(t_ms, body)`` where ``body`` is the line after the event_time
 value. Events are bucketed by UTC hour; an hour is written once no later session can
-still add to it.
+still add to it. A writer may own only some hours (one day's, when days are written in
+parallel): events of its sessions in other hours go to a ``_carry`` file of their hour.
 """
 
 from __future__ import annotations
