@@ -1,6 +1,6 @@
 """Benchmark shoplake at a scale: generate -> ingest -> build -> one more day -> build.
 
-    python scripts/bench_scale.py [--events 1000000] [--days 30] [--work DIR] [--keep]
+    python scripts/bench_scale.py [--events 1000000] [--days 30] [--ingest-by-day] [--work DIR] [--keep]
 
 Each step runs the ``shoplake`` CLI in a child process, as a user would:
 
@@ -332,25 +332,40 @@ def process_rchar() -> int:
 
 
 def silver_queries(lake: Lake, day: date, repeats: int) -> tuple[list[QueryTime], dict]:
-    """One hour of one day's clickstream vs the whole of it: time, bytes read, files."""
+    """The same query over all of silver clickstream, one day and one hour of that day:
+    time, bytes read, files opened. The day and the hour both filter on the partition and
+    on event_time, so that they read the same columns: the hour reads less because it
+    skips the day file's row groups of other hours (their event_time statistics)."""
     glob = lake.silver_glob("clickstream")
     scan = f"read_parquet('{glob}', hive_partitioning = true)"
     select = "select count(*) as events, count(distinct session_id) as sessions"
-    hour = datetime(day.year, day.month, day.day, 10)
-    where_day = f"where year = {day.year} and month = {day.month} and day = {day.day}"
-    where_hour = (
-        f"{where_day} and event_time >= timestamp '{hour:%Y-%m-%d %H:%M:%S}' "
-        f"and event_time < timestamp '{hour + timedelta(hours=1):%Y-%m-%d %H:%M:%S}'"
-    )
+    partition = f"year = {day.year} and month = {day.month} and day = {day.day}"
+
+    def between(lo: datetime, hi: datetime) -> str:
+        return (
+            f"where {partition} and event_time >= timestamp '{lo:%Y-%m-%d %H:%M:%S}' "
+            f"and event_time < timestamp '{hi:%Y-%m-%d %H:%M:%S}'"
+        )
+
+    midnight = datetime(day.year, day.month, day.day)
+    ten = midnight + timedelta(hours=10)
     queries = {
         "all days": f"{select} from {scan}",
-        f"{day}": f"{select} from {scan} {where_day}",
-        f"{day} 10:00-11:00": f"{select} from {scan} {where_hour}",
+        f"{day}": f"{select} from {scan} {between(midnight, midnight + timedelta(days=1))}",
+        f"{day} 10:00-11:00": f"{select} from {scan} {between(ten, ten + timedelta(hours=1))}",
     }
+    day_file = lake.root / lake.partition_key("clickstream", day)
+    with duckdb.connect() as con:
+        sql = "select count(distinct row_group_id) from parquet_metadata(?)"
+        groups = con.execute(sql, [str(day_file)]).fetchone()[0]
     silver_bytes = sum(
         p.stat().st_size for p in (lake.root / "silver" / "clickstream").rglob("*.parquet")
     )
-    detail: dict[str, Any] = {"silver_bytes": silver_bytes}
+    detail: dict[str, Any] = {
+        "silver_bytes": silver_bytes,
+        "day_file_bytes": day_file.stat().st_size,
+        "day_row_groups": groups,
+    }
     out = []
     for name, sql in queries.items():
         q = QueryTime("silver", name)
@@ -364,7 +379,7 @@ def silver_queries(lake: Lake, day: date, repeats: int) -> tuple[list[QueryTime]
                 read = process_rchar() - read_before
             plan = "\n".join(row[1] for row in con.execute(f"explain analyze {sql}").fetchall())
         files = re.search(r"Total Files Read:\s*(\d+)", plan)
-        q.note = f"{read / 1e6:,.1f} MB read, {files.group(1) if files else '?'} files"
+        q.note = f"{read / 1e6:,.2f} MB read, {files.group(1) if files else '?'} files"
         detail[name] = {"bytes_read": read, "files": files.group(1) if files else None}
         out.append(q)
     return out, detail
@@ -438,6 +453,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--memory-limit-gb", type=float, default=8.0, help="Peak memory allowed per step (8)."
     )
     parser.add_argument(
+        "--ingest-by-day",
+        action="store_true",
+        help="Ingest the history one landing day per run (as a daily schedule would have) "
+        "instead of in one run.",
+    )
+    parser.add_argument(
         "--kill-over-gb",
         type=float,
         default=12.0,
@@ -482,6 +503,25 @@ def main(argv: list[str] | None = None) -> int:
             raise StepKilled(s)
         return s
 
+    def ingest_day_by_day(first: date, end: date) -> Step:
+        """The history ingested as it would have landed, one day at a time: one step
+        whose time, bytes and files are the sums and whose peak is the largest."""
+        total = Step("ingest history")
+        day = first
+        while day < end:
+            day += timedelta(days=1)
+            land(source, lake_root, day)
+            s = step("ingest history", "ingest", "--lake", str(lake_root))
+            total.seconds += s.seconds
+            total.read += s.read
+            total.written += s.written
+            total.files += s.files
+            total.tree_peak = max(total.tree_peak, s.tree_peak)
+            total.process_peak = max(total.process_peak, s.process_peak)
+        steps[total.name] = total
+        print(f"  ingested the history day by day ({(end - first).days} runs)")
+        return total
+
     try:
         s = step(
             "generate",
@@ -494,8 +534,11 @@ def main(argv: list[str] | None = None) -> int:
         s.events = click["records"] + click["duplicates"]
         print(f"  generated {s.events:,} events in {fmt_seconds(s.seconds)}", flush=True)
 
-        print(f"  landed {land(source, lake_root, last_day):,} files of the history")
-        s = step("ingest history", "ingest", "--lake", str(lake_root))
+        if args.ingest_by_day:
+            s = ingest_day_by_day(start, last_day)
+        else:
+            print(f"  landed {land(source, lake_root, last_day):,} files of the history")
+            s = step("ingest history", "ingest", "--lake", str(lake_root))
         s.events = silver_rows(lake)
         print(f"  ingested {s.events:,} events in {fmt_seconds(s.seconds)}", flush=True)
         s = step("build full", "build", "--full-refresh", "--lake", str(lake_root))
@@ -523,8 +566,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         print_queries(queries)
         print(
-            f"\nsilver clickstream: {fmt_bytes(detail['silver_bytes'])} in Parquet; "
-            f"warehouse {fmt_bytes(warehouse.stat().st_size)}"
+            f"\nsilver clickstream: {fmt_bytes(detail['silver_bytes'])} in Parquet, the "
+            f"queried day's file {detail['day_file_bytes'] / 1e6:,.2f} MB in "
+            f"{detail['day_row_groups']} row groups; warehouse "
+            f"{fmt_bytes(warehouse.stat().st_size)}"
         )
         print("\nmarkdown (README, Performance):")
         for line in markdown(steps["ingest history"].events, steps, queries):
