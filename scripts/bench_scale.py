@@ -1,6 +1,7 @@
 """Benchmark shoplake at a scale: generate -> ingest -> build -> one more day -> build.
 
-    python scripts/bench_scale.py [--events 1000000] [--days 30] [--ingest-by-day] [--work DIR] [--keep]
+    python scripts/bench_scale.py [--events 1000000] [--days 30] [--ingest-by-day]
+                                  [--work DIR] [--keep]
 
 Each step runs the ``shoplake`` CLI in a child process, as a user would:
 
@@ -10,6 +11,10 @@ Each step runs the ``shoplake`` CLI in a child process, as a user would:
    ``shoplake ingest`` and ``shoplake build --full-refresh``;
 3. the last day's files are linked in, then ``shoplake ingest`` and ``shoplake build``
    (incremental).
+
+With ``--ingest-by-day`` the history is ingested as a daily schedule would have done it,
+one landing day per ``shoplake ingest`` (the step's figures are the runs' sums, its peak
+the largest), instead of in one first run.
 
 Per step it prints wall time, clickstream events per second, peak memory of the step's
 whole process tree (the sum of the processes' proportional set sizes, sampled every
