@@ -80,7 +80,8 @@ with open(sys.argv[1], 'w') as f:
                'wchar': after['wchar'] - before['wchar'],
                'read_bytes': after['read_bytes'] - before['read_bytes'],
                'write_bytes': after['write_bytes'] - before['write_bytes'],
-               'max_rss': usage.ru_maxrss * 1024}, f)
+               'max_rss': usage.ru_maxrss * 1024,
+               'cpu': usage.ru_utime + usage.ru_stime}, f)
 sys.exit(code)
 """
 
@@ -89,6 +90,7 @@ sys.exit(code)
 class Step:
     name: str
     seconds: float = 0.0
+    cpu: float = 0.0  # user + system seconds of the whole tree
     events: int = 0
     tree_peak: int = 0  # bytes: the largest sum of the tree's PSS seen
     process_peak: int = 0  # bytes: the largest single process's peak RSS
@@ -207,13 +209,18 @@ def run_step(
     )
     sampler = TreeSampler(proc.pid, kill_over)
     sampler.start()
-    output = proc.communicate()[0]
+    try:
+        output = proc.communicate()[0]
+    except BaseException:  # interrupted: do not leave the step running
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
     seconds = time.perf_counter() - began
     tree_peak = sampler.stop()
     io = json.loads(report.read_text()) if report.exists() else {}
     step = Step(
         name,
         seconds=seconds,
+        cpu=io.get("cpu", 0.0),
         tree_peak=tree_peak,
         process_peak=io.get("max_rss", 0),
         read=io.get("rchar", 0),
@@ -400,15 +407,15 @@ def fmt_seconds(s: float) -> str:
 
 
 def print_steps(steps: list[Step], limit: int) -> None:
-    head = ("step", "wall", "events", "events/s", "peak tree", "peak proc", "read", "written")
-    print("\n" + " | ".join(head) + " | files | <= limit")
+    head = ("step", "wall", "cpu", "events", "events/s", "peak tree", "peak proc", "read")
+    print("\n" + " | ".join(head) + " | written | files | <= limit")
     for s in steps:
         rate = f"{s.rate / 1e6:.3f} M/s" if s.rate else "-"
         ok = "stopped" if s.killed else "yes" if s.peak <= limit else "NO"
         print(
-            f"{s.name} | {fmt_seconds(s.seconds)} | {s.events:,} | {rate} | "
-            f"{fmt_bytes(s.tree_peak)} | {fmt_bytes(s.process_peak)} | {fmt_bytes(s.read)} | "
-            f"{fmt_bytes(s.written)} | {s.files:,} | {ok}"
+            f"{s.name} | {fmt_seconds(s.seconds)} | {fmt_seconds(s.cpu)} | {s.events:,} | "
+            f"{rate} | {fmt_bytes(s.tree_peak)} | {fmt_bytes(s.process_peak)} | "
+            f"{fmt_bytes(s.read)} | {fmt_bytes(s.written)} | {s.files:,} | {ok}"
         )
 
 
@@ -424,7 +431,7 @@ def print_queries(queries: list[QueryTime]) -> None:
 def markdown(events: int, steps: dict[str, Step], queries: list[QueryTime]) -> list[str]:
     def cell(name: str) -> str:
         s = steps[name]
-        return f"{fmt_seconds(s.seconds)} / {fmt_bytes(s.peak)}"
+        return f"{fmt_seconds(s.seconds)} ({fmt_seconds(s.cpu)} CPU), {fmt_bytes(s.peak)}"
 
     full, inc = steps["build full"], steps["build incremental"]
     dash = sum(q.best for q in queries if q.group == "dashboard")
@@ -518,6 +525,7 @@ def main(argv: list[str] | None = None) -> int:
             land(source, lake_root, day)
             s = step("ingest history", "ingest", "--lake", str(lake_root))
             total.seconds += s.seconds
+            total.cpu += s.cpu
             total.read += s.read
             total.written += s.written
             total.files += s.files
