@@ -406,6 +406,14 @@ def fmt_seconds(s: float) -> str:
     return f"{s:.1f} s" if s < 120 else f"{s / 60:.1f} min"
 
 
+def progress(s: Step) -> None:
+    print(
+        f"  {s.name}: {fmt_seconds(s.seconds)} ({fmt_seconds(s.cpu)} CPU), "
+        f"{s.events:,} events, peak {fmt_bytes(s.peak)}",
+        flush=True,
+    )
+
+
 def print_steps(steps: list[Step], limit: int) -> None:
     head = ("step", "wall", "cpu", "events", "events/s", "peak tree", "peak proc", "read")
     print("\n" + " | ".join(head) + " | written | files | <= limit")
@@ -545,7 +553,7 @@ def main(argv: list[str] | None = None) -> int:
         summary = json.loads((source / "_state" / "generate" / "summary.json").read_text())
         click = summary["datasets"]["clickstream"]
         s.events = click["records"] + click["duplicates"]
-        print(f"  generated {s.events:,} events in {fmt_seconds(s.seconds)}", flush=True)
+        progress(s)
 
         if args.ingest_by_day:
             s = ingest_day_by_day(start, last_day)
@@ -553,17 +561,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  landed {land(source, lake_root, last_day):,} files of the history")
             s = step("ingest history", "ingest", "--lake", str(lake_root))
         s.events = silver_rows(lake)
-        print(f"  ingested {s.events:,} events in {fmt_seconds(s.seconds)}", flush=True)
+        progress(s)
         s = step("build full", "build", "--full-refresh", "--lake", str(lake_root))
         s.events = steps["ingest history"].events
-        print(f"  full build in {fmt_seconds(s.seconds)}", flush=True)
+        progress(s)
 
         print(f"  landed {land(source, lake_root, None):,} files of {last_day}")
         s = step("ingest +1 day", "ingest", "--lake", str(lake_root))
         s.events = silver_rows(lake) - steps["ingest history"].events
+        progress(s)
         s = step("build incremental", "build", "--lake", str(lake_root))
         s.events = steps["ingest +1 day"].events
-        print(f"  incremental build in {fmt_seconds(s.seconds)}", flush=True)
+        progress(s)
 
         warehouse = default_duckdb_path(lake)
         queries = dashboard_queries(warehouse, args.repeats)
