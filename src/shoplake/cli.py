@@ -219,7 +219,11 @@ def generate(
 
     settings = load_settings()
     if events is not None and orders_per_day is not None:
-        raise ShoplakeError("--orders-per-day and --events both set the volume", "give one of them")
+        raise ConfigError(
+            "--orders-per-day and --events both set the volume",
+            "give one of them",
+            setting="--events",
+        )
     if events is not None:
         orders_per_day = orders_per_day_for(events, days)
     report = run_generate(
