@@ -705,3 +705,29 @@ def test_the_shop_varies_by_weekday_channel_campaign_and_outage(tmp_path: Path) 
         if h + 1 in busy and per_hour[(d, h)] == 0 and per_hour[(d, h + 1)] == 0
     ]
     assert gaps, "no checkout outage: every busy hour of every day has orders"
+
+
+def test_the_files_are_the_same_for_any_number_of_workers(tmp_path: Path) -> None:
+    size = {"start": START, "days": 3, "orders_per_day": 12, "seed": 11, "faults": True}
+    one, three = Lake.at(tmp_path / "one"), Lake.at(tmp_path / "three")
+    generate(one, **size, workers=1)
+    generate(three, **size, workers=3)
+    assert all_bytes(one) == all_bytes(three)
+    assert summary(one) == summary(three)
+    # the days are written apart: sessions that cross midnight go to the next day's hour
+    assert any("_carry" in name for name in all_bytes(one))
+
+
+def test_cli_generate_asks_for_a_number_of_events(tmp_path: Path) -> None:
+    window = ["--start", "2026-10-01", "--days", "2"]
+    result = CliRunner().invoke(
+        app, ["generate", "--lake", str(tmp_path), *window, "--events", "20000", "--seed", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    lake = Lake.at(tmp_path)
+    ds = DATASETS["clickstream"]
+    events = sum(len(read_raw(p, ds).records) for p in lake.raw_files(ds))
+    assert 0.75 * 20_000 < events < 1.25 * 20_000
+    order_files = [read_raw(p, DATASETS["orders"]) for p in lake.raw_files(DATASETS["orders"])]
+    orders = {r["order_id"] for f in order_files for r in f.records}
+    assert 0.75 < len(orders) / (20_000 / 86) < 1.25  # the other datasets in proportion

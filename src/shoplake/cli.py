@@ -177,9 +177,27 @@ def generate(
     ],
     days: Annotated[int, typer.Option(min=1, help="Number of days to generate.")] = 30,
     orders_per_day: Annotated[
-        int,
-        typer.Option(min=1, help="Average orders per day; clickstream volume scales with it."),
-    ] = 200,
+        int | None,
+        typer.Option(
+            min=1, help="Average orders per day (default 200); clickstream volume scales with it."
+        ),
+    ] = None,
+    events: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="About this many clickstream events over the --days: sets --orders-per-day "
+            "(every other dataset in proportion).",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Processes writing the datasets and days at once (default: one per CPU; "
+            "the files are the same for any number).",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same files.")] = 42,
     faults: Annotated[
         bool,
@@ -195,15 +213,27 @@ def generate(
 
     Without --postgres-dsn the product catalog is dropped as CSV under raw/products/;
     with it, the catalog is loaded into PostgreSQL for `shoplake extract products`.
+    --events N asks for a volume instead of --orders-per-day: about N clickstream events
+    (each order comes with about 86, counting the visits that did not buy).
     """
     from shoplake.generate import generate as run_generate
+    from shoplake.generate import orders_per_day_for
 
     settings = load_settings()
+    if events is not None and orders_per_day is not None:
+        raise ConfigError(
+            "--orders-per-day and --events both set the volume",
+            "give one of them",
+            setting="--events",
+        )
+    if events is not None:
+        orders_per_day = orders_per_day_for(events, days)
     report = run_generate(
         _lake(lake),
         start=start.date(),
         days=days,
-        orders_per_day=orders_per_day,
+        orders_per_day=orders_per_day or 200,
+        workers=workers,
         seed=seed,
         faults=faults,
         postgres_dsn=_dsn(postgres_dsn),

@@ -7,7 +7,8 @@ snippets and per-hour timestamp prefixes. Every piece is free of ``"`` and ``\\`
 
 An event is held as ``(t_ms, body)`` where ``body`` is the line after the event_time
 value. Events are bucketed by UTC hour; an hour is written once no later session can
-still add to it.
+still add to it. A writer may own only some hours (one day's, when days are written in
+parallel): events of its sessions in other hours go to a ``_carry`` file of their hour.
 """
 
 from __future__ import annotations
@@ -283,8 +284,14 @@ class HourlyWriter:
         gzip_share: float = 0.15,
         resend_share: float = 0.0,
         faults: FaultHook | None = None,
+        hours: tuple[int, int] | None = None,
+        tag: str = "",
     ) -> None:
+        """``hours``: the [first, end) hours this writer owns (None: all); events in other
+        hours go to a ``_carry{tag}`` file of their hour, late files are named with ``tag``.
+        """
         self.lake, self.writer, self.seed = lake, writer, seed
+        self.hours, self.tag = hours, tag
         self.t_start, self.t_end = t_start, t_end
         self.gzip_share, self.resend_share = gzip_share, resend_share
         self.faults = faults
@@ -325,7 +332,7 @@ class HourlyWriter:
             rng = random.Random(f"{self.seed}:clickstream:late:{h}")
             style, off, gz = self._style(rng)
             lines = format_lines(events, style, off)
-            name = f"clickstream_{utc(h * HOUR_MS):%Y%m%d%H}_late.json"
+            name = f"clickstream_{utc(h * HOUR_MS):%Y%m%d%H}_late{self.tag}.json"
             self._put(h, name, lines, gz)
             self.counts.late_files += 1
         return self.counts
@@ -350,6 +357,12 @@ class HourlyWriter:
 
     def _write_hour(self, h: int, events: list[Event]) -> None:
         events.sort(key=_time)  # stable: same-time events keep their order
+        if self.hours is not None and not self.hours[0] <= h < self.hours[1]:
+            rng = random.Random(f"{self.seed}:clickstream:{h}:carry{self.tag}")
+            style, off, gz = self._style(rng)
+            stem = f"clickstream_{utc(h * HOUR_MS):%Y%m%d%H}_carry{self.tag}"
+            self._put(h, f"{stem}.json", format_lines(events, style, off), gz)
+            return
         rng = random.Random(f"{self.seed}:clickstream:{h}")
         style, off, gz = self._style(rng)
         lines = format_lines(events, style, off)
