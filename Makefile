@@ -44,10 +44,11 @@ demo: setup
 	@echo "  run history: $(BIN)/shoplake status --lake $(DEMO_LAKE)"
 	@echo "  lake:        $(DEMO_LAKE)/silver/, $(DEMO_LAKE)/quarantine/, $(DEMO_LAKE)/_state/"
 
-## lint: ruff (lint + format check)
+## lint: ruff (lint + format check) and mypy (the package's types)
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 ## sql-lint: SQLFluff (dbt templater) on the models, tests and analyses; with
 ## SQL_BASE=<git ref> only on the SQL changed since that ref (a pull request's CI)

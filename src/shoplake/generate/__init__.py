@@ -128,16 +128,16 @@ class GenerateReport:
 
     def as_report(self) -> Report:
         end = date.fromordinal(self.start.toordinal() + self.days - 1)
+        rows = [
+            (name, c.files, c.records, c.duplicates, c.late_files, sum(c.faults.values()))
+            for name in DATASET_ORDER
+            if (c := self.datasets.get(name)) is not None
+        ]
         report = Report(
             title=f"Generated raw data for {self.start} .. {end} (seed {self.seed})",
             columns=("dataset", "files", "records", "duplicates", "late files", "faults"),
+            rows=rows,
         )
-        for name in DATASET_ORDER:
-            if name in self.datasets:
-                c = self.datasets[name]
-                report.rows.append(
-                    (name, c.files, c.records, c.duplicates, c.late_files, sum(c.faults.values()))
-                )
         if self.products_loaded is not None:
             report.notes.append(
                 f"products: catalog loaded into PostgreSQL ({self.products_loaded} rows "

@@ -257,7 +257,7 @@ def format_lines(events: list[Event], style: str, offset_min: int) -> list[str]:
     """NDJSON lines of time-sorted events, timestamps in one spelling (ms precision)."""
     suffix = _suffix(style, offset_min)
     mmss, millis = _MMSS, _MILLIS
-    out = []
+    out: list[str] = []
     add = out.append
     hour = -1
     head = ""

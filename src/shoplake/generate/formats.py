@@ -105,7 +105,7 @@ class Style:
 def draw_style(rng: random.Random, kind: str, gzip_share: float = 0.2) -> Style:
     """A random but plausible look for a file of ``kind`` ('csv' or 'json')."""
     ts = rng.choices(("z", "zms", "offset", "naive"), (50, 15, 20, 15))[0]
-    common = {
+    common: dict[str, Any] = {
         "gzip": rng.random() < gzip_share,
         "ts": ts,
         "offset_min": rng.choice(OFFSETS) if ts == "offset" else 0,

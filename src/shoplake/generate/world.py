@@ -300,7 +300,8 @@ class World:
         day = f"{_date_of(signup_ms):%y%m%d}" if signup_ms >= self.t0 else ""
         seq = len(self.customers) + 1
         cid = f"C{day}{seq:05d}" if day else f"C{seq:06d}"
-        segment = rng.choices(*zip(*data.SEGMENTS_WEIGHTS, strict=True))[0]
+        segments = [name for name, _ in data.SEGMENTS_WEIGHTS]
+        segment = rng.choices(segments, [weight for _, weight in data.SEGMENTS_WEIGHTS])[0]
         c = Customer(
             customer_id=cid,
             email=f"{_ascii(first)}.{_ascii(last)}{seq}@{rng.choice(data.EMAIL_DOMAINS)}",
