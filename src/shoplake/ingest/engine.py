@@ -33,6 +33,7 @@ from shoplake.ingest.readers import (
     ndjson_lines,
     read_records,
 )
+from shoplake.ingest.resources import ingest_connection
 from shoplake.ingest.transaction import Transaction, lake_lock, recover
 from shoplake.ingest.validate import lit, ndjson_parse_sql, q, validate_sql
 from shoplake.lake import Lake, RawZone, StrayFile
@@ -237,17 +238,14 @@ def ingest_session(lake: Lake, run_id: str, started: datetime, wait: bool) -> It
         manifest = load_manifest(lake, lake.state_key(*MANIFEST))
         ingest_seq = load_sequence(lake, lake.state_key(*SEQUENCE)) + 1
         txn = Transaction(lake, run_id, lease)
-        con = duckdb.connect()
         try:
-            con.execute("SET TimeZone = 'UTC'")
-            lake.attach(con)
-            job = Job(lake, con, txn, run_id, started.replace(tzinfo=None), ingest_seq)
-            yield Session(lake, txn, job, recovered, manifest, ingest_seq, dumps(manifest))
+            with ingest_connection() as con:
+                lake.attach(con)
+                job = Job(lake, con, txn, run_id, started.replace(tzinfo=None), ingest_seq)
+                yield Session(lake, txn, job, recovered, manifest, ingest_seq, dumps(manifest))
         except BaseException:
             txn.abort()
             raise
-        finally:
-            con.close()
 
 
 def _not_regular(key: str, kind: str | None) -> FileRejected:
