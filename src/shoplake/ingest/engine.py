@@ -28,14 +28,16 @@ from shoplake.contract import DATASETS, LINEAGE_COLUMNS, NOT_A_REGULAR_FILE, Dat
 from shoplake.ingest.rates import read_rates
 from shoplake.ingest.readers import (
     EXCERPT_CHARS,
+    CsvColumns,
     FileRejected,
+    RawRecords,
     decode,
     ndjson_lines,
     read_records,
 )
 from shoplake.ingest.resources import ingest_connection
 from shoplake.ingest.transaction import Transaction, lake_lock, recover
-from shoplake.ingest.validate import lit, ndjson_parse_sql, q, validate_sql
+from shoplake.ingest.validate import csv_columns_sql, lit, ndjson_parse_sql, q, validate_sql
 from shoplake.lake import Lake, RawZone, StrayFile
 from shoplake.report import NullProgress, Progress, Report
 from shoplake.storage import NotRegularFile
@@ -321,7 +323,7 @@ class Checker:
             return 0
         records = (read_rates if ds.name == "exchange_rates" else read_records)(ds, data)
         if records:
-            self._insert_records(records.to_arrow(relative))
+            self._insert_records(records, relative)
         return records.extra_columns
 
     def load_stored(self, ds: Dataset, stored: list[tuple[str, int, str]]) -> list[int]:
@@ -354,9 +356,7 @@ class Checker:
             self._insert_lines(ndjson_lines(text.encode("utf-8")), None, stored, usable)
         elif ds.format is Format.JSON and usable:
             page = "[" + ",".join(stored[i][2] for i in usable) + "]"
-            self._insert_records(
-                read_records(ds, page.encode("utf-8")).to_arrow(""), stored, usable
-            )
+            self._insert_records(read_records(ds, page.encode("utf-8")), "", stored, usable)
         for header, positions in groups.items():
             buf = io.StringIO()
             writer = csv.writer(buf, lineterminator="\n")
@@ -368,7 +368,7 @@ class Checker:
             except FileRejected:  # the contract now requires a column these rows lack
                 lost.extend(positions)
                 continue
-            self._insert_records(records.to_arrow(""), stored, positions)
+            self._insert_records(records, "", stored, positions)
         return sorted(lost)
 
     def _insert_lines(
@@ -390,14 +390,21 @@ class Checker:
 
     def _insert_records(
         self,
-        records: pa.Table,
+        records: RawRecords | CsvColumns,
+        source_file: str,
         stored: list[tuple[str, int, str]] | None = None,
         positions: list[int] | None = None,
     ) -> None:
+        table = records.to_arrow(source_file)
         if stored is not None and positions is not None:
-            records = _with_lineage(records, stored, positions)
-        self.con.register("file_records", records)
-        self.sql("insert into raw_records by name select * from file_records")
+            table = _with_lineage(table, stored, positions)
+        self.con.register("file_records", table)
+        select = (
+            csv_columns_sql(records, "file_records")
+            if isinstance(records, CsvColumns)
+            else "select * from file_records"
+        )
+        self.sql(f"insert into raw_records by name {select}")
         self.con.unregister("file_records")
 
     def check(self, ds: Dataset) -> None:

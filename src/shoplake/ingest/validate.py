@@ -11,6 +11,7 @@ docs/lake.md.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -36,6 +37,7 @@ from shoplake.ingest.readers import (
     RECORD_TOO_LARGE,
     TOO_DEEP,
     WHITESPACE,
+    CsvColumns,
     limit_text,
 )
 
@@ -298,10 +300,14 @@ def validate_sql(ds: Dataset, source: str, now_sql: str) -> str:
         select *, {typed} from raw
     ),
     first_reason as (
-        select *, {reason} as reason, {field} as field, {detail} as detail from typed
+        select *, {reason} as reason from typed
     ),
-    checked as (
-        select *, {reasons} as reasons from first_reason
+    checked as (  -- the rules are run again only on the records that break one
+        select *,
+               case when reason is not null then {field} end as field,
+               case when reason is not null then {detail} end as detail,
+               {reasons} as reasons
+        from first_reason
     )
     select source_file, source_line, reason, field, detail, reasons, {silver},
            case when reason in ({_in_list(LIMIT_REASONS)})
@@ -378,3 +384,27 @@ def ndjson_parse_sql(ds: Dataset, lines: str) -> str:
            {", ".join(values)}
     from parsed
     """
+
+
+def csv_columns_sql(records: CsvColumns, relation: str) -> str:
+    """SELECT over ``relation`` (:meth:`CsvColumns.to_arrow`) giving the raw-string
+    relation, as :func:`shoplake.ingest.readers.read_csv` builds it: each field trimmed
+    (empty is null) and the record as a JSON object of header -> value (a repeated
+    column's last value), the same text as ``json.dumps``: the columnar reader takes only
+    values with no quote, backslash or control character but tab, which JSON writes
+    as ``\\t``."""
+    last = {name: i for i, name in enumerate(records.header)}
+    pieces = []
+    for k, (name, i) in enumerate(last.items()):
+        key = ("{" if k == 0 else ", ") + json.dumps(name, ensure_ascii=False) + ': "'
+        pieces.append(f"{lit(key)} || replace(c{i}, chr(9), {lit(chr(92) + 't')}) || '\"'")
+    raw = " || ".join(pieces) + " || '}'" if pieces else "'{}'"
+    values = ", ".join(
+        f"{_trimmed(f'c{i}') if i is not None else 'cast(null as varchar)'} as {q(name)}"
+        for name, i in records.wanted
+    )
+    return (
+        f"select source_file, source_line, {raw} as raw_record,"
+        " cast(null as varchar) as parse_error, cast(null as varchar) as type_error,"
+        f" cast(null as varchar[]) as type_errors, {values} from {relation}"
+    )
