@@ -292,6 +292,9 @@ class Checker:
 
     def __init__(self, con: duckdb.DuckDBPyConnection, now: datetime) -> None:
         self.con, self.now = con, now
+        #: The header of each file of the batch read by the columnar CSV reader (its
+        #: quarantined records are turned into the row reader's text at the end).
+        self._csv_headers: dict[str, list[str]] = {}
         self.now_sql = f"timestamp {lit(now.isoformat(sep=' '))}"
 
     def sql(self, query: str, params: list | None = None) -> list[tuple]:
@@ -303,6 +306,7 @@ class Checker:
 
     def start(self, ds: Dataset) -> None:
         """Empty raw tables for a batch of ``ds``."""
+        self._csv_headers = {}
         if ds.format is Format.NDJSON:
             self.sql(
                 "create or replace temp table raw_lines "
@@ -399,11 +403,11 @@ class Checker:
         if stored is not None and positions is not None:
             table = _with_lineage(table, stored, positions)
         self.con.register("file_records", table)
-        select = (
-            csv_columns_sql(records, "file_records")
-            if isinstance(records, CsvColumns)
-            else "select * from file_records"
-        )
+        select = "select * from file_records"
+        if isinstance(records, CsvColumns):
+            select = csv_columns_sql(records, "file_records")
+            files = [stored[i][0] for i in positions or ()] if stored else [source_file]
+            self._csv_headers.update(dict.fromkeys(files, records.header))
         self.sql(f"insert into raw_records by name {select}")
         self.con.unregister("file_records")
 
@@ -419,6 +423,34 @@ class Checker:
             select *{derived}, cast({q(ds.business_ts)} as date) as partition_day
             from ({validate_sql(ds, _RAW_RELATION[ds.format], self.now_sql)})"""
         )
+        if self._csv_headers:
+            self._csv_raw_records()
+
+    def _csv_raw_records(self) -> None:
+        """Give the quarantined records of columnar CSV files the row reader's raw text
+        (JSON of header -> value) in place of their line (a few rows: the rejects)."""
+        files = pa.table({"f": pa.array(list(self._csv_headers), pa.string())})
+        self.con.register("csv_files", files)
+        rows = self.sql(
+            """select source_file, source_line, raw_record from checked
+            where reason is not null and source_file in (select f from csv_files)"""
+        )
+        self.con.unregister("csv_files")
+        if not rows:
+            return
+        fixed = pa.table(
+            {
+                "f": pa.array([r[0] for r in rows], pa.string()),
+                "l": pa.array([r[1] for r in rows], pa.int64()),
+                "raw": [CsvColumns.raw_record(self._csv_headers[r[0]], r[2]) for r in rows],
+            }
+        )
+        self.con.register("csv_raw", fixed)
+        self.sql(
+            """update checked set raw_record = csv_raw.raw from csv_raw
+            where checked.source_file = csv_raw.f and checked.source_line = csv_raw.l"""
+        )
+        self.con.unregister("csv_raw")
 
 
 def _with_lineage(

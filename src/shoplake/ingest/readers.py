@@ -292,14 +292,17 @@ def _csv_columns(ds: Dataset, header: list[str]) -> tuple[list[tuple[str, int | 
 @dataclass
 class CsvColumns:
     """Records of one CSV file read column by column (:func:`read_csv_columnar`): each
-    column's raw text as delivered (``c0``, ``c1``, ... in header order) and the line,
-    without a Python object per value. :func:`shoplake.ingest.validate.csv_columns_sql`
-    turns them into the relation :meth:`RawRecords.to_arrow` gives."""
+    column's raw text as delivered (``c0``, ``c1``, ... in header order), the line number
+    and the line, without a Python object per value.
+    :func:`shoplake.ingest.validate.csv_columns_sql` turns them into the relation
+    :meth:`RawRecords.to_arrow` gives, but for the raw record, which stays the line:
+    :meth:`raw_record` makes the row reader's text of it, for the records quarantined."""
 
-    table: pa.Table  # source_line, c0, c1, ...
+    table: pa.Table  # source_line, raw_line (the line as delivered), c0, c1, ...
     header: list[str]
     wanted: list[tuple[str, int | None]]  # contract field -> its column (None: absent)
     extra_columns: int
+    spaced: bool = True  # whether the file holds a space or tab (values may need trimming)
 
     def __len__(self) -> int:
         return self.table.num_rows
@@ -307,6 +310,12 @@ class CsvColumns:
     def to_arrow(self, source_file: str) -> pa.Table:
         files = pa.array([source_file] * len(self), pa.string())
         return self.table.add_column(0, "source_file", files)
+
+    @staticmethod
+    def raw_record(header: list[str], line: str) -> str:
+        """A line's record as :func:`read_csv` keeps it: JSON of header -> value."""
+        row = next(csv.reader([line]))
+        return json.dumps(dict(zip(header, row, strict=True)), ensure_ascii=False)
 
 
 def _csv_fast_bytes(data: bytes) -> bool:
@@ -376,8 +385,18 @@ def read_csv_columnar(ds: Dataset, data: bytes) -> CsvColumns | None:
         )
     except pa.ArrowInvalid:  # a row of another width: the row-by-row reader reports it
         return None
-    lines = pa.array(np.arange(2, table.num_rows + 2, dtype=np.int64))
-    return CsvColumns(table.add_column(0, "source_line", lines), header, wanted, extra)
+    offsets = np.append(ends + 1, len(data)).astype(np.int64)  # lines after the header
+    if data.endswith(b"\n"):
+        offsets = offsets[:-1]
+    if len(offsets) - 1 != table.num_rows:
+        return None
+    raw_lines = pa.LargeStringArray.from_buffers(
+        table.num_rows, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data)
+    )
+    numbers = pa.array(np.arange(2, table.num_rows + 2, dtype=np.int64))
+    table = table.add_column(0, "raw_line", raw_lines).add_column(0, "source_line", numbers)
+    spaced = b" " in data or b"\t" in data
+    return CsvColumns(table, header, wanted, extra, spaced)
 
 
 def _csv_limits(row: list[str], header: list[str]) -> tuple[str, str | None] | None:

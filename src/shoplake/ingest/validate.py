@@ -11,7 +11,6 @@ docs/lake.md.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -388,23 +387,18 @@ def ndjson_parse_sql(ds: Dataset, lines: str) -> str:
 
 def csv_columns_sql(records: CsvColumns, relation: str) -> str:
     """SELECT over ``relation`` (:meth:`CsvColumns.to_arrow`) giving the raw-string
-    relation, as :func:`shoplake.ingest.readers.read_csv` builds it: each field trimmed
-    (empty is null) and the record as a JSON object of header -> value (a repeated
-    column's last value), the same text as ``json.dumps``: the columnar reader takes only
-    values with no quote, backslash or control character but tab, which JSON writes
-    as ``\\t``."""
-    last = {name: i for i, name in enumerate(records.header)}
-    pieces = []
-    for k, (name, i) in enumerate(last.items()):
-        key = ("{" if k == 0 else ", ") + json.dumps(name, ensure_ascii=False) + ': "'
-        pieces.append(f"{lit(key)} || replace(c{i}, chr(9), {lit(chr(92) + 't')}) || '\"'")
-    raw = " || ".join(pieces) + " || '}'" if pieces else "'{}'"
-    values = ", ".join(
-        f"{_trimmed(f'c{i}') if i is not None else 'cast(null as varchar)'} as {q(name)}"
-        for name, i in records.wanted
-    )
+    relation, as :func:`shoplake.ingest.readers.read_csv` builds it (each field trimmed,
+    empty is null), but for ``raw_record``: the line as delivered, which the quarantine
+    keeps as :meth:`CsvColumns.raw_record` (see :meth:`Checker.check`)."""
+
+    def value(i: int | None) -> str:
+        if i is None:
+            return "cast(null as varchar)"
+        return _trimmed(f"c{i}") if records.spaced else f"nullif(c{i}, '')"
+
+    values = ", ".join(f"{value(i)} as {q(name)}" for name, i in records.wanted)
     return (
-        f"select source_file, source_line, {raw} as raw_record,"
+        "select source_file, source_line, raw_line as raw_record,"
         " cast(null as varchar) as parse_error, cast(null as varchar) as type_error,"
         f" cast(null as varchar[]) as type_errors, {values} from {relation}"
     )
