@@ -419,7 +419,7 @@ class Checker:
             )
         derived = "".join(f", {d.sql} as {q(d.name)}" for d in ds.derived)
         self.sql(
-            f"""create or replace temp table checked as
+            f"""create or replace table checked as
             select *{derived}, cast({q(ds.business_ts)} as date) as partition_day
             from ({validate_sql(ds, _RAW_RELATION[ds.format], self.now_sql)})"""
         )
@@ -609,7 +609,7 @@ class Job(Checker):
         silver_cols = ", ".join(q(c) for c in [*data_cols, *LINEAGE])
         key = ", ".join(q(k) for k in ds.key)
         self.sql(
-            f"""create or replace temp view incoming as
+            f"""create or replace view incoming as
             select * exclude (raw_record, reason, field, detail, reasons),
                    {self.now_sql} as ingested_at, {lit(self.run_id)} as run_id,
                    cast({self.ingest_seq} as bigint) as ingest_seq
@@ -624,7 +624,8 @@ class Job(Checker):
                 f" cast({q(ds.business_ts)} as date) as partition_day,"
                 f" 0 as is_new from read_parquet({files}, union_by_name = true)"
             )
-        self.sql(f"create or replace temp view candidates as {' union all '.join(parts)}")
+        # not temporary: the cursors that write days in parallel read them
+        self.sql(f"create or replace view candidates as {' union all '.join(parts)}")
         self.sql(
             f"""create or replace temp table repeated as
             select {key} from candidates group by {key} having count(*) > 1"""
@@ -712,18 +713,24 @@ class Job(Checker):
     def _stage_partitions(
         self, ds: Dataset, final: str, days: list[date], silver_cols: str, key: str
     ) -> None:
-        """Write one sorted Parquet file per changed day; a day left empty is deleted."""
+        """Write one sorted Parquet file per changed day; a day left empty is deleted.
+
+        A first load of distinct keys writes each day straight from the checked records;
+        otherwise the rows that silver keeps are gathered first (reading silver once).
+        Each day is sorted as it is written (a day at a time: bounded sorts)."""
         if not days:
             return
-        self.con.register("changed_days", pa.table({"d": pa.array(days, pa.date32())}))
-        self.sql(  # not a temp table: the cursors that write days in parallel read it
-            f"""create or replace table output as
-            select {silver_cols}, partition_day from {final}
-            where partition_day in (select d from changed_days)
-            order by {q(ds.business_ts)}, {key}"""
-        )
-        self.con.unregister("changed_days")
-        rows = dict(self.sql("select partition_day, count(*) from output group by all"))
+        source = final
+        if final != "candidates":
+            self.con.register("changed_days", pa.table({"d": pa.array(days, pa.date32())}))
+            self.sql(
+                f"""create or replace table output as
+                select {silver_cols}, partition_day from {final}
+                where partition_day in (select d from changed_days)"""
+            )
+            self.con.unregister("changed_days")
+            source = "output"
+        rows = dict(self.sql(f"select partition_day, count(*) from {source} group by all"))
         copies = []
         for day in days:
             relative = self.lake.partition_key(ds.name, day)
@@ -737,8 +744,10 @@ class Job(Checker):
             cursor = self.con.cursor()  # a day's file is small: write several days at once
             try:
                 cursor.execute(
-                    f"""copy (select {silver_cols} from output where partition_day = ?)
-                    to {lit(str(target))} (format parquet, compression snappy)""",
+                    f"""copy (
+                        select {silver_cols} from {source} where partition_day = ?
+                        order by {q(ds.business_ts)}, {key}
+                    ) to {lit(str(target))} (format parquet, compression snappy)""",
                     [day],
                 ).fetchall()
             finally:
@@ -746,4 +755,5 @@ class Job(Checker):
 
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
             list(pool.map(copy_day, copies))
-        self.sql("drop table output")
+        if source == "output":
+            self.sql("drop table output")
