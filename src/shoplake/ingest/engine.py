@@ -412,17 +412,21 @@ class Checker:
         self.con.unregister("file_records")
 
     def check(self, ds: Dataset) -> None:
-        """Validate what was loaded: the ``checked`` table."""
+        """Validate what was loaded: the ``checked`` table. The raw tables are dropped
+        as soon as they are read (one copy of a large batch at a time, in memory or
+        spilled)."""
         if ds.format is Format.NDJSON:  # a table: a view would parse each line repeatedly
             self.sql(
                 "create or replace temp table parsed_lines as " + ndjson_parse_sql(ds, "raw_lines")
             )
+            self.sql("drop table raw_lines")
         derived = "".join(f", {d.sql} as {q(d.name)}" for d in ds.derived)
         self.sql(
             f"""create or replace table checked as
             select *{derived}, cast({q(ds.business_ts)} as date) as partition_day
             from ({validate_sql(ds, _RAW_RELATION[ds.format], self.now_sql)})"""
         )
+        self.sql(f"drop table {_RAW_RELATION[ds.format]}")
         if self._csv_headers:
             self._csv_raw_records()
 
