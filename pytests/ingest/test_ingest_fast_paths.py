@@ -97,12 +97,17 @@ def test_a_declined_file_still_gives_line_numbered_rejects(lake) -> None:
 
 
 def test_the_ingest_connection_is_bounded_and_spills_to_its_own_directory(tmp_path) -> None:
-    settings = Settings(ingest_memory_limit="300MB", ingest_temp_directory=str(tmp_path))
+    settings = Settings(ingest_memory_limit="20MB", ingest_temp_directory=str(tmp_path))
     with ingest_connection(settings) as con:
         limit = con.execute("select current_setting('memory_limit')").fetchone()[0]
-        spill = con.execute("select current_setting('temp_directory')").fetchone()[0]
-        assert limit in ("300.0 MB", "286.1 MiB"), limit
-        assert spill.startswith(str(tmp_path / "shoplake-ingest-"))
+        assert limit in ("20.0 MB", "19.0 MiB"), limit
+        assert list(tmp_path.iterdir()) == [], "no directory before anything spills"
+        con.execute(  # about 60 MB: three times the limit
+            "create table t as select repeat('x', 100) || range as s from range(600000)"
+        )
+        [spill] = tmp_path.iterdir()
+        assert spill.name.startswith("shoplake-ingest-")
+        assert any(spill.iterdir()), "nothing spilled"
     assert list(tmp_path.iterdir()) == [], "the spill directory is removed"
 
 

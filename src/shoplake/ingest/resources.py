@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +19,8 @@ from shoplake.ingest.validate import lit
 @contextmanager
 def ingest_connection(settings: Settings | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """An in-memory DuckDB connection limited to ``ingest_memory_limit``, spilling to a
-    directory of its own under ``ingest_temp_directory`` (removed when it closes).
+    directory of its own under ``ingest_temp_directory`` (made only if it spills, and
+    removed when it closes).
 
     Insertion order is not preserved (every result ingest writes is ordered explicitly),
     which lets DuckDB stream large inserts and copies instead of buffering them.
@@ -30,11 +33,14 @@ def ingest_connection(settings: Settings | None = None) -> Iterator[duckdb.DuckD
             "create it, or set SHOPLAKE_INGEST_TEMP_DIRECTORY / `ingest_temp_directory` in "
             "shoplake.toml to an existing directory",
         )
-    with tempfile.TemporaryDirectory(prefix="shoplake-ingest-", dir=parent) as spill:
+    # DuckDB makes the directory only if it spills, and removes it when it closes: a
+    # killed run that did not spill leaves nothing behind
+    spill = Path(parent or tempfile.gettempdir()) / f"shoplake-ingest-{secrets.token_hex(6)}"
+    try:
         con = duckdb.connect()
         try:
             con.execute("SET TimeZone = 'UTC'")
-            con.execute(f"SET temp_directory = {lit(spill)}")
+            con.execute(f"SET temp_directory = {lit(str(spill))}")
             con.execute("SET preserve_insertion_order = false")
             try:
                 con.execute(f"SET memory_limit = {lit(settings.ingest_memory_limit)}")
@@ -47,3 +53,5 @@ def ingest_connection(settings: Settings | None = None) -> Iterator[duckdb.DuckD
             yield con
         finally:
             con.close()
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
