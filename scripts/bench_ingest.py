@@ -13,6 +13,11 @@ then times, on that same input, in one run:
                    explicit schema, event_time parsed to a timestamp, year/month/day
                    derived, partitioned Snappy Parquet.
 
+With ``--csv-lines`` (default 2 M), the same side by side for CSV: a drop of that many
+``sales`` lines in ``--csv-files`` daily files (written by this script, every line valid),
+ingested by ``shoplake ingest`` against a bare DuckDB ``read_csv`` -> typed Parquet
+partitioned by the sale's UTC date ``COPY``.
+
 It prints events/s for each, the ratios against the targets (shoplake >= 0.8x COPY and
 >= 4x PySpark), the silver-to-raw size ratio, the machine and the versions, and a
 markdown table row for the README. Ratios are of wall-clock time; the CPU seconds of each
@@ -21,7 +26,7 @@ shared with other work. It always exits 0 once the figures are printed; a
 PySpark that cannot start (no Java, no pyspark) is reported and skipped.
 
     .venv/bin/python scripts/bench_ingest.py                 # 5 M events (a few minutes)
-    .venv/bin/python scripts/bench_ingest.py --events 200000 --skip-spark
+    .venv/bin/python scripts/bench_ingest.py --events 200000 --skip-spark --csv-lines 100000
 
 PySpark is a benchmark-only dependency (the ``bench`` extra): ``pip install -e '.[bench]'``.
 """
@@ -45,7 +50,7 @@ import duckdb
 import pyarrow
 
 import shoplake
-from shoplake.contract import CLICKSTREAM
+from shoplake.contract import CLICKSTREAM, SALES, Dataset
 from shoplake.ingest import run_ingest
 from shoplake.lake import Lake
 
@@ -229,11 +234,11 @@ def bench_copy(raw_files: list[Path], out: Path) -> Result:
     )
 
 
-def bench_shoplake(lake: Lake) -> Result:
+def bench_shoplake(lake: Lake, ds: Dataset = CLICKSTREAM) -> Result:
     with Stopwatch() as watch:
         report = run_ingest(lake)
-    stats = report.datasets[CLICKSTREAM.name]
-    silver = lake.silver_dir(CLICKSTREAM.name)
+    stats = report.datasets[ds.name]
+    silver = lake.silver_dir(ds.name)
     files, size = parquet_stats(silver)
     note = (
         f"read {stats.read:,}, written {stats.written:,}, quarantined {stats.quarantined:,}, "
@@ -249,6 +254,63 @@ def bench_shoplake(lake: Lake) -> Result:
         files=files,
         bytes=size,
         note=note,
+    )
+
+
+#: The sales drop's columns, in the order of the raw contract.
+SALES_FIELDS = [f.raw_name for f in SALES.fields]
+
+
+def write_sales_drop(lake: Lake, lines: int, files: int) -> list[Path]:
+    """``lines`` valid sales lines in ``files`` daily CSV files from START (one a day)."""
+    paths = []
+    per_file = -(-lines // files)
+    for k in range(files):
+        day = START.toordinal() + k
+        d = date.fromordinal(day)
+        path = lake.raw_dir(SALES.name) / f"{d:%Y/%m/%d}" / f"sales_{d:%Y%m%d}_00.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        first, last = k * per_file, min(lines, (k + 1) * per_file)
+        with path.open("w", encoding="utf-8", newline="") as fh:
+            fh.write(",".join(SALES_FIELDS) + "\n")
+            for n in range(first, last):
+                sec = (n - first) * 86_399 // max(1, last - first)
+                fh.write(
+                    f"S{n:09d},O{n // 3:09d},P{n % 4999:05d},{1 + n % 3},"
+                    f"{5 + n % 500}.{n % 100:02d},{'' if n % 4 else '0.50'},"
+                    f"{d:%Y-%m-%d}T{sec // 3600:02d}:{sec // 60 % 60:02d}:{sec % 60:02d}Z\n"
+                )
+        paths.append(path)
+    return paths
+
+
+def bench_copy_csv(raw_files: list[Path], out: Path) -> Result:
+    """Bare DuckDB: CSV -> typed Parquet partitioned by the UTC date of sold_at."""
+    types = {"quantity": "BIGINT", "unit_price": "DECIMAL(18,2)", "sold_at": "TIMESTAMPTZ"}
+    types["discount_amount"] = "DECIMAL(18,2)"
+    columns = ", ".join(f"'{name}': '{types.get(name, 'VARCHAR')}'" for name in SALES_FIELDS)
+    others = ", ".join(f'"{name}"' for name in SALES_FIELDS if name != "sold_at")
+    query = f"""
+        copy (
+            select ts as sold_at, {others},
+                   year(ts) as year, month(ts) as month, day(ts) as day
+            from (
+                select *, timezone('UTC', sold_at) as ts
+                from read_csv({sql_list(raw_files)}, header = true, columns = {{{columns}}})
+            )
+        ) to '{out}' (format parquet, compression snappy, partition_by (year, month, day))
+    """
+    con = duckdb.connect()
+    try:
+        con.execute("set TimeZone = 'UTC'")
+        with Stopwatch() as watch:
+            con.execute(query).fetchall()
+    finally:
+        con.close()
+    files, size = parquet_stats(out)
+    rows = count_rows(out)
+    return Result(
+        "copy_csv", "DuckDB COPY", watch.seconds, watch.cpu, rows=rows, files=files, bytes=size
     )
 
 
@@ -356,7 +418,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="do not run the PySpark contender",
     )
+    parser.add_argument(
+        "--csv-lines",
+        type=int,
+        default=2_000_000,
+        metavar="N",
+        help="sales lines of the CSV side by side, 0 to skip it (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--csv-files",
+        type=int,
+        default=8,
+        metavar="F",
+        help="daily CSV files the sales lines are split into (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
+    if args.csv_lines < 0 or args.csv_files < 1:
+        parser.error("--csv-lines must be at least 0 and --csv-files at least 1")
     if args.events < 1:
         parser.error("--events must be at least 1")
     if args.days < 1:
@@ -382,6 +460,7 @@ def main(argv: list[str] | None = None) -> int:
     load_before = load_average()
     try:
         results, events, gen_seconds, raw_bytes, raw_count = run(args, work, generate_clickstream)
+        csv_results = run_csv(args, work) if args.csv_lines else None
     finally:
         if args.keep:
             print(f"\nkept: {work}")
@@ -389,7 +468,61 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
     load_after = load_average()
     report(args, results, events, gen_seconds, raw_bytes, raw_count, load_before, load_after)
+    if csv_results is not None:
+        report_csv(args, *csv_results)
     return 0
+
+
+def run_csv(args: argparse.Namespace, work: Path) -> tuple[list[Result], int, int]:
+    """The CSV side by side: a sales drop, a bare read_csv COPY and shoplake ingest."""
+    lake = Lake.at(work / "lake-csv")
+    print(f"writing {args.csv_lines:,} sales lines in {args.csv_files} CSV file(s) ...")
+    raw_files = write_sales_drop(lake, args.csv_lines, args.csv_files)
+    raw_bytes = sum(p.stat().st_size for p in raw_files)
+    print(f"  {fmt_bytes(raw_bytes)}", flush=True)
+    results = []
+    for name, bench in (
+        ("copy_csv", lambda: bench_copy_csv(raw_files, work / "copy-csv")),
+        ("shoplake_csv", lambda: bench_shoplake(lake, SALES)),
+    ):
+        warm_page_cache(raw_files)
+        print(f"running {name} ...", flush=True)
+        result = bench()
+        print(f"  {result.seconds:.1f} s, {fmt_rate(result.rate(args.csv_lines))}", flush=True)
+        results.append(result)
+    return results, raw_bytes, len(raw_files)
+
+
+def report_csv(args: argparse.Namespace, results: list[Result], raw_bytes: int, files: int) -> None:
+    lines = args.csv_lines
+    copy, ours = results
+    print()
+    print(f"== CSV -> partitioned Parquet: {lines:,} sales lines in {files} file(s) ==")
+    print(f"input: {fmt_bytes(raw_bytes)} ({raw_bytes:,} bytes)")
+    print(f"{'contender':<18} {'seconds':>8} {'cpu s':>7} {'lines/s':>11} {'rows':>11}")
+    for r in results:
+        print(
+            f"{r.label:<18} {r.seconds:>8.2f} {r.cpu:>7.1f} {r.rate(lines):>11,.0f} "
+            f"{r.rows if r.rows is not None else '-':>11,}"
+        )
+        if r.rows != lines:
+            print(f"  {r.label}: ROW COUNT {r.rows:,} != {lines:,} lines written")
+        if r.note:
+            print(f"  {r.label}: {r.note}")
+    vs = copy.seconds / ours.seconds if ours.seconds and copy.seconds else None
+    verdict = (
+        "n/a" if vs is None else f"{vs:.2f}x (target >= 0.8x: {'met' if vs >= 0.8 else 'MISSED'})"
+    )
+    cpu = f"; by CPU time {copy.cpu / ours.cpu:.2f}x" if copy.cpu and ours.cpu else ""
+    print(f"shoplake / COPY     {verdict}{cpu}")
+    print()
+    print("README (markdown):")
+    print("| sales lines | files | DuckDB COPY | shoplake ingest | shoplake / COPY |")
+    print("|---:|---:|---:|---:|---:|")
+    print(
+        f"| {lines:,} | {files} | {fmt_rate(copy.rate(lines))} | {fmt_rate(ours.rate(lines))} "
+        f"| {'n/a' if vs is None else f'{vs:.2f}x'} |"
+    )
 
 
 def run(args: argparse.Namespace, work: Path, generate_clickstream) -> tuple:

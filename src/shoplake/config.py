@@ -39,6 +39,14 @@ class Settings:
     #: The share of a dataset's records read by one ingest that may be quarantined before
     #: the run is marked ``warn`` (a fraction, ``0.01``, or a percentage, ``"1%"``).
     quarantine_threshold: str = "1%"
+    #: DuckDB's memory limit in ingest (and the quarantine replay), e.g. ``"2GB"``: past
+    #: it, DuckDB spills to a temporary directory, so a backlog of any size is ingested
+    #: in bounded memory (the process peaks somewhat above it: Python, one file's bytes).
+    ingest_memory_limit: str = "2GB"
+    #: The directory under which each ingest run makes (and removes) its DuckDB spill
+    #: directory; default the system's temporary directory (``TMPDIR``). Spilled data
+    #: can reach a few times the raw backlog's size on a first load of a long history.
+    ingest_temp_directory: str | None = None
 
 
 def parse_umask(text: str) -> int:

@@ -37,11 +37,17 @@ SETTING_DOCS: dict[str, str] = {
     "quarantine_threshold": "The share of a dataset's records one ingest may quarantine "
     'before the run is marked warn: a fraction (0.01) or a percentage ("1%") '
     "(SHOPLAKE_QUARANTINE_THRESHOLD).",
+    "ingest_memory_limit": "DuckDB's memory limit in ingest, e.g. 2GB; past it DuckDB "
+    "spills to disk (SHOPLAKE_INGEST_MEMORY_LIMIT).",
+    "ingest_temp_directory": "The directory under which ingest makes and removes its "
+    "DuckDB spill directory; default the system's temporary directory "
+    "(SHOPLAKE_INGEST_TEMP_DIRECTORY).",
 }
 #: Example values shown for settings left at their default.
 SETTING_EXAMPLES = {
     "raw": "s3://acme-raw/lake",
     "postgres_dsn": "host=db.example.com dbname=shop user=shoplake",
+    "ingest_temp_directory": "/var/tmp",
 }
 
 #: The sample files: dataset -> (file name, content with {day} for yesterday's date).

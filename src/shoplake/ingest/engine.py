@@ -28,13 +28,16 @@ from shoplake.contract import DATASETS, LINEAGE_COLUMNS, NOT_A_REGULAR_FILE, Dat
 from shoplake.ingest.rates import read_rates
 from shoplake.ingest.readers import (
     EXCERPT_CHARS,
+    CsvColumns,
     FileRejected,
+    RawRecords,
     decode,
     ndjson_lines,
     read_records,
 )
+from shoplake.ingest.resources import ingest_connection
 from shoplake.ingest.transaction import Transaction, lake_lock, recover
-from shoplake.ingest.validate import lit, ndjson_parse_sql, q, validate_sql
+from shoplake.ingest.validate import csv_columns_sql, lit, ndjson_parse_sql, q, validate_sql
 from shoplake.lake import Lake, RawZone, StrayFile
 from shoplake.report import NullProgress, Progress, Report
 from shoplake.storage import NotRegularFile
@@ -237,17 +240,14 @@ def ingest_session(lake: Lake, run_id: str, started: datetime, wait: bool) -> It
         manifest = load_manifest(lake, lake.state_key(*MANIFEST))
         ingest_seq = load_sequence(lake, lake.state_key(*SEQUENCE)) + 1
         txn = Transaction(lake, run_id, lease)
-        con = duckdb.connect()
         try:
-            con.execute("SET TimeZone = 'UTC'")
-            lake.attach(con)
-            job = Job(lake, con, txn, run_id, started.replace(tzinfo=None), ingest_seq)
-            yield Session(lake, txn, job, recovered, manifest, ingest_seq, dumps(manifest))
+            with ingest_connection() as con:
+                lake.attach(con)
+                job = Job(lake, con, txn, run_id, started.replace(tzinfo=None), ingest_seq)
+                yield Session(lake, txn, job, recovered, manifest, ingest_seq, dumps(manifest))
         except BaseException:
             txn.abort()
             raise
-        finally:
-            con.close()
 
 
 def _not_regular(key: str, kind: str | None) -> FileRejected:
@@ -292,6 +292,9 @@ class Checker:
 
     def __init__(self, con: duckdb.DuckDBPyConnection, now: datetime) -> None:
         self.con, self.now = con, now
+        #: The header of each file of the batch read by the columnar CSV reader (its
+        #: quarantined records are turned into the row reader's text at the end).
+        self._csv_headers: dict[str, list[str]] = {}
         self.now_sql = f"timestamp {lit(now.isoformat(sep=' '))}"
 
     def sql(self, query: str, params: list | None = None) -> list[tuple]:
@@ -303,6 +306,7 @@ class Checker:
 
     def start(self, ds: Dataset) -> None:
         """Empty raw tables for a batch of ``ds``."""
+        self._csv_headers = {}
         if ds.format is Format.NDJSON:
             self.sql(
                 "create or replace temp table raw_lines "
@@ -323,7 +327,7 @@ class Checker:
             return 0
         records = (read_rates if ds.name == "exchange_rates" else read_records)(ds, data)
         if records:
-            self._insert_records(records.to_arrow(relative))
+            self._insert_records(records, relative)
         return records.extra_columns
 
     def load_stored(self, ds: Dataset, stored: list[tuple[str, int, str]]) -> list[int]:
@@ -356,9 +360,7 @@ class Checker:
             self._insert_lines(ndjson_lines(text.encode("utf-8")), None, stored, usable)
         elif ds.format is Format.JSON and usable:
             page = "[" + ",".join(stored[i][2] for i in usable) + "]"
-            self._insert_records(
-                read_records(ds, page.encode("utf-8")).to_arrow(""), stored, usable
-            )
+            self._insert_records(read_records(ds, page.encode("utf-8")), "", stored, usable)
         for header, positions in groups.items():
             buf = io.StringIO()
             writer = csv.writer(buf, lineterminator="\n")
@@ -370,7 +372,7 @@ class Checker:
             except FileRejected:  # the contract now requires a column these rows lack
                 lost.extend(positions)
                 continue
-            self._insert_records(records.to_arrow(""), stored, positions)
+            self._insert_records(records, "", stored, positions)
         return sorted(lost)
 
     def _insert_lines(
@@ -392,28 +394,67 @@ class Checker:
 
     def _insert_records(
         self,
-        records: pa.Table,
+        records: RawRecords | CsvColumns,
+        source_file: str,
         stored: list[tuple[str, int, str]] | None = None,
         positions: list[int] | None = None,
     ) -> None:
+        table = records.to_arrow(source_file)
         if stored is not None and positions is not None:
-            records = _with_lineage(records, stored, positions)
-        self.con.register("file_records", records)
-        self.sql("insert into raw_records by name select * from file_records")
+            table = _with_lineage(table, stored, positions)
+        self.con.register("file_records", table)
+        select = "select * from file_records"
+        if isinstance(records, CsvColumns):
+            select = csv_columns_sql(records, "file_records")
+            files = [stored[i][0] for i in positions or ()] if stored else [source_file]
+            self._csv_headers.update(dict.fromkeys(files, records.header))
+        self.sql(f"insert into raw_records by name {select}")
         self.con.unregister("file_records")
 
     def check(self, ds: Dataset) -> None:
-        """Validate what was loaded: the ``checked`` table."""
+        """Validate what was loaded: the ``checked`` table. The raw tables are dropped
+        as soon as they are read (one copy of a large batch at a time, in memory or
+        spilled)."""
         if ds.format is Format.NDJSON:  # a table: a view would parse each line repeatedly
             self.sql(
                 "create or replace temp table parsed_lines as " + ndjson_parse_sql(ds, "raw_lines")
             )
+            self.sql("drop table raw_lines")
         derived = "".join(f", {d.sql} as {q(d.name)}" for d in ds.derived)
         self.sql(
-            f"""create or replace temp table checked as
+            f"""create or replace table checked as
             select *{derived}, cast({q(ds.business_ts)} as date) as partition_day
             from ({validate_sql(ds, _RAW_RELATION[ds.format], self.now_sql)})"""
         )
+        self.sql(f"drop table {_RAW_RELATION[ds.format]}")
+        if self._csv_headers:
+            self._csv_raw_records()
+
+    def _csv_raw_records(self) -> None:
+        """Give the quarantined records of columnar CSV files the row reader's raw text
+        (JSON of header -> value) in place of their line (a few rows: the rejects)."""
+        files = pa.table({"f": pa.array(list(self._csv_headers), pa.string())})
+        self.con.register("csv_files", files)
+        rows = self.sql(
+            """select source_file, source_line, raw_record from checked
+            where reason is not null and source_file in (select f from csv_files)"""
+        )
+        self.con.unregister("csv_files")
+        if not rows:
+            return
+        fixed = pa.table(
+            {
+                "f": pa.array([r[0] for r in rows], pa.string()),
+                "l": pa.array([r[1] for r in rows], pa.int64()),
+                "raw": [CsvColumns.raw_record(self._csv_headers[r[0]], r[2]) for r in rows],
+            }
+        )
+        self.con.register("csv_raw", fixed)
+        self.sql(
+            """update checked set raw_record = csv_raw.raw from csv_raw
+            where checked.source_file = csv_raw.f and checked.source_line = csv_raw.l"""
+        )
+        self.con.unregister("csv_raw")
 
 
 def _with_lineage(
@@ -572,7 +613,7 @@ class Job(Checker):
         silver_cols = ", ".join(q(c) for c in [*data_cols, *LINEAGE])
         key = ", ".join(q(k) for k in ds.key)
         self.sql(
-            f"""create or replace temp view incoming as
+            f"""create or replace view incoming as
             select * exclude (raw_record, reason, field, detail, reasons),
                    {self.now_sql} as ingested_at, {lit(self.run_id)} as run_id,
                    cast({self.ingest_seq} as bigint) as ingest_seq
@@ -587,7 +628,8 @@ class Job(Checker):
                 f" cast({q(ds.business_ts)} as date) as partition_day,"
                 f" 0 as is_new from read_parquet({files}, union_by_name = true)"
             )
-        self.sql(f"create or replace temp view candidates as {' union all '.join(parts)}")
+        # not temporary: the cursors that write days in parallel read them
+        self.sql(f"create or replace view candidates as {' union all '.join(parts)}")
         self.sql(
             f"""create or replace temp table repeated as
             select {key} from candidates group by {key} having count(*) > 1"""
@@ -675,18 +717,24 @@ class Job(Checker):
     def _stage_partitions(
         self, ds: Dataset, final: str, days: list[date], silver_cols: str, key: str
     ) -> None:
-        """Write one sorted Parquet file per changed day; a day left empty is deleted."""
+        """Write one sorted Parquet file per changed day; a day left empty is deleted.
+
+        A first load of distinct keys writes each day straight from the checked records;
+        otherwise the rows that silver keeps are gathered first (reading silver once).
+        Each day is sorted as it is written (a day at a time: bounded sorts)."""
         if not days:
             return
-        self.con.register("changed_days", pa.table({"d": pa.array(days, pa.date32())}))
-        self.sql(  # not a temp table: the cursors that write days in parallel read it
-            f"""create or replace table output as
-            select {silver_cols}, partition_day from {final}
-            where partition_day in (select d from changed_days)
-            order by {q(ds.business_ts)}, {key}"""
-        )
-        self.con.unregister("changed_days")
-        rows = dict(self.sql("select partition_day, count(*) from output group by all"))
+        source = final
+        if final != "candidates":
+            self.con.register("changed_days", pa.table({"d": pa.array(days, pa.date32())}))
+            self.sql(
+                f"""create or replace table output as
+                select {silver_cols}, partition_day from {final}
+                where partition_day in (select d from changed_days)"""
+            )
+            self.con.unregister("changed_days")
+            source = "output"
+        rows = dict(self.sql(f"select partition_day, count(*) from {source} group by all"))
         copies = []
         for day in days:
             relative = self.lake.partition_key(ds.name, day)
@@ -700,8 +748,10 @@ class Job(Checker):
             cursor = self.con.cursor()  # a day's file is small: write several days at once
             try:
                 cursor.execute(
-                    f"""copy (select {silver_cols} from output where partition_day = ?)
-                    to {lit(str(target))} (format parquet, compression snappy)""",
+                    f"""copy (
+                        select {silver_cols} from {source} where partition_day = ?
+                        order by {q(ds.business_ts)}, {key}
+                    ) to {lit(str(target))} (format parquet, compression snappy)""",
                     [day],
                 ).fetchall()
             finally:
@@ -709,4 +759,5 @@ class Job(Checker):
 
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
             list(pool.map(copy_day, copies))
-        self.sql("drop table output")
+        if source == "output":
+            self.sql("drop table output")

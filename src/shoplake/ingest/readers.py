@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 
 from shoplake.contract import (
     DECOMPRESSION_LIMIT,
@@ -240,18 +241,7 @@ def read_csv(ds: Dataset, text: str) -> RawRecords:
         return out  # an empty file holds no records
     except csv.Error as exc:
         raise FileRejected("missing_columns", f"unreadable CSV header: {exc}") from exc
-    names = [h.strip().lower() for h in header]
-    position: dict[str, int] = {}
-    for i, name in enumerate(names):
-        position.setdefault(name, i)
-    missing = [c for c in ds.required_raw_columns if c not in position]
-    if missing:
-        raise FileRejected(
-            "missing_columns", f"CSV header lacks required column(s): {', '.join(missing)}"
-        )
-    known = {f.raw_name for f in ds.fields}
-    out.extra_columns = sum(1 for n in position if n not in known)
-    wanted = [(f.name, position.get(f.raw_name)) for f in ds.fields]
+    wanted, out.extra_columns = _csv_columns(ds, header)
 
     physical: list[str] = []  # the file's lines, split only if a row is malformed
     start = reader.line_num + 1
@@ -280,6 +270,133 @@ def read_csv(ds: Dataset, text: str) -> RawRecords:
         raw = json.dumps(dict(zip(header, row, strict=True)), ensure_ascii=False)
         out.add(line, raw, {name: _clean(row[i]) for name, i in wanted if i is not None})
     return out
+
+
+def _csv_columns(ds: Dataset, header: list[str]) -> tuple[list[tuple[str, int | None]], int]:
+    """Each contract field's column position in a CSV header (None if absent; the first
+    of repeated names), and how many unknown columns it has. Raises
+    :class:`FileRejected` if a required column is missing."""
+    position: dict[str, int] = {}
+    for i, name in enumerate(h.strip().lower() for h in header):
+        position.setdefault(name, i)
+    missing = [c for c in ds.required_raw_columns if c not in position]
+    if missing:
+        raise FileRejected(
+            "missing_columns", f"CSV header lacks required column(s): {', '.join(missing)}"
+        )
+    known = {f.raw_name for f in ds.fields}
+    extra = sum(1 for n in position if n not in known)
+    return [(f.name, position.get(f.raw_name)) for f in ds.fields], extra
+
+
+@dataclass
+class CsvColumns:
+    """Records of one CSV file read column by column (:func:`read_csv_columnar`): each
+    column's raw text as delivered (``c0``, ``c1``, ... in header order), the line number
+    and the line, without a Python object per value.
+    :func:`shoplake.ingest.validate.csv_columns_sql` turns them into the relation
+    :meth:`RawRecords.to_arrow` gives, but for the raw record, which stays the line:
+    :meth:`raw_record` makes the row reader's text of it, for the records quarantined."""
+
+    table: pa.Table  # source_line, raw_line (the line as delivered), c0, c1, ...
+    header: list[str]
+    wanted: list[tuple[str, int | None]]  # contract field -> its column (None: absent)
+    extra_columns: int
+    spaced: bool = True  # whether the file holds a space or tab (values may need trimming)
+
+    def __len__(self) -> int:
+        return self.table.num_rows
+
+    def to_arrow(self, source_file: str) -> pa.Table:
+        files = pa.array([source_file] * len(self), pa.string())
+        return self.table.add_column(0, "source_file", files)
+
+    @staticmethod
+    def raw_record(header: list[str], line: str) -> str:
+        """A line's record as :func:`read_csv` keeps it: JSON of header -> value."""
+        row = next(csv.reader([line]))
+        return json.dumps(dict(zip(header, row, strict=True)), ensure_ascii=False)
+
+
+def _csv_fast_bytes(data: bytes) -> bool:
+    """Whether a CSV file's bytes are of the kind both CSV readers split alike, found
+    with whole-file numpy passes: no NUL (the csv module rejects such a row), backslash
+    or control character but tab, CR (only before LF) and LF (JSON escapes them in a
+    quarantined record); no blank line; quotes (if any) only around whole fields that
+    hold no quote and no line end (anything else is read row by row)."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    control = (arr < 0x20) & (arr != 9) & (arr != 10) & (arr != 13)
+    if control.any() or (arr == _BACKSLASH).any():
+        return False
+    newlines = np.flatnonzero(arr == 10)
+    if len(newlines) == 0 or data.count(b"\r") != data.count(b"\r\n"):
+        return False
+    starts = np.concatenate(([0], newlines + 1))
+    starts = starts[starts < len(arr)]
+    if (arr[starts] == 10).any() or (arr[starts] == 13).any():  # a blank line
+        return False
+    quotes = np.flatnonzero(arr == _QUOTE)
+    if len(quotes) == 0:
+        return True
+    if len(quotes) % 2:
+        return False
+    opening, closing = quotes[0::2], quotes[1::2]
+    before = np.where(opening > 0, arr[np.maximum(opening - 1, 0)], 10)
+    after = np.where(closing + 1 < len(arr), arr[np.minimum(closing + 1, len(arr) - 1)], 10)
+    same_line = np.searchsorted(newlines, opening) == np.searchsorted(newlines, closing)
+    return bool(
+        np.isin(before, (ord(","), 10)).all()
+        and np.isin(after, (ord(","), 10, 13)).all()
+        and same_line.all()
+    )
+
+
+def read_csv_columnar(ds: Dataset, data: bytes) -> CsvColumns | None:
+    """The fast path for the common CSV file, with the same result as :func:`read_csv`:
+    quotes (if any) around whole fields only, no blank lines, LF or CRLF line ends, no
+    line near the size limits (so no row breaks a limit or fails to parse). Returns None
+    when the file is not such a file (or Arrow's reader finds a row of the wrong width):
+    :func:`read_csv` then reads it, with its line-level errors."""
+    if not _csv_fast_bytes(data):
+        return None
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    lengths = np.diff(np.append(ends, len(data)), prepend=-1)
+    if int(lengths.max()) > min(MAX_FIELD_BYTES, MAX_RECORD_BYTES):
+        return None
+    header = next(csv.reader([data[: ends[0]].decode("utf-8").rstrip("\r")]), [])
+    wanted, extra = _csv_columns(ds, header)
+    names = [f"c{i}" for i in range(len(header))]
+    try:
+        table = pa_csv.read_csv(
+            io.BytesIO(data),
+            read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1),
+            parse_options=pa_csv.ParseOptions(
+                quote_char='"',
+                double_quote=False,
+                escape_char=False,
+                newlines_in_values=False,
+                ignore_empty_lines=False,
+            ),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid:  # a row of another width: the row-by-row reader reports it
+        return None
+    offsets = np.append(ends + 1, len(data)).astype(np.int64)  # lines after the header
+    if data.endswith(b"\n"):
+        offsets = offsets[:-1]
+    if len(offsets) - 1 != table.num_rows:
+        return None
+    raw_lines = pa.LargeStringArray.from_buffers(
+        table.num_rows, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data)
+    )
+    numbers = pa.array(np.arange(2, table.num_rows + 2, dtype=np.int64))
+    table = table.add_column(0, "raw_line", raw_lines).add_column(0, "source_line", numbers)
+    spaced = b" " in data or b"\t" in data
+    return CsvColumns(table, header, wanted, extra, spaced)
 
 
 def _csv_limits(row: list[str], header: list[str]) -> tuple[str, str | None] | None:
@@ -427,15 +544,16 @@ def _brackets_per_line(data: bytes, offsets: np.ndarray) -> np.ndarray:
     return np.diff(at_offsets)
 
 
-def read_records(ds: Dataset, data: bytes) -> RawRecords:
+def read_records(ds: Dataset, data: bytes) -> RawRecords | CsvColumns:
     """Parse decoded bytes of a CSV or JSON-page file (NDJSON goes through SQL)."""
     if ds.format is Format.JSON and json_depth_exceeds(data):
         raise FileRejected(
             TOO_DEEP, f"JSON page nests objects and arrays deeper than {MAX_JSON_DEPTH} levels"
         )
-    text = data.decode("utf-8")
     if ds.format is Format.CSV:
-        return read_csv(ds, text)
+        fast = read_csv_columnar(ds, data)
+        return fast if fast is not None else read_csv(ds, data.decode("utf-8"))
+    text = data.decode("utf-8")
     if ds.format is Format.JSON:
         return read_json_page(ds, text)
     raise ValueError(f"{ds.name}: {ds.format} files are split with ndjson_lines")

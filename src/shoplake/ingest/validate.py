@@ -36,6 +36,7 @@ from shoplake.ingest.readers import (
     RECORD_TOO_LARGE,
     TOO_DEEP,
     WHITESPACE,
+    CsvColumns,
     limit_text,
 )
 
@@ -298,10 +299,14 @@ def validate_sql(ds: Dataset, source: str, now_sql: str) -> str:
         select *, {typed} from raw
     ),
     first_reason as (
-        select *, {reason} as reason, {field} as field, {detail} as detail from typed
+        select *, {reason} as reason from typed
     ),
-    checked as (
-        select *, {reasons} as reasons from first_reason
+    checked as (  -- the rules are run again only on the records that break one
+        select *,
+               case when reason is not null then {field} end as field,
+               case when reason is not null then {detail} end as detail,
+               {reasons} as reasons
+        from first_reason
     )
     select source_file, source_line, reason, field, detail, reasons, {silver},
            case when reason in ({_in_list(LIMIT_REASONS)})
@@ -335,16 +340,16 @@ def _trimmed(value: str) -> str:
 def ndjson_parse_sql(ds: Dataset, lines: str) -> str:
     """SELECT over ``lines`` (source_file, source_line, line) giving the raw-string relation.
 
-    Each line is parsed twice in one pass, with no per-field re-parsing: once into JSON
-    texts (whose first character gives each value's JSON type) and once into unescaped
-    strings. ``try`` turns an unparseable line into NULL so that it is quarantined, not
-    fatal; a line with a ``limit_error`` (too large or too deep) is not parsed at all.
-    Lines keep their line end (JSON ignores it); empty lines are not records.
+    Each line is parsed once, into the JSON text of each field: its first character gives
+    the value's JSON type, and ``json_extract_string`` unescapes the (small) value alone
+    (cheaper than parsing the whole line a second time into strings). ``try`` turns
+    an unparseable line into NULL so that it is quarantined, not fatal; a line with a
+    ``limit_error`` (too large or too deep) is not parsed at all. Lines keep their line
+    end (JSON ignores it); empty lines are not records.
     """
     if any("." in f.raw_name for f in ds.fields):
         raise ValueError(f"{ds.name}: nested fields are not supported for NDJSON")
     as_json = "{" + ", ".join(f'"{f.raw_name}": "JSON"' for f in ds.fields) + "}"
-    as_text = "{" + ", ".join(f'"{f.raw_name}": "VARCHAR"' for f in ds.fields) + "}"
     values, type_errors = [], []
     for f in ds.fields:
         first = f"left(j.{q(f.raw_name)}::varchar, 1)"
@@ -354,7 +359,8 @@ def ndjson_parse_sql(ds: Dataset, lines: str) -> str:
             value = f"case when {first} = '{{' then j.{q(f.raw_name)}::varchar end"
         else:
             value = (
-                f"case when {first} in ({_in_list(chars)}) then nullif(v.{q(f.raw_name)}, '') end"
+                f"case when {first} in ({_in_list(chars)}) "
+                f"then nullif(json_extract_string(j.{q(f.raw_name)}, '$'), '') end"
             )
         values.append(f"{value} as {q(f.name)}")
         type_errors.append((f"{first} not in ({_in_list(chars)})", lit(f.name)))
@@ -363,7 +369,6 @@ def ndjson_parse_sql(ds: Dataset, lines: str) -> str:
     with parsed as (
         select source_file, source_line, line, limit_error,
                case when limit_error is null then try(from_json(line, {lit(as_json)})) end as j,
-               case when limit_error is null then try(from_json(line, {lit(as_text)})) end as v,
                left(line, 1) = '{{' or starts_with(ltrim(line), '{{') as is_object
         from {lines}
         where line <> chr(10) and line <> chr(13) || chr(10) and line <> ''
@@ -378,3 +383,22 @@ def ndjson_parse_sql(ds: Dataset, lines: str) -> str:
            {", ".join(values)}
     from parsed
     """
+
+
+def csv_columns_sql(records: CsvColumns, relation: str) -> str:
+    """SELECT over ``relation`` (:meth:`CsvColumns.to_arrow`) giving the raw-string
+    relation, as :func:`shoplake.ingest.readers.read_csv` builds it (each field trimmed,
+    empty is null), but for ``raw_record``: the line as delivered, which the quarantine
+    keeps as :meth:`CsvColumns.raw_record` (see :meth:`Checker.check`)."""
+
+    def value(i: int | None) -> str:
+        if i is None:
+            return "cast(null as varchar)"
+        return _trimmed(f"c{i}") if records.spaced else f"nullif(c{i}, '')"
+
+    values = ", ".join(f"{value(i)} as {q(name)}" for name, i in records.wanted)
+    return (
+        "select source_file, source_line, raw_line as raw_record,"
+        " cast(null as varchar) as parse_error, cast(null as varchar) as type_error,"
+        f" cast(null as varchar[]) as type_errors, {values} from {relation}"
+    )
