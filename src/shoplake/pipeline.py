@@ -54,7 +54,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeVar
 
-from shoplake import history
+from shoplake import build_state, history
 from shoplake.config import pg_env_dsn, quarantine_threshold
 from shoplake.errors import LakeBusyError, ShoplakeError, one_line, redact, translate
 from shoplake.ingest.transaction import lake_lock
@@ -186,11 +186,29 @@ def _freshness(ctx: _Context) -> StepOutcome:
     return "success", f"{len(ctx.record.freshness)} sources within their SLA"
 
 
+def _fingerprints(ctx: _Context) -> build_state.Fingerprints:
+    from shoplake.warehouse import dbt_env, email_salt, project_dir
+
+    env = dbt_env(ctx.lake, ctx.options.target, **_warehouse_kwargs(ctx.options))
+    return build_state.fingerprints(
+        ctx.lake, project_dir(), env, email_salt(ctx.options.target)
+    )
+
+
 def _build(ctx: _Context) -> StepOutcome:
     from shoplake.warehouse import artifacts_dir, build
 
+    artifacts = artifacts_dir(ctx.lake, ctx.options.target)
+    now = _fingerprints(ctx)
+    if not ctx.options.full_refresh and _warehouse_exists(ctx):
+        last = build_state.consumed(artifacts, "build")
+        if last is not None and last.get("fingerprint") == now.build:
+            return "skipped", (
+                f"nothing new since the last build (ingest batch {now.ingest_seq}, "
+                "same project and settings)"
+            )
     started = time.time()
-    results_path = artifacts_dir(ctx.lake, ctx.options.target) / "target" / "run_results.json"
+    results_path = artifacts / "target" / "run_results.json"
     try:
         result = build(
             ctx.lake,
@@ -202,6 +220,7 @@ def _build(ctx: _Context) -> StepOutcome:
     finally:  # failed tests are history too
         if results_path.is_file() and results_path.stat().st_mtime >= started:
             ctx.record.tests = history.tests_from_run_results(json.loads(results_path.read_text()))
+    build_state.record(artifacts, "build", now.build, ingest_seq=now.ingest_seq)
     passed = sum(1 for t in ctx.record.tests if t.status == "pass")
     warned = sum(1 for t in ctx.record.tests if t.status == "warn")
     models = sum(n for status, n in result.statuses.items() if status == "success")
@@ -224,13 +243,33 @@ def _publish(ctx: _Context) -> StepOutcome:
 
 
 def _docs(ctx: _Context) -> StepOutcome:
-    from shoplake.warehouse import docs_generate
+    from shoplake.warehouse import artifacts_dir, docs_generate
 
+    artifacts = artifacts_dir(ctx.lake, ctx.options.target)
+    now = _fingerprints(ctx).docs
+    site = artifacts / "target"
+    if all((site / f).is_file() for f in DOCS_FILES) and build_state.up_to_date(
+        artifacts, "docs", now
+    ):
+        ctx.outputs["docs"] = str(site / "index.html")
+        return "skipped", f"project unchanged since the docs were generated: {site}"
+    build_state.forget(artifacts, "docs")
     site = docs_generate(
         ctx.lake, target=ctx.options.target, quiet=True, **_warehouse_kwargs(ctx.options)
     )
+    build_state.record(artifacts, "docs", now)
     ctx.outputs["docs"] = str(site / "index.html")
     return "success", f"docs site in {site}"
+
+
+#: The files of a generated docs site.
+DOCS_FILES = ("index.html", "manifest.json", "catalog.json")
+
+
+def _warehouse_exists(ctx: _Context) -> bool:
+    """Whether the warehouse a skipped build would leave as it is exists (DuckDB: its file;
+    on the server targets the database is not probed)."""
+    return ctx.options.target != "dev" or _duckdb_path(ctx.lake, ctx.options).is_file()
 
 
 def _dashboard(ctx: _Context) -> StepOutcome:
