@@ -1,4 +1,4 @@
-"""What the last successful build and docs of a lake consumed, so that a run with nothing new skips them.
+"""What the last build and docs of a lake consumed, so that a run with nothing new skips them.
 
 ``shoplake run`` builds the warehouse only when something it is built from moved since
 the last successful build of the same target and warehouse:

@@ -190,9 +190,7 @@ def _fingerprints(ctx: _Context) -> build_state.Fingerprints:
     from shoplake.warehouse import dbt_env, email_salt, project_dir
 
     env = dbt_env(ctx.lake, ctx.options.target, **_warehouse_kwargs(ctx.options))
-    return build_state.fingerprints(
-        ctx.lake, project_dir(), env, email_salt(ctx.options.target)
-    )
+    return build_state.fingerprints(ctx.lake, project_dir(), env, email_salt(ctx.options.target))
 
 
 def _build(ctx: _Context) -> StepOutcome:
