@@ -20,6 +20,11 @@ What a build or docs generation consumed is kept in ``<artifacts>/consumed.json`
 target's dbt artifacts directory, :func:`shoplake.warehouse.artifacts_dir`), written only
 after it succeeded; the fingerprint is taken before it starts, so data that lands during
 a build is built by the next run. ``--full-refresh`` always builds.
+
+The record of the last build also scopes the next build's tests: the ingest batch it
+consumed is the ``SHOPLAKE_TESTS_CHANGED_SINCE`` of the next build of the same warehouse
+(:data:`CHANGED_SINCE_ENV`, ``macros/test_scope.sql``), and the project hash its unit
+tests passed with lets the next build leave them out (:func:`shoplake.warehouse.build`).
 """
 
 from __future__ import annotations
@@ -100,13 +105,19 @@ def _dbt_version() -> str:
     return version("dbt-core")
 
 
+#: The environment variable that tells dbt the batch after which a build's rows are new
+#: (macros/test_scope.sql).
+CHANGED_SINCE_ENV = "SHOPLAKE_TESTS_CHANGED_SINCE"
+
+
 @dataclass(frozen=True)
 class Fingerprints:
-    """What a build and the docs would consume now."""
+    """What a build and the docs would consume now, and which warehouse they write."""
 
     build: str
     docs: str
     ingest_seq: int
+    warehouse: str
 
 
 def fingerprints(lake: Lake, project: Path, env: dict[str, str], salt: str) -> Fingerprints:
@@ -120,7 +131,31 @@ def fingerprints(lake: Lake, project: Path, env: dict[str, str], salt: str) -> F
         "silver": silver_listing_hash(lake),
         "day": datetime.now(timezone.utc).date().isoformat(),
     }
-    return Fingerprints(build=_digest(build), docs=_digest(common), ingest_seq=seq)
+    warehouse = _digest({k: v for k, v in settings.items() if k != "SHOPLAKE_EMAIL_SALT"})
+    return Fingerprints(
+        build=_digest(build), docs=_digest(common), ingest_seq=seq, warehouse=warehouse
+    )
+
+
+def record_build(artifacts: Path, consumed: Fingerprints) -> None:
+    """Remember what a successful, tested build of the whole warehouse consumed."""
+    record(
+        artifacts,
+        "build",
+        consumed.build,
+        ingest_seq=consumed.ingest_seq,
+        warehouse=consumed.warehouse,
+    )
+
+
+def changed_since(artifacts: Path, now: Fingerprints) -> int:
+    """The ingest batch after which a build's rows are new: the one the last recorded
+    build of the same warehouse consumed; -1 (every row) if there is none."""
+    last = consumed(artifacts, "build")
+    if last is None or last.get("warehouse") != now.warehouse:
+        return -1
+    seq = last.get("ingest_seq")
+    return seq if isinstance(seq, int) and seq <= now.ingest_seq else -1
 
 
 def _read(artifacts: Path) -> dict:

@@ -12,10 +12,13 @@ Steps, in order (:data:`STEPS`):
 4. ``freshness`` ``dbt source freshness``: each source against its SLA. A stale source is
    reported (step status ``warn``) but does not stop the run: the marts are still built
    from what arrived, as dbt Cloud does with its freshness checkbox;
-5. ``build``     ``dbt build``: seeds, models and every data and unit test;
+5. ``build``     ``dbt build``: seeds, models and the data and unit tests
+   (:func:`shoplake.warehouse.build`); skipped when nothing it is built from moved
+   since the last build (:mod:`shoplake.build_state`);
 6. ``publish``   the gold marts to ``<lake>/gold/`` as partitioned Parquet, registered in
    Glue on S3 lakes (:mod:`shoplake.gold`; dev and prod targets, skipped on postgres);
-7. ``docs``      ``dbt docs generate``: the analysts' docs site;
+7. ``docs``      ``dbt docs generate``: the analysts' docs site; skipped when the project
+   did not change since it was generated;
 8. ``dashboard`` the self-contained dashboard page (DuckDB warehouse only), written again
    once the run is recorded as finished, so that the page shows its own run's final
    status and duration, not ``running``.
@@ -218,7 +221,6 @@ def _build(ctx: _Context) -> StepOutcome:
     finally:  # failed tests are history too
         if results_path.is_file() and results_path.stat().st_mtime >= started:
             ctx.record.tests = history.tests_from_run_results(json.loads(results_path.read_text()))
-    build_state.record(artifacts, "build", now.build, ingest_seq=now.ingest_seq)
     passed = sum(1 for t in ctx.record.tests if t.status == "pass")
     warned = sum(1 for t in ctx.record.tests if t.status == "warn")
     models = sum(n for status, n in result.statuses.items() if status == "success")
@@ -302,9 +304,9 @@ STEPS: dict[str, tuple[str, Callable[[_Context], StepOutcome]]] = {
     "ingest": ("raw -> silver: validate, de-duplicate, quarantine, publish", _ingest),
     "catalog": ("register new silver partitions in the Glue Data Catalog (S3 lakes)", _catalog),
     "freshness": ("dbt source freshness: every source against its SLA", _freshness),
-    "build": ("dbt build: seeds, models, data and unit tests", _build),
+    "build": ("dbt build: seeds, models, data and unit tests (if anything moved)", _build),
     "publish": ("gold marts to <lake>/gold/ as Parquet (+ Glue on S3 lakes)", _publish),
-    "docs": ("dbt docs generate: the docs site", _docs),
+    "docs": ("dbt docs generate: the docs site (if the project changed)", _docs),
     "dashboard": ("the dashboard page (dev target)", _dashboard),
 }
 

@@ -452,6 +452,8 @@ def build(
     # The warehouse is about to change: until a run records what this build consumed,
     # the next `shoplake run` builds (src/shoplake/build_state.py).
     out = artifacts or artifacts_dir(lake, target)
+    consumed = build_state.fingerprints(lake, project_dir(), env, email_salt(target))
+    changed_since = -1 if full_refresh else build_state.changed_since(out, consumed)
     build_state.forget(out, "build")
     project = build_state.project_hash(project_dir())
     if unit_tests is None:
@@ -477,12 +479,16 @@ def build(
     if vars:
         args += ["--vars", json.dumps(vars)]
     args += slim
-    run = run_dbt(args, lake, target, env=env, artifacts=artifacts, quiet=quiet)
+    # The data tests scoped to the rows a build changed read this (macros/test_scope.sql).
+    run_env = {**env, build_state.CHANGED_SINCE_ENV: str(changed_since)}
+    run = run_dbt(args, lake, target, env=run_env, artifacts=artifacts, quiet=quiet)
     summary = _summarise(run, target, "build", time.perf_counter() - started)
     if not run.success or summary.failures:
         raise build_failure(run, summary, args, out, quiet)
-    if tests and unit_tests and not select and not exclude:
-        build_state.record(out, "unit_tests", project)
+    if tests and not select and not exclude and not slim:  # the whole warehouse, tested
+        build_state.record_build(out, consumed)
+        if unit_tests:
+            build_state.record(out, "unit_tests", project)
     return summary
 
 

@@ -54,23 +54,17 @@ touched_users as (
 
 ),
 
+{% endif %}
+
 selected_clicks as (
 
     select clicks.*
     from clicks
-    where clicks.user_id in (select touched_users.user_id from touched_users)
+    {% if is_incremental() %}
+        where clicks.user_id in (select touched_users.user_id from touched_users)
+    {% endif %}
 
 ),
-
-{% else %}
-
-selected_clicks as (
-
-    select * from clicks
-
-),
-
-{% endif %}
 
 latest_click as (
 
