@@ -106,10 +106,16 @@ watermark as (
 {#- The watermark of an incremental dimension, as a literal (see fact_watermark): the
     newest ingest batch the dimension holds when `count_column` summed over it equals
     `expected_sql` (a CTE body reading the CTE `loaded`, counting the source rows up to
-    loaded.newest_seq), else -1 (recompute every key). In unit tests and at parse time,
-    -1: a unit test of the incremental branch sees every key recomputed. -#}
+    loaded.newest_seq), else -1 (recompute every key). -1 also when the dimension has no
+    ingest_seq column yet (built by a version without it: the run recomputes every key
+    and on_schema_change adds the column), in unit tests and at parse time. -#}
 {% macro dimension_watermark(count_column, expected_sql) %}
     {%- if execute and model.resource_type == 'model' -%}
+        {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name')
+            | map('lower') | list -%}
+        {%- if 'ingest_seq' not in columns -%}
+            {{- return(-1) -}}
+        {%- endif -%}
         {%- set query -%}
             with loaded as (
                 select
