@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import duckdb
@@ -252,6 +252,30 @@ def test_a_failing_step_stops_the_run_and_from_resumes(tmp_path: Path) -> None:
     assert resumed_steps["ingest"] == "skipped"
     assert resumed_steps["build"] in ("success", "warn")  # warn: recency of old test data
     assert runs[2][1] == resumed_steps["build"]  # the only step that may warn
+
+    # The next scheduled run finds nothing new: no source moved since the resumed run's
+    # build, the project did not change since its docs, so both steps are skipped.
+    day = datetime.now(timezone.utc).date()
+    again = shoplake("run", "--lake", str(lake.root))
+    assert again.returncode == 0, again.stderr
+    [(run_id,)] = history(
+        lake, "select run_id from shoplake_ops.runs order by started_at desc limit 1"
+    )
+    steps = {
+        step: (status, detail)
+        for step, status, detail in history(
+            lake,
+            f"select step, status, detail from shoplake_ops.run_steps where run_id = '{run_id}'",
+        )
+    }
+    assert steps["ingest"][0] in ("success", "warn")  # it ran, and found no new raw file
+    assert steps["freshness"][0] in ("success", "warn")
+    if datetime.now(timezone.utc).date() == day:  # a new UTC day moves dim_date: it builds
+        assert steps["build"][0] == "skipped", steps["build"]
+        assert steps["build"][1].startswith("nothing new since the last build"), steps["build"]
+    assert steps["docs"] == ("skipped", steps["docs"][1]), steps["docs"]
+    assert steps["docs"][1].startswith("project unchanged since the docs were generated")
+    assert steps["publish"][0] == steps["dashboard"][0] == "success"
 
 
 def test_a_second_run_while_one_holds_the_lake_exits(tmp_path: Path) -> None:

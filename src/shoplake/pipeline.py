@@ -12,10 +12,13 @@ Steps, in order (:data:`STEPS`):
 4. ``freshness`` ``dbt source freshness``: each source against its SLA. A stale source is
    reported (step status ``warn``) but does not stop the run: the marts are still built
    from what arrived, as dbt Cloud does with its freshness checkbox;
-5. ``build``     ``dbt build``: seeds, models and every data and unit test;
+5. ``build``     ``dbt build``: seeds, models and the data and unit tests
+   (:func:`shoplake.warehouse.build`); skipped when nothing it is built from moved
+   since the last build (:mod:`shoplake.build_state`);
 6. ``publish``   the gold marts to ``<lake>/gold/`` as partitioned Parquet, registered in
    Glue on S3 lakes (:mod:`shoplake.gold`; dev and prod targets, skipped on postgres);
-7. ``docs``      ``dbt docs generate``: the analysts' docs site;
+7. ``docs``      ``dbt docs generate``: the analysts' docs site; skipped when the project
+   did not change since it was generated;
 8. ``dashboard`` the self-contained dashboard page (DuckDB warehouse only), written again
    once the run is recorded as finished, so that the page shows its own run's final
    status and duration, not ``running``.
@@ -54,7 +57,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeVar
 
-from shoplake import history
+from shoplake import build_state, history
 from shoplake.config import pg_env_dsn, quarantine_threshold
 from shoplake.errors import LakeBusyError, ShoplakeError, one_line, redact, translate
 from shoplake.ingest.transaction import lake_lock
@@ -186,11 +189,27 @@ def _freshness(ctx: _Context) -> StepOutcome:
     return "success", f"{len(ctx.record.freshness)} sources within their SLA"
 
 
+def _fingerprints(ctx: _Context) -> build_state.Fingerprints:
+    from shoplake.warehouse import dbt_env, email_salt, project_dir
+
+    env = dbt_env(ctx.lake, ctx.options.target, **_warehouse_kwargs(ctx.options))
+    return build_state.fingerprints(ctx.lake, project_dir(), env, email_salt(ctx.options.target))
+
+
 def _build(ctx: _Context) -> StepOutcome:
     from shoplake.warehouse import artifacts_dir, build
 
+    artifacts = artifacts_dir(ctx.lake, ctx.options.target)
+    now = _fingerprints(ctx)
+    if not ctx.options.full_refresh and _warehouse_exists(ctx):
+        last = build_state.consumed(artifacts, "build")
+        if last is not None and last.get("fingerprint") == now.build:
+            return "skipped", (
+                f"nothing new since the last build (ingest batch {now.ingest_seq}, "
+                "same project and settings)"
+            )
     started = time.time()
-    results_path = artifacts_dir(ctx.lake, ctx.options.target) / "target" / "run_results.json"
+    results_path = artifacts / "target" / "run_results.json"
     try:
         result = build(
             ctx.lake,
@@ -242,13 +261,33 @@ def _publish(ctx: _Context) -> StepOutcome:
 
 
 def _docs(ctx: _Context) -> StepOutcome:
-    from shoplake.warehouse import docs_generate
+    from shoplake.warehouse import artifacts_dir, docs_generate
 
+    artifacts = artifacts_dir(ctx.lake, ctx.options.target)
+    now = _fingerprints(ctx).docs
+    site = artifacts / "target"
+    if all((site / f).is_file() for f in DOCS_FILES) and build_state.up_to_date(
+        artifacts, "docs", now
+    ):
+        ctx.outputs["docs"] = str(site / "index.html")
+        return "skipped", f"project unchanged since the docs were generated: {site}"
+    build_state.forget(artifacts, "docs")
     site = docs_generate(
         ctx.lake, target=ctx.options.target, quiet=True, **_warehouse_kwargs(ctx.options)
     )
+    build_state.record(artifacts, "docs", now)
     ctx.outputs["docs"] = str(site / "index.html")
     return "success", f"docs site in {site}"
+
+
+#: The files of a generated docs site.
+DOCS_FILES = ("index.html", "manifest.json", "catalog.json")
+
+
+def _warehouse_exists(ctx: _Context) -> bool:
+    """Whether the warehouse a skipped build would leave as it is exists (DuckDB: its file;
+    on the server targets the database is not probed)."""
+    return ctx.options.target != "dev" or _duckdb_path(ctx.lake, ctx.options).is_file()
 
 
 def _dashboard(ctx: _Context) -> StepOutcome:
@@ -283,9 +322,9 @@ STEPS: dict[str, tuple[str, Callable[[_Context], StepOutcome]]] = {
     "ingest": ("raw -> silver: validate, de-duplicate, quarantine, publish", _ingest),
     "catalog": ("register new silver partitions in the Glue Data Catalog (S3 lakes)", _catalog),
     "freshness": ("dbt source freshness: every source against its SLA", _freshness),
-    "build": ("dbt build: seeds, models, data and unit tests", _build),
+    "build": ("dbt build: seeds, models, data and unit tests (if anything moved)", _build),
     "publish": ("gold marts to <lake>/gold/ as Parquet (+ Glue on S3 lakes)", _publish),
-    "docs": ("dbt docs generate: the docs site", _docs),
+    "docs": ("dbt docs generate: the docs site (if the project changed)", _docs),
     "dashboard": ("the dashboard page (dev target)", _dashboard),
 }
 

@@ -48,6 +48,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shoplake import build_state
 from shoplake.config import pg_env_dsn
 from shoplake.contract import DATASETS, PARTITION_COLUMNS
 from shoplake.dbt_sources import SOURCE_NAME, silver_glob_env
@@ -418,12 +419,16 @@ def build(
     state: str | os.PathLike | None = None,
     defer: bool = False,
     favor_state: bool = False,
+    unit_tests: bool | None = None,
 ) -> BuildResult:
     """``dbt build`` of the warehouse for a lake; raises ShoplakeError when it fails.
 
     ``tests=False`` builds seeds and models only (benchmarks, comparison builds).
     ``state``/``defer``/``favor_state``: a slim build against another run's artifacts
     (:func:`state_args`).
+    ``unit_tests`` (default: only when they have not passed yet for this very project,
+    or with ``full_refresh``): the dbt unit tests check the models' SQL on fixed inputs,
+    so they depend on the project's files alone, not on the lake's data.
     """
     slim = state_args(state, defer=defer, favor_state=favor_state)  # refused before any work
     env = dbt_env(
@@ -444,6 +449,15 @@ def build(
         )
     if target != "prod":
         check_required_datasets(lake)
+    # The warehouse is about to change: until a run records what this build consumed,
+    # the next `shoplake run` builds (src/shoplake/build_state.py).
+    out = artifacts or artifacts_dir(lake, target)
+    consumed = build_state.fingerprints(lake, project_dir(), env, email_salt(target))
+    changed_since = -1 if full_refresh else build_state.changed_since(out, consumed)
+    build_state.forget(out, "build")
+    project = build_state.project_hash(project_dir())
+    if unit_tests is None:
+        unit_tests = full_refresh or not build_state.up_to_date(out, "unit_tests", project)
     started = time.perf_counter()
     if target == "postgres" and load:
         from shoplake.pgload import load_postgres
@@ -460,13 +474,21 @@ def build(
         args += ["--exclude", s]
     if not tests:  # models and seeds only (benchmarks, comparison builds)
         args += ["--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
+    elif not unit_tests:  # passed already for these very files
+        args += ["--exclude-resource-type", "unit_test"]
     if vars:
         args += ["--vars", json.dumps(vars)]
     args += slim
-    run = run_dbt(args, lake, target, env=env, artifacts=artifacts, quiet=quiet)
+    # The data tests scoped to the rows a build changed read this (macros/test_scope.sql).
+    run_env = {**env, build_state.CHANGED_SINCE_ENV: str(changed_since)}
+    run = run_dbt(args, lake, target, env=run_env, artifacts=artifacts, quiet=quiet)
     summary = _summarise(run, target, "build", time.perf_counter() - started)
     if not run.success or summary.failures:
-        raise build_failure(run, summary, args, artifacts or artifacts_dir(lake, target), quiet)
+        raise build_failure(run, summary, args, out, quiet)
+    if tests and not select and not exclude and not slim:  # the whole warehouse, tested
+        build_state.record_build(out, consumed)
+        if unit_tests:
+            build_state.record(out, "unit_tests", project)
     return summary
 
 

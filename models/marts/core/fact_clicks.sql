@@ -29,14 +29,14 @@ clicks as (
     cross join loaded
     where clicks.ingest_seq <= loaded.newest_seq
 {%- endset %}
-{{- incremental_watermark_ctes(expected_sql) }}
+{%- set watermark = fact_watermark(expected_sql) %}
+{{- incremental_watermark_ctes(expected_sql, watermark) }}
 
 already_loaded as (
 
     select fact.click_id
     from {{ this }} as fact
-    cross join watermark
-    where coalesce(fact.ingest_seq, -1) >= watermark.ingest_seq
+    where coalesce(fact.ingest_seq, -1) >= {{ watermark }}
 
 ),
 
@@ -47,11 +47,10 @@ selected_clicks as (
     select clicks.*
     from clicks
     {% if is_incremental() %}
-        cross join watermark
         left join already_loaded
             on clicks.click_id = already_loaded.click_id
         where
-            clicks.ingest_seq > watermark.ingest_seq
+            clicks.ingest_seq > {{ watermark }}
             and already_loaded.click_id is null
     {% endif %}
 

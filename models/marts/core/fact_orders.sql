@@ -65,7 +65,8 @@ sales as (
     cross join loaded
     where order_versions.ingest_seq <= loaded.newest_seq
 {%- endset %}
-{{- incremental_watermark_ctes(expected_sql) }}
+{%- set watermark = fact_watermark(expected_sql) %}
+{{- incremental_watermark_ctes(expected_sql, watermark) }}
 
 {{ repriced_rates() }}
 
@@ -73,15 +74,13 @@ changed_order_ids as (
 
     select order_versions.order_id
     from order_versions
-    cross join watermark
-    where order_versions.ingest_seq > watermark.ingest_seq
+    where order_versions.ingest_seq > {{ watermark }}
 
     union all
 
     select sales.order_id
     from sales
-    cross join watermark
-    where sales.ingest_seq > watermark.ingest_seq
+    where sales.ingest_seq > {{ watermark }}
 
     union all
 

@@ -38,7 +38,8 @@ exchange_rates as (
     cross join loaded
     where payments.ingest_seq <= loaded.newest_seq
 {%- endset %}
-{{- incremental_watermark_ctes(expected_sql) }}
+{%- set watermark = fact_watermark(expected_sql) %}
+{{- incremental_watermark_ctes(expected_sql, watermark) }}
 
 {{ repriced_rates() }}
 
@@ -59,16 +60,34 @@ selected_payments as (
     select dated_payments.*
     from dated_payments
     {% if is_incremental() %}
-        cross join watermark
+        {#- Three disjoint sets, so that the first filter is a literal the scan prunes
+            by: the new payments, and the older ones to reprice. -#}
+        where dated_payments.ingest_seq > {{ watermark }}
+
+        union all
+
+        select dated_payments.*
+        from dated_payments
+        inner join repriced_days
+            on
+                dated_payments.currency = repriced_days.currency
+                and dated_payments.payment_date = repriced_days.rate_day
+        where dated_payments.ingest_seq <= {{ watermark }}
+
+        union all
+
+        select dated_payments.*
+        from dated_payments
         cross join feed_arrived
         left join repriced_days
             on
                 dated_payments.currency = repriced_days.currency
                 and dated_payments.payment_date = repriced_days.rate_day
         where
-            dated_payments.ingest_seq > watermark.ingest_seq
-            or repriced_days.currency is not null
-            or (feed_arrived.rate_rows > 0 and dated_payments.currency != 'USD')
+            dated_payments.ingest_seq <= {{ watermark }}
+            and feed_arrived.rate_rows > 0
+            and dated_payments.currency != 'USD'
+            and repriced_days.currency is null
     {% endif %}
 
 ),

@@ -64,7 +64,8 @@ exchange_rates as (
     cross join loaded
     where sales.ingest_seq <= loaded.newest_seq
 {%- endset %}
-{{- incremental_watermark_ctes(expected_sql) }}
+{%- set watermark = fact_watermark(expected_sql) %}
+{{- incremental_watermark_ctes(expected_sql, watermark) }}
 
 {{ repriced_rates() }}
 
@@ -72,8 +73,7 @@ changed_sale_ids as (
 
     select sales.sale_id
     from sales
-    cross join watermark
-    where sales.ingest_seq > watermark.ingest_seq
+    where sales.ingest_seq > {{ watermark }}
 
     union all
 
@@ -81,8 +81,7 @@ changed_sale_ids as (
     from sales
     inner join order_versions
         on sales.order_id = order_versions.order_id
-    cross join watermark
-    where order_versions.ingest_seq > watermark.ingest_seq
+    where order_versions.ingest_seq > {{ watermark }}
 
     union all
 
