@@ -230,7 +230,7 @@ def test_docs_and_dashboard_in_chromium_link_to_each_other(lake_copy: Lake) -> N
             page,
             check,
         ):
-            page.wait_for_selector("text=revenue_usd")
+            page.wait_for_selector("text=revenue_usd >> visible=true")
             page.wait_for_load_state("networkidle")
             page.screenshot(path=str(screenshot_path("serve-docs-model")))
         assert not check.problems, check.problems

@@ -61,6 +61,7 @@ def provide_venv(clone: Path) -> None:
         "python": f'exec {sys.executable} "$@"',
         "shoplake": f'exec {sys.executable} -m shoplake.cli "$@"',
         "ruff": f'exec {real_bin / "ruff"} "$@"',
+        "mypy": f'exec {real_bin / "mypy"} "$@"',
     }
     for name, body in wrappers.items():
         (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
