@@ -47,18 +47,25 @@ days as (
 
 ),
 
+lags as (
+
+    {%- for k in range(1, weeks + 1) %}
+    select {{ k * period_days }} as lag_days{% if not loop.last %} union all{% endif %}
+    {%- endfor %}
+
+),
+
 comparisons as (
 
+    {#- an equi-join on each lag: the cost grows with the days, not with their square -#}
     select
         cur.business_day,
         cur.row_count,
         past.row_count as past_count
     from days as cur
+    cross join lags
     inner join days as past
-        on
-            past.business_day < cur.business_day
-            and {{ datediff('past.business_day', 'cur.business_day', 'day') }} <= {{ period_days * weeks }}
-            and mod({{ datediff('past.business_day', 'cur.business_day', 'day') }}, {{ period_days }}) = 0
+        on past.business_day = {{ dbt.dateadd('day', '-lags.lag_days', 'cur.business_day') }}
 
 ),
 
