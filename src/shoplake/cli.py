@@ -495,6 +495,9 @@ def run_daily(
     SHOPLAKE_QUARANTINE_THRESHOLD) are reported, not fatal: the run ends `warn`. Every run is
     recorded in the warehouse (schema shoplake_ops; see `shoplake status`). A run holds the
     lake's run lock: a second run started meanwhile exits at once (or waits, with --wait).
+    The build is skipped when nothing it reads moved since the last successful build (no new
+    ingest batch, silver, project, settings or day), and the docs when the project did not
+    change; the step says why (--full-refresh always builds).
     When it ends, what went wrong is sent once to SHOPLAKE_NOTIFY_WEBHOOK and/or
     SHOPLAKE_NOTIFY_SNS_TOPIC, if set (never failing the run).
     """
