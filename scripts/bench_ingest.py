@@ -220,18 +220,7 @@ def bench_copy(raw_files: list[Path], out: Path) -> Result:
             )
         ) to '{out}' (format parquet, compression snappy, partition_by (year, month, day))
     """
-    con = duckdb.connect()
-    try:
-        con.execute("set TimeZone = 'UTC'")
-        with Stopwatch() as watch:
-            con.execute(query).fetchall()
-    finally:
-        con.close()
-    files, size = parquet_stats(out)
-    rows = count_rows(out)
-    return Result(
-        "copy", "DuckDB COPY", watch.seconds, watch.cpu, rows=rows, files=files, bytes=size
-    )
+    return timed_copy("copy", query, out)
 
 
 def bench_shoplake(lake: Lake, ds: Dataset = CLICKSTREAM) -> Result:
@@ -300,6 +289,11 @@ def bench_copy_csv(raw_files: list[Path], out: Path) -> Result:
             )
         ) to '{out}' (format parquet, compression snappy, partition_by (year, month, day))
     """
+    return timed_copy("copy_csv", query, out)
+
+
+def timed_copy(name: str, query: str, out: Path) -> Result:
+    """Run one bare DuckDB COPY statement (UTC session), timed, and measure what it wrote."""
     con = duckdb.connect()
     try:
         con.execute("set TimeZone = 'UTC'")
@@ -309,9 +303,7 @@ def bench_copy_csv(raw_files: list[Path], out: Path) -> Result:
         con.close()
     files, size = parquet_stats(out)
     rows = count_rows(out)
-    return Result(
-        "copy_csv", "DuckDB COPY", watch.seconds, watch.cpu, rows=rows, files=files, bytes=size
-    )
+    return Result(name, "DuckDB COPY", watch.seconds, watch.cpu, rows=rows, files=files, bytes=size)
 
 
 def bench_pyspark(raw_files: list[Path], out: Path, scratch: Path) -> Result:

@@ -82,9 +82,9 @@ def only_recency_warnings(result) -> None:
     assert result.statuses.get("success", 0) > 0
     assert result.statuses.get("pass", 0) > 0
     assert set(result.statuses) <= {"success", "pass", "warn", "no-op"}, result.statuses
-    assert all(
-        ".recency_" in w or ".business_time_freshness_" in w for w in result.warnings
-    ), result.warnings
+    assert all(".recency_" in w or ".business_time_freshness_" in w for w in result.warnings), (
+        result.warnings
+    )
 
 
 def test_a_shop_without_customers_products_or_clicks_builds_on_duckdb(

@@ -716,13 +716,21 @@ def metrics_list(
 ) -> None:
     """The metrics (name, type, label, definition) and saved queries of the semantic layer."""
     from shoplake import metrics
+
+    manifest = _semantic_manifest(target, duckdb_path, postgres_dsn, lake)
+    Console().print_report(metrics.list_metrics(manifest))
+
+
+def _semantic_manifest(
+    target: str, duckdb_path: str | None, postgres_dsn: str | None, lake: str | None
+) -> Path:
+    """The semantic manifest of the lake's project for ``target`` (parsed if out of date)."""
+    from shoplake import metrics
     from shoplake.warehouse import dbt_env
 
     the_lake = _lake(lake)
     env = dbt_env(the_lake, target, duckdb_path=duckdb_path, postgres_dsn=_dsn(postgres_dsn))
-    Console().print_report(
-        metrics.list_metrics(metrics.semantic_manifest(the_lake, target, env=env))
-    )
+    return metrics.semantic_manifest(the_lake, target, env=env)
 
 
 @metrics_app.command("validate")
@@ -734,11 +742,8 @@ def metrics_validate(
 ) -> None:
     """Check the semantic models, metrics and saved queries with MetricFlow's validator."""
     from shoplake import metrics
-    from shoplake.warehouse import dbt_env
 
-    the_lake = _lake(lake)
-    env = dbt_env(the_lake, target, duckdb_path=duckdb_path, postgres_dsn=_dsn(postgres_dsn))
-    manifest = metrics.semantic_manifest(the_lake, target, env=env)
+    manifest = _semantic_manifest(target, duckdb_path, postgres_dsn, lake)
     issues = metrics.validate(manifest)
     if issues:
         raise WarehouseError(
