@@ -120,3 +120,28 @@ def test_the_cli_prints_a_domain_error_as_one_line(
     printed = capsys.readouterr()
     assert len(printed.err.strip().splitlines()) == 1
     assert "Traceback" not in printed.err + printed.out
+
+
+def test_a_lake_without_orders_names_the_missing_dataset(tmp_path: Path) -> None:
+    from shoplake.warehouse import check_required_datasets
+
+    with pytest.raises(ContractError) as caught:
+        check_required_datasets(Lake.at(tmp_path))
+    assert caught.value.dataset == "orders"
+
+
+def test_an_unknown_warehouse_target_names_the_setting(tmp_path: Path) -> None:
+    from shoplake.warehouse import dbt_env
+
+    with pytest.raises(ConfigError) as caught:
+        dbt_env(Lake.at(tmp_path), "staging")
+    assert caught.value.setting == "target"
+
+
+def test_an_ingest_memory_limit_that_is_no_size_names_the_setting() -> None:
+    from shoplake.ingest.resources import ingest_connection
+
+    settings = config.Settings(ingest_memory_limit="plenty")
+    with pytest.raises(ConfigError) as caught, ingest_connection(settings):
+        pass
+    assert caught.value.setting == "ingest_memory_limit"

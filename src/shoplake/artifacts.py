@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from shoplake.errors import ShoplakeError
+from shoplake.errors import ConfigError, StorageError, WarehouseError
 from shoplake.lake import Lake
 from shoplake.warehouse import TARGETS, artifacts_dir
 
@@ -55,9 +55,11 @@ def push(lake: Lake, target: str = "dev", *, source: Path | None = None) -> Copi
         try:
             data = path.read_bytes()
         except FileNotFoundError:
-            raise ShoplakeError(
+            raise WarehouseError(
                 f"no {name} in {folder}: nothing to push for target {target!r}",
                 f"run `shoplake build --target {target}` for this lake first",
+                step="artifacts",
+                target=target,
             ) from None
         _check_json(data, str(path))
         payloads.append((name, data))
@@ -73,10 +75,11 @@ def pull(lake: Lake, target: str, to: Path) -> Copied:
     keys = [lake.key(prefix, name) for name in ARTIFACT_FILES]
     missing = [key for key in keys if not lake.exists(key)]
     if missing:
-        raise ShoplakeError(
+        raise StorageError(
             f"no dbt artifacts of target {target!r} in {lake.url(prefix)} "
             f"(missing {', '.join(k.rsplit('/', 1)[-1] for k in missing)})",
             f"build {target} and run `shoplake artifacts push --target {target}` first",
+            location=lake.url(prefix),
         )
     to = Path(to)
     to.mkdir(parents=True, exist_ok=True)
@@ -94,13 +97,17 @@ def pull(lake: Lake, target: str, to: Path) -> Copied:
 
 def _check_target(target: str) -> None:
     if target not in TARGETS:
-        raise ShoplakeError(f"unknown target {target!r}", f"use one of {', '.join(TARGETS)}")
+        raise ConfigError(
+            f"unknown target {target!r}", f"use one of {', '.join(TARGETS)}", setting="target"
+        )
 
 
 def _check_json(data: bytes, where: str) -> None:
     try:
         json.loads(data)
     except ValueError:
-        raise ShoplakeError(
-            f"{where} is not a dbt artifact (not JSON)", "build the target again and push"
+        raise StorageError(
+            f"{where} is not a dbt artifact (not JSON)",
+            "build the target again and push",
+            location=where,
         ) from None

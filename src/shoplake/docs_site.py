@@ -19,7 +19,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shoplake.errors import ShoplakeError
+from shoplake.errors import WarehouseError
 from shoplake.lake import Lake
 from shoplake.storage import S3Storage
 
@@ -60,9 +60,10 @@ def publish_docs(
         docs = artifacts_dir(lake, target) / "target"
     missing = [name for name in DOCS_FILES if not (docs / name).is_file()]
     if missing:
-        raise ShoplakeError(
+        raise WarehouseError(
             f"no docs site in {docs} (missing {', '.join(missing)})",
             f"drop --no-generate, or run `shoplake build --target {target}` first",
+            step="docs",
         )
     site_pages: list[tuple[str, bytes]] = [
         ("docs/index.html", _explicit_index(docs_index(docs / "index.html"), "../dashboard/")),

@@ -59,7 +59,16 @@ from typing import TypeVar
 
 from shoplake import build_state, history
 from shoplake.config import pg_env_dsn, quarantine_threshold
-from shoplake.errors import LakeBusyError, ShoplakeError, one_line, redact, translate
+from shoplake.errors import (
+    ConfigError,
+    IngestError,
+    LakeBusyError,
+    ShoplakeError,
+    WarehouseError,
+    one_line,
+    redact,
+    translate,
+)
 from shoplake.ingest.transaction import lake_lock
 from shoplake.lake import Lake
 from shoplake.report import Report
@@ -122,7 +131,7 @@ def _ingest(ctx: _Context) -> StepOutcome:
         for name, s in report.datasets.items()
     ]
     if not report.balanced:
-        raise ShoplakeError(
+        raise IngestError(
             "ingest accounting does not balance (read != written + quarantined + duplicates)",
             f"this is a bug in shoplake: please report it with {report.log_path}",
         )
@@ -331,7 +340,9 @@ STEPS: dict[str, tuple[str, Callable[[_Context], StepOutcome]]] = {
 
 def _check_step(name: str | None, flag: str) -> None:
     if name is not None and name not in STEPS:
-        raise ShoplakeError(f"{flag} {name!r}: no such step", f"steps are {', '.join(STEPS)}")
+        raise ConfigError(
+            f"{flag} {name!r}: no such step", f"steps are {', '.join(STEPS)}", setting=flag
+        )
 
 
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}")
@@ -371,8 +382,10 @@ def run_pipeline(
     first = names.index(from_step) if from_step else 0
     last = names.index(to_step) if to_step else len(names) - 1
     if first > last:
-        raise ShoplakeError(
-            f"--from {from_step} comes after --to {to_step}", f"steps run in the order {names}"
+        raise ConfigError(
+            f"--from {from_step} comes after --to {to_step}",
+            f"steps run in the order {names}",
+            setting="from",
         )
     with lake_lock(lake, RUN_LOCK, options.wait), lake_lock(lake, BUILD_LOCK, options.wait):
         for abandoned in mark_abandoned(lake, options, keep=run_id):
@@ -406,10 +419,11 @@ def run_pipeline(
             say(f"      {step.status} in {step.seconds:.1f} s: {step.detail}")
             if failure:
                 _finish(ctx, failed=step)
-                raise ShoplakeError(
+                raise WarehouseError(
                     f"run {record.run_id} failed at step {step.step}: {failure.what}",
                     f"{failure.hint + '; ' if failure.hint else ''}"
                     f"fix it, then resume with `shoplake run --from {step.step}`",
+                    step=step.step,
                 ) from failure
             _save(ctx, step)
         _finish(ctx, failed=None)
@@ -421,18 +435,20 @@ def _open_record(
 ) -> history.RunRecord:
     if run_id:
         if not _RUN_ID.fullmatch(run_id):
-            raise ShoplakeError(
+            raise ConfigError(
                 f"--run-id {run_id!r}: use letters, digits, '.', '_', '-' and '+' only",
                 "for example airflow-20261122",
+                setting="run_id",
             )
         key = run_log_key(lake, run_id)
         if lake.exists(key):
             record = history.RunRecord.from_json(json.loads(lake.read_text(key)))
             if [s.step for s in record.steps] == names and record.target == options.target:
                 return record
-            raise ShoplakeError(
+            raise ConfigError(
                 f"run {run_id} was recorded with other steps or another target",
                 "use a new --run-id",
+                setting="run_id",
             )
     started = datetime.now(timezone.utc)
     return history.RunRecord(
@@ -500,9 +516,10 @@ def _save(ctx: _Context, step: history.StepRecord | None) -> None:
             record.failed_step = step.step if step else None
         record.error = one_line(redact(f"recording the run in the warehouse failed: {failure}"))
         _write_json(ctx.lake, record)
-        raise ShoplakeError(
+        raise WarehouseError(
             f"run {record.run_id}: recording it in the warehouse failed: {failure.what}",
             failure.hint,
+            step="record",
         ) from exc
 
 

@@ -52,7 +52,15 @@ from shoplake import build_state
 from shoplake.config import pg_env_dsn
 from shoplake.contract import DATASETS, PARTITION_COLUMNS
 from shoplake.dbt_sources import SOURCE_NAME, silver_glob_env
-from shoplake.errors import ShoplakeError, one_line, register_secret, warehouse_lock_conflict
+from shoplake.errors import (
+    ConfigError,
+    ContractError,
+    ShoplakeError,
+    WarehouseError,
+    one_line,
+    register_secret,
+    warehouse_lock_conflict,
+)
 from shoplake.lake import SILVER, STATE, Lake, expected_layout, glob_escape
 from shoplake.report import Report
 
@@ -85,9 +93,10 @@ def email_salt(target: str) -> str:
         return salt
     if target in DEV_SALT_TARGETS:
         return DEV_EMAIL_SALT
-    raise ShoplakeError(
+    raise ConfigError(
         f"SHOPLAKE_EMAIL_SALT is not set: target {target!r} needs the e-mail hashing salt",
         "export SHOPLAKE_EMAIL_SALT (it is never stored in the repository) and run again",
+        setting="SHOPLAKE_EMAIL_SALT",
     )
 
 
@@ -104,7 +113,7 @@ def project_dir() -> Path:
     for path in candidates:
         if (path / "dbt_project.yml").is_file():
             return path.resolve()
-    raise ShoplakeError(
+    raise WarehouseError(
         "dbt project not found (no dbt_project.yml next to the shoplake package)",
         "run from a checkout of the repository or set SHOPLAKE_DBT_PROJECT_DIR",
     )
@@ -164,7 +173,9 @@ def dbt_env(
 ) -> dict[str, str]:
     """The environment variables profiles.yml.example and the project read for a run."""
     if target not in TARGETS:
-        raise ShoplakeError(f"unknown target {target!r}", f"use one of {', '.join(TARGETS)}")
+        raise ConfigError(
+            f"unknown target {target!r}", f"use one of {', '.join(TARGETS)}", setting="target"
+        )
     lake = _as_lake(lake)
     env = {"SHOPLAKE_LAKE": lake.url(), "SHOPLAKE_DBT_TARGET": target}
     if target == "dev":
@@ -193,10 +204,11 @@ def postgres_target_dsn(postgres_dsn: str | None) -> str:
     ``SHOPLAKE_POSTGRES_DSN``), else one made of ``SHOPLAKE_PG_*``; neither is an error."""
     dsn = postgres_dsn or pg_env_dsn()
     if not dsn:
-        raise ShoplakeError(
+        raise ConfigError(
             "the postgres target needs a PostgreSQL connection",
             "pass --postgres-dsn, or set SHOPLAKE_POSTGRES_DSN or SHOPLAKE_PG_HOST, "
             "SHOPLAKE_PG_PORT, SHOPLAKE_PG_USER, SHOPLAKE_PG_PASSWORD, SHOPLAKE_PG_DBNAME",
+            setting="postgres_dsn",
         )
     register_secret(dsn)
     return dsn
@@ -324,10 +336,11 @@ def check_required_datasets(lake: Lake) -> None:
     """Fail in one line when the lake lacks a dataset the warehouse cannot do without."""
     for name in REQUIRED_DATASETS:
         if not lake.list_silver(name):
-            raise ShoplakeError(
+            raise ContractError(
                 f"{lake.url()}: no {name} in silver/: the warehouse needs {name} "
                 "(every other dataset is optional)",
                 f"deliver {expected_layout(DATASETS[name])} and run `shoplake ingest`",
+                dataset=name,
             )
 
 
@@ -396,8 +409,11 @@ def stage_spectrum(lake: LakeLike, *, days_back: int = 3, artifacts: Path | None
         artifacts=artifacts,
     )
     if not run.success:
-        raise ShoplakeError(
-            "staging the Spectrum external tables failed", "see the dbt output above"
+        raise WarehouseError(
+            "staging the Spectrum external tables failed",
+            "see the dbt output above",
+            step="stage",
+            target="prod",
         )
 
 
@@ -439,13 +455,16 @@ def build(
         check_warehouse_writable(Path(env["SHOPLAKE_DUCKDB_PATH"]))
     lake = _as_lake(lake)
     if target == "prod" and lake.is_local:
-        raise ShoplakeError(
+        raise ConfigError(
             f"the prod target reads the lake from S3, not {lake.url()!r}",
             "pass --lake s3://bucket/prefix (or set SHOPLAKE_LAKE)",
+            setting="lake",
         )
     if target != "prod" and not lake.any(SILVER):
-        raise ShoplakeError(
-            f"{lake.url()}: no silver/ zone to build from", "run `shoplake ingest` first"
+        raise WarehouseError(
+            f"{lake.url()}: no silver/ zone to build from",
+            "run `shoplake ingest` first",
+            step="build",
         )
     if target != "prod":
         check_required_datasets(lake)
@@ -500,16 +519,18 @@ def state_args(
     with ``defer`` the refs to unselected models read that run's relations."""
     if state is None:
         if defer or favor_state:
-            raise ShoplakeError(
+            raise ConfigError(
                 "--defer and --favor-state need --state DIR",
                 "pass --state with production's artifacts (`shoplake artifacts pull`)",
+                setting="state",
             )
         return []
     manifest = Path(state) / "manifest.json"
     if not manifest.is_file():
-        raise ShoplakeError(
+        raise ConfigError(
             f"no manifest.json in the --state directory {state}",
             "pull production's artifacts into it first: `shoplake artifacts pull --to DIR`",
+            setting="state",
         )
     args = ["--state", str(Path(state).resolve())]
     if defer:
@@ -563,9 +584,11 @@ def build_failure(
     detail = "; ".join(failures[:FAILURES_SHOWN]) or "dbt reported a failure"
     if len(failures) > FAILURES_SHOWN:
         detail += f" (and {len(failures) - FAILURES_SHOWN} more)"
-    return ShoplakeError(
+    return WarehouseError(
         f"dbt {args[0]} --target {summary.target} failed: {one_line(detail)}",
         f"dbt's full output: {where}",
+        step=args[0],
+        target=summary.target,
     )
 
 
@@ -612,7 +635,9 @@ def _command_failure(
         return conflict
     errors = [ln for ln in run.output.splitlines() if "error" in ln.lower() and ln.strip()]
     detail = one_line(errors[-1])[:300] if errors else f"exit code {run.returncode}"
-    return ShoplakeError(f"dbt {' '.join(args)} failed: {detail}", f"{hint} {where}")
+    return WarehouseError(
+        f"dbt {' '.join(args)} failed: {detail}", f"{hint} {where}", step=args[0] if args else None
+    )
 
 
 @contextlib.contextmanager
@@ -622,8 +647,8 @@ def open_read_only(path: Path) -> Iterator:
     import duckdb
 
     if not path.is_file():
-        raise ShoplakeError(
-            f"no warehouse at {path}", "run `shoplake build` (or `shoplake run`) first"
+        raise WarehouseError(
+            f"no warehouse at {path}", "run `shoplake build` (or `shoplake run`) first", step="read"
         )
     try:
         con = duckdb.connect(str(path), read_only=True)
@@ -632,9 +657,10 @@ def open_read_only(path: Path) -> Iterator:
         if conflict is not None:
             conflict.hint = "a build is writing it: try again when it has finished"
             raise conflict from exc
-        raise ShoplakeError(
+        raise WarehouseError(
             f"cannot open the warehouse {path} read-only: {str(exc).splitlines()[0]}",
             "if a build is writing it, try again when it has finished",
+            step="read",
         ) from exc
     try:
         yield con

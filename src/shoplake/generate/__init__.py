@@ -41,7 +41,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from shoplake.errors import ShoplakeError
+from shoplake.errors import ConfigError
 from shoplake.generate.batches import BatchWriter, Counts, plan
 from shoplake.generate.clickstream import Catalog, FaultHook, HourlyWriter, Sessions
 from shoplake.generate.faults import FILE_FAULTS, RECORD_FAULTS
@@ -175,9 +175,10 @@ def generate(
     files are the same whatever the number of workers.
     """
     if days < 1 or orders_per_day < 1:
-        raise ShoplakeError(
+        raise ConfigError(
             f"nothing to generate for --days {days} --orders-per-day {orders_per_day}",
             "both must be at least 1",
+            setting="days",
         )
     began = time.perf_counter()
     world = World(start, days, orders_per_day, seed).run(random.Random(f"{seed}:catalog"))
@@ -227,7 +228,7 @@ def generate_clickstream(lake: Lake, *, start: date, days: int, events: int, see
     writes exactly the returned number of events. Purchases carry made-up order ids.
     """
     if days < 1 or events < 0:
-        raise ShoplakeError(f"cannot generate {events} events over {days} days")
+        raise ConfigError(f"cannot generate {events} events over {days} days", setting="events")
     world = World(start, days, 400, seed)
     world.build_catalog(random.Random(f"{seed}:catalog"))
     rng = random.Random(f"{seed}:clickstream-bench")

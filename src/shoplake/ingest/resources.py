@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 
 from shoplake.config import Settings, load_settings
-from shoplake.errors import ShoplakeError
+from shoplake.errors import ConfigError
 from shoplake.ingest.validate import lit
 
 
@@ -28,10 +28,11 @@ def ingest_connection(settings: Settings | None = None) -> Iterator[duckdb.DuckD
     settings = settings or load_settings()
     parent = settings.ingest_temp_directory
     if parent is not None and not Path(parent).is_dir():
-        raise ShoplakeError(
+        raise ConfigError(
             f"ingest temporary directory {parent} does not exist",
             "create it, or set SHOPLAKE_INGEST_TEMP_DIRECTORY / `ingest_temp_directory` in "
             "shoplake.toml to an existing directory",
+            setting="ingest_temp_directory",
         )
     # DuckDB makes the directory only if it spills, and removes it when it closes: a
     # killed run that did not spill leaves nothing behind
@@ -45,10 +46,11 @@ def ingest_connection(settings: Settings | None = None) -> Iterator[duckdb.DuckD
             try:
                 con.execute(f"SET memory_limit = {lit(settings.ingest_memory_limit)}")
             except duckdb.Error as exc:
-                raise ShoplakeError(
+                raise ConfigError(
                     f"ingest memory limit {settings.ingest_memory_limit!r} is not a size",
                     "set SHOPLAKE_INGEST_MEMORY_LIMIT or `ingest_memory_limit` in shoplake.toml "
                     'to a size such as "2GB" or "512MB"',
+                    setting="ingest_memory_limit",
                 ) from exc
             yield con
         finally:
