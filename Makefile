@@ -61,7 +61,7 @@ dbt-parse: setup
 
 ## test: lint, then the whole test suite (starts PostgreSQL itself)
 test: setup postgres chromium lint
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 2 --dist loadscope
 
 ## format: apply ruff's formatter and autofixes
 format: setup

@@ -49,7 +49,7 @@
     returns the expression `(select watermark.ingest_seq from watermark)` instead: the
     same value from the CTEs incremental_watermark_ctes() writes there. -#}
 {% macro fact_watermark(expected_sql) %}
-    {%- if execute and model.resource_type == 'model' -%}
+    {%- if execute and model.resource_type == 'model' and flags.WHICH in ('run', 'build') -%}
         {%- set query -%}
             with loaded as ({{ fact_load_state() }}), expected as ({{ expected_sql }})
             select loaded.fact_rows, expected.silver_rows, loaded.newest_seq
@@ -110,7 +110,7 @@ watermark as (
     ingest_seq column yet (built by a version without it: the run recomputes every key
     and on_schema_change adds the column), in unit tests and at parse time. -#}
 {% macro dimension_watermark(count_column, expected_sql) %}
-    {%- if execute and model.resource_type == 'model' -%}
+    {%- if execute and model.resource_type == 'model' and flags.WHICH in ('run', 'build') -%}
         {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name')
             | map('lower') | list -%}
         {%- if 'ingest_seq' not in columns -%}
