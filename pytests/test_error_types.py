@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from shoplake import config, maintain
@@ -18,12 +19,14 @@ from shoplake.errors import (
     AlertsError,
     ConfigError,
     ContractError,
+    DatabaseConnectionError,
     ExtractError,
     LakeBusyError,
     ShoplakeError,
     StorageError,
 )
 from shoplake.lake import Lake
+from shoplake.pgload import load_postgres
 from shoplake.postgres import table_identifier
 from shoplake.scaffold import init_lake
 from shoplake.storage import parse_s3_url
@@ -73,6 +76,31 @@ def test_a_bad_products_table_name_is_an_extract_error_with_the_table() -> None:
     with pytest.raises(ExtractError) as caught:
         table_identifier("a.b.c")
     assert caught.value.table == "a.b.c"
+
+
+def _refuse(error: psycopg.Error):
+    def connect(*args: object, **kwargs: object) -> None:
+        raise error
+
+    return connect
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        pytest.param(psycopg.OperationalError("connection refused"), id="unreachable"),
+        pytest.param(psycopg.ProgrammingError("invalid dsn: missing '='"), id="invalid-dsn"),
+        pytest.param(psycopg.NotSupportedError("protocol not supported"), id="other-driver-error"),
+    ],
+)
+def test_a_postgres_load_that_cannot_connect_is_a_database_connection_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: psycopg.Error
+) -> None:
+    monkeypatch.setattr(psycopg, "connect", _refuse(failure))
+    with pytest.raises(DatabaseConnectionError) as caught:
+        load_postgres(Lake.at(tmp_path), "host=db.invalid user=shop password=s3cret")
+    assert caught.value.__cause__ is failure
+    assert "s3cret" not in str(caught.value)
 
 
 def test_a_folder_given_to_validate_is_a_contract_error_with_the_file(tmp_path: Path) -> None:

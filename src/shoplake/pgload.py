@@ -22,7 +22,7 @@ from psycopg import sql
 
 from shoplake.contract import DATASETS
 from shoplake.dbt_sources import postgres_columns
-from shoplake.errors import ShoplakeError, register_secret, translate
+from shoplake.errors import DatabaseConnectionError, first_line, redact, register_secret, translate
 from shoplake.lake import Lake
 from shoplake.report import Report
 
@@ -72,7 +72,14 @@ def load_postgres(lake: Lake, dsn: str, schema: str = DEFAULT_SCHEMA) -> LoadRep
         conn = psycopg.connect(dsn)
     except psycopg.Error as exc:
         register_secret(dsn)
-        raise translate(exc) or ShoplakeError("cannot connect to PostgreSQL") from exc
+        found = translate(exc)
+        if isinstance(found, DatabaseConnectionError):
+            raise found from exc
+        # a failed connect is a connection error whatever the driver called it
+        raise DatabaseConnectionError(
+            f"cannot connect to PostgreSQL: {redact(first_line(exc))}",
+            "check --postgres-dsn / SHOPLAKE_POSTGRES_DSN and that the server is running",
+        ) from exc
     duck = duckdb.connect()
     lake.attach(duck)  # an s3:// lake is read through s3fs
     with conn, tempfile.TemporaryDirectory(prefix="shoplake-pgload-") as tmp:
