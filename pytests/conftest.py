@@ -13,6 +13,9 @@ And a local AWS endpoint, moto's server mode on 127.0.0.1 (see aws_server.py):
 * ``aws_env`` (function): sets AWS_ENDPOINT_URL, fake credentials and region for one test.
 * ``s3_bucket`` (function): name of a fresh empty bucket on it.
 
+And ``lock_holder`` (function): ``lock_holder(lake_url, name="ingest")`` starts a process
+holding that lake's run lock, local or s3:// (see lock_kit.py); killed after the test.
+
 A test that uses any of them is marked ``postgres`` (or ``aws``) automatically
 (``-m "not postgres"`` deselects them). If the server cannot start, those tests fail
 with the reason; they are never skipped.
@@ -23,11 +26,12 @@ from __future__ import annotations
 import itertools
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from aws_server import AwsEndpointUnavailable, AwsServer
 from aws_server import start_server as start_aws_server
+from lock_kit import LockHolder
 from postgres_server import PostgresServer, PostgresUnavailable, start_server
 
 POSTGRES_FIXTURES = frozenset({"postgres_server", "postgres_dsn", "postgres_db"})
@@ -116,3 +120,18 @@ def s3_bucket(aws_env: dict[str, str], request: pytest.FixtureRequest) -> str:
     name = f"t{next(_bucket_numbers)}-{slug}".strip("-")
     boto3.client("s3", endpoint_url=aws_env["AWS_ENDPOINT_URL"]).create_bucket(Bucket=name)
     return name
+
+
+@pytest.fixture
+def lock_holder() -> Iterator[Callable[..., LockHolder]]:
+    """Start processes that hold a lake's run lock (local or s3://) until released or
+    killed: ``lock_holder(lake_url, name="ingest")``. Any still running are killed after."""
+    holders: list[LockHolder] = []
+
+    def start(lake_url: str, name: str = "ingest") -> LockHolder:
+        holders.append(LockHolder(lake_url, name))
+        return holders[-1]
+
+    yield start
+    for holder in holders:
+        holder.kill()

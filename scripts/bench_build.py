@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import tempfile
 import time
@@ -36,27 +35,11 @@ from pathlib import Path
 
 from shoplake.generate import generate
 from shoplake.ingest import run_ingest
-from shoplake.lake import Lake, landing_time
+from shoplake.lake import Lake
+from shoplake.landing import land
 from shoplake.warehouse import BuildResult, build, run_dbt
 
 FACTS = ("fact_orders", "sales_fact", "fact_payments", "fact_clicks")
-
-
-def land(source: Lake, lake: Lake, before: date | None) -> int:
-    copied = 0
-    for path in sorted((source.root / "raw").rglob("*")):
-        if not path.is_file():
-            continue
-        relative = source.relative(path)
-        landed = landing_time(relative)
-        if before is not None and (landed is None or landed.date() >= before):
-            continue
-        target = lake.absolute(relative)
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, target)
-            copied += 1
-    return copied
 
 
 def breakdown(result: BuildResult) -> dict:

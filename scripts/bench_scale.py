@@ -60,7 +60,8 @@ import duckdb
 from shoplake.dashboard import non_revenue_statuses
 from shoplake.dashboard.data import business_data
 from shoplake.dashboard.quality import exchange_rate_data, history_data
-from shoplake.lake import Lake, landing_time
+from shoplake.lake import Lake
+from shoplake.landing import land
 from shoplake.warehouse import default_duckdb_path, run_dbt
 
 GB = 1024**3
@@ -239,29 +240,6 @@ def run_step(
 
 
 # the lake --------------------------------------------------------------------------------
-def land(source: Path, lake: Path, before: date | None) -> int:
-    """Link (or copy) the raw files that landed before ``before`` (None: all) into the lake."""
-    linked = 0
-    raw = source / "raw"
-    for path in sorted(raw.rglob("*")):
-        if not path.is_file():
-            continue
-        relative = path.relative_to(source).as_posix()
-        landed = landing_time(relative)
-        if before is not None and (landed is None or landed.date() >= before):
-            continue
-        target = lake / relative
-        if target.exists():
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(path, target)
-        except OSError:
-            shutil.copy2(path, target)
-        linked += 1
-    return linked
-
-
 def silver_rows(lake: Lake, dataset: str = "clickstream") -> int:
     if not list((lake.root / "silver" / dataset).glob("year=*")):
         return 0
@@ -504,6 +482,7 @@ def main(argv: list[str] | None = None) -> int:
     for folder in (source, lake_root, scratch):
         folder.mkdir(parents=True, exist_ok=True)
     lake = Lake.at(lake_root)
+    generated = Lake.at(source)
     limit = int(args.memory_limit_gb * GB)
     shoplake = [sys.executable, "-m", "shoplake.cli"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
@@ -530,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
         day = first
         while day < end:
             day += timedelta(days=1)
-            land(source, lake_root, day)
+            land(generated, lake, day, link=True)
             s = step("ingest history", "ingest", "--lake", str(lake_root))
             total.seconds += s.seconds
             total.cpu += s.cpu
@@ -558,7 +537,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.ingest_by_day:
             s = ingest_day_by_day(start, last_day)
         else:
-            print(f"  landed {land(source, lake_root, last_day):,} files of the history")
+            print(f"  landed {land(generated, lake, last_day, link=True):,} files of the history")
             s = step("ingest history", "ingest", "--lake", str(lake_root))
         s.events = silver_rows(lake)
         progress(s)
@@ -566,7 +545,7 @@ def main(argv: list[str] | None = None) -> int:
         s.events = steps["ingest history"].events
         progress(s)
 
-        print(f"  landed {land(source, lake_root, None):,} files of {last_day}")
+        print(f"  landed {land(generated, lake, None, link=True):,} files of {last_day}")
         s = step("ingest +1 day", "ingest", "--lake", str(lake_root))
         s.events = silver_rows(lake) - steps["ingest history"].events
         progress(s)

@@ -10,9 +10,7 @@ the same input, whose counts they first check by hand).
 
 from __future__ import annotations
 
-import codecs
 import csv
-import gzip
 import hashlib
 import io
 import json
@@ -26,6 +24,7 @@ from typing import Any
 
 import duckdb
 
+from shoplake.contract import DATASETS
 from shoplake.lake import Lake, glob_escape
 
 UTC = timezone.utc
@@ -43,69 +42,28 @@ STAT_FIELDS = (
     "extra_columns",
 )
 
+
+def raw_columns(dataset: str) -> list[str]:
+    """A dataset's raw field names (CSV header, JSON keys) in the contract's order."""
+    return [f.raw_name for f in DATASETS[dataset].fields]
+
+
 #: CSV headers in the contract's column order (tests reorder them where order matters).
-ORDER_COLS = [
-    "order_id",
-    "customer_id",
-    "order_ts",
-    "status",
-    "channel",
-    "currency",
-    "shipping_country",
-    "updated_at",
-]
-SALE_COLS = [
-    "sale_id",
-    "order_id",
-    "product_id",
-    "quantity",
-    "unit_price",
-    "discount_amount",
-    "sold_at",
-]
-PAYMENT_COLS = [
-    "payment_id",
-    "order_id",
-    "payment_ts",
-    "method",
-    "status",
-    "amount",
-    "currency",
-]
-PRODUCT_COLS = [
-    "product_id",
-    "sku",
-    "name",
-    "category",
-    "subcategory",
-    "brand",
-    "list_price",
-    "unit_cost",
-    "is_active",
-    "updated_at",
-]
+ORDER_COLS = raw_columns("orders")
+SALE_COLS = raw_columns("sales")
+PAYMENT_COLS = raw_columns("payments")
+PRODUCT_COLS = raw_columns("products")
 CSV_COLS = {
     "orders": ORDER_COLS,
     "sales": SALE_COLS,
     "payments": PAYMENT_COLS,
     "products": PRODUCT_COLS,
 }
-KEYS = {
-    "orders": ("order_id", "updated_at"),
-    "sales": ("sale_id",),
-    "payments": ("payment_id",),
-    "customers": ("customer_id", "updated_at"),
-    "products": ("product_id", "updated_at"),
-    "clickstream": ("click_id",),
-}
-BUSINESS_TS = {
-    "orders": "order_ts",
-    "sales": "sold_at",
-    "payments": "payment_ts",
-    "customers": "updated_at",
-    "products": "updated_at",
-    "clickstream": "event_time",
-}
+#: The datasets the kit builds records for (every one but exchange_rates, which
+#: test_exchange_rates.py writes by hand), with their silver key and business timestamp.
+KIT_DATASETS = (*CSV_COLS, "customers", "clickstream")
+KEYS = {name: DATASETS[name].key for name in KIT_DATASETS}
+BUSINESS_TS = {name: DATASETS[name].business_ts for name in KIT_DATASETS}
 #: Lineage that depends on which run wrote a row (not on the input).
 RUN_LINEAGE = ("ingested_at", "run_id")
 
@@ -244,32 +202,6 @@ def ndjson(lines: list[Any]) -> str:
     for item in lines:
         out.append(item if isinstance(item, str) else json.dumps(item, ensure_ascii=False))
     return "".join(line + "\n" for line in out)
-
-
-def write_raw(
-    lake: Lake,
-    dataset: str,
-    when: str | date | datetime,
-    name: str,
-    content: str | bytes,
-    *,
-    gz: bool = False,
-    bom: bool = False,
-) -> Path:
-    """Drop a raw file at raw/<dataset>/YYYY/MM/DD[/HH]/<name>[.gz] as a source would."""
-    if isinstance(when, str):
-        when = datetime.fromisoformat(when)
-    data = content.encode("utf-8") if isinstance(content, str) else content
-    if bom:
-        data = codecs.BOM_UTF8 + data
-    if gz:
-        data = gzip.compress(data, mtime=0)
-        if not name.endswith(".gz"):
-            name += ".gz"
-    path = lake.landing_dir(dataset, when) / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return path
 
 
 def rel(lake: Lake, path: Path) -> str:

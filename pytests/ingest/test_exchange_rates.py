@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from ingest_kit import NOW, check_stats, ingest, quarantine, silver, write_raw
+from ingest_kit import NOW, check_stats, ingest, quarantine, raw_columns, silver
 
-LONG = ["rate_date", "currency", "usd_per_unit"]
+from shoplake.landing import land_file
+
+#: The long layout's header: the contract's fields (the wide layout is written by hand).
+LONG = raw_columns("exchange_rates")
 
 
-def _long(rows: list[tuple[str, str, str]], header: str = "rate_date,currency,usd_per_unit"):
+def _long(rows: list[tuple[str, str, str]], header: str = ",".join(LONG)):
     return header + "\n" + "".join(f"{d},{c},{r}\n" for d, c, r in rows)
 
 
@@ -39,7 +42,7 @@ def test_long_layout_validated_and_quarantined(lake):
             ("", "EUR", "1.08"),
         ]
     )
-    write_raw(lake, "exchange_rates", "2026-03-03T08:00", "rates.csv", text)
+    land_file(lake, "exchange_rates", "2026-03-03T08:00", "rates.csv", text)
     report = ingest(lake)
     check_stats(report, "exchange_rates", read=12, written=3, quarantined=9, duplicates=0)
     assert _rates(lake) == {
@@ -79,7 +82,7 @@ ECB = (
 
 
 def test_wide_layout_converted_through_usd(lake):
-    write_raw(lake, "exchange_rates", "2026-03-04T07:00", "eurofxref-hist.csv", ECB, gz=True)
+    land_file(lake, "exchange_rates", "2026-03-04T07:00", "eurofxref-hist.csv", ECB, gz=True)
     report = ingest(lake)
     # 2026-03-03: EUR, JPY, GBP; 03-02: EUR, GBP; 03-01: JPY, GBP (no USD);
     # 02-27: EUR, JPY (abc), GBP, CYP
@@ -111,7 +114,7 @@ def test_wide_layout_converted_through_usd(lake):
 
 
 def test_wide_layout_without_usd_column_is_a_bad_file(lake):
-    write_raw(
+    land_file(
         lake, "exchange_rates", "2026-03-04T07:00", "no_usd.csv", "Date,JPY\n2026-03-03,160\n"
     )
     report = ingest(lake)
@@ -122,18 +125,18 @@ def test_wide_layout_without_usd_column_is_a_bad_file(lake):
 
 
 def test_redelivery_is_a_duplicate_and_a_correction_is_a_new_version(lake):
-    write_raw(lake, "exchange_rates", "2026-03-04T07:00", "ecb.csv", ECB)
+    land_file(lake, "exchange_rates", "2026-03-04T07:00", "ecb.csv", ECB)
     ingest(lake)
     # the same publication again under another name (sources deliver files twice)
-    write_raw(lake, "exchange_rates", "2026-03-05T07:00", "ecb-again.csv", ECB)
+    land_file(lake, "exchange_rates", "2026-03-05T07:00", "ecb-again.csv", ECB)
     report = ingest(lake)
     check_stats(report, "exchange_rates", read=11, written=0, quarantined=3, duplicates=8)
     # a correction of one day's GBP rate, in the long layout, then delivered once more
     fix = _long([("2026-03-03", "GBP", "1.27"), ("2026-03-02", "GBP", "1.2797619048")])
-    write_raw(lake, "exchange_rates", "2026-03-06T07:00", "fix.csv", fix)
+    land_file(lake, "exchange_rates", "2026-03-06T07:00", "fix.csv", fix)
     report = ingest(lake)
     check_stats(report, "exchange_rates", read=2, written=1, duplicates=1)
-    write_raw(lake, "exchange_rates", "2026-03-07T07:00", "fix-again.csv", fix)
+    land_file(lake, "exchange_rates", "2026-03-07T07:00", "fix-again.csv", fix)
     check_stats(ingest(lake), "exchange_rates", read=2, written=0, duplicates=2)
     versions = sorted(
         (r["ingest_seq"], r["usd_per_unit"])
@@ -148,9 +151,9 @@ def test_redelivery_is_a_duplicate_and_a_correction_is_a_new_version(lake):
 def test_replay_keeps_wide_records_and_replays_long_ones(lake):
     from shoplake.quarantine import replay
 
-    write_raw(lake, "exchange_rates", "2026-03-04T07:00", "ecb.csv", ECB)
+    land_file(lake, "exchange_rates", "2026-03-04T07:00", "ecb.csv", ECB)
     # a long-layout rate for a day after the run: quarantined now, valid later
-    write_raw(
+    land_file(
         lake,
         "exchange_rates",
         "2026-03-04T07:00",

@@ -34,8 +34,9 @@ from ingest_kit import (
     sale,
     silver,
     silver_by,
-    write_raw,
 )
+
+from shoplake.landing import land_file
 
 QUARANTINE_COLUMNS = {
     "run_id",
@@ -123,7 +124,7 @@ def test_orders_record_level_rejections(lake):
         line(order_id="O17", shipping_country="USA"),  # 18
         line(order_id="O18", status=""),  # 19
     ]
-    path = write_raw(lake, "orders", "2026-03-01", "orders.csv", "\n".join(rows) + "\n")
+    path = land_file(lake, "orders", "2026-03-01", "orders.csv", "\n".join(rows) + "\n")
     src = rel(lake, path)
     report = ingest(lake)
     check_stats(
@@ -190,7 +191,7 @@ def test_sales_amount_quantity_and_discount_rules(lake):
         line(sale_id="S17", product_id=""),  # 18
         'S18,O1,P1,1,"2.00,,2026-03-01T10:00:00Z',  # 19: quote never closed (to EOF)
     ]
-    path = write_raw(lake, "sales", "2026-03-01", "sales.csv", "\n".join(rows) + "\n")
+    path = land_file(lake, "sales", "2026-03-01", "sales.csv", "\n".join(rows) + "\n")
     src = rel(lake, path)
     report = ingest(lake)
     check_stats(report, "sales", files_read=1, read=18, written=2, quarantined=16, duplicates=0)
@@ -236,7 +237,7 @@ def test_payments_enum_amount_and_required_rules(lake):
         payment("", order_id="O9"),  # 10
         payment("Y10", payment_ts="2026-03-01T10:00:00+25:00"),  # 11: no such offset
     ]
-    path = write_raw(lake, "payments", "2026-03-01", "p.csv", csv_text(records, PAYMENT_COLS))
+    path = land_file(lake, "payments", "2026-03-01", "p.csv", csv_text(records, PAYMENT_COLS))
     src = rel(lake, path)
     report = ingest(lake)
     check_stats(report, "payments", read=10, written=1, quarantined=9, duplicates=0)
@@ -272,7 +273,7 @@ def test_products_boolean_price_and_required_rules(lake):
         product("P9", name="   "),  # 10
         product("P10", category=""),  # 11
     ]
-    path = write_raw(lake, "products", "2026-03-01", "c.csv", csv_text(records, PRODUCT_COLS))
+    path = land_file(lake, "products", "2026-03-01", "c.csv", csv_text(records, PRODUCT_COLS))
     src = rel(lake, path)
     report = ingest(lake)
     check_stats(report, "products", read=10, written=1, quarantined=9, duplicates=0)
@@ -319,7 +320,7 @@ def test_customers_record_level_rejections(lake):
         customer("C14"),  # 14
         customer("C15", segment=""),  # 15
     ]
-    path = write_raw(lake, "customers", "2026-03-01", "page.json", customers_page(records))
+    path = land_file(lake, "customers", "2026-03-01", "page.json", customers_page(records))
     src = rel(lake, path)
     report = ingest(lake)
     check_stats(report, "customers", read=15, written=2, quarantined=13, duplicates=0)
@@ -371,7 +372,7 @@ def test_clickstream_record_level_rejections(lake):
         click(session_id="s15", event_time=EDGE),  # 15: exactly 24 h ahead is allowed
     ]
     text = ndjson(lines)
-    path = write_raw(lake, "clickstream", datetime(2026, 3, 1, 14), "e.json", text)
+    path = land_file(lake, "clickstream", datetime(2026, 3, 1, 14), "e.json", text)
     src = rel(lake, path)
     report = ingest(lake)
     check_stats(report, "clickstream", read=15, written=3, quarantined=12, duplicates=0)
@@ -407,18 +408,18 @@ def test_clickstream_record_level_rejections(lake):
 def test_csv_file_level_rejections_do_not_stop_the_run(lake):
     day = "2026-03-01"
     good_text = csv_text([order("O1"), order("O2")], ORDER_COLS)
-    good = write_raw(lake, "orders", day, "a-good.csv", good_text)
-    not_gzip = write_raw(lake, "orders", day, "b-notgzip.csv.gz", good_text)
+    good = land_file(lake, "orders", day, "a-good.csv", good_text)
+    not_gzip = land_file(lake, "orders", day, "b-notgzip.csv.gz", good_text)
     whole = gzip.compress(csv_text([order(f"T{i}") for i in range(300)], ORDER_COLS).encode())
-    truncated = write_raw(lake, "orders", day, "c-truncated.csv.gz", whole[: len(whole) // 2])
+    truncated = land_file(lake, "orders", day, "c-truncated.csv.gz", whole[: len(whole) // 2])
     latin1 = csv_text([order("O3"), order("O4", customer_id="Jos\u00e9")], ORDER_COLS)
-    not_utf8 = write_raw(lake, "orders", day, "d-latin1.csv", latin1.encode("latin-1"))
-    gz_latin1 = write_raw(
+    not_utf8 = land_file(lake, "orders", day, "d-latin1.csv", latin1.encode("latin-1"))
+    gz_latin1 = land_file(
         lake, "orders", day, "e-latin1.csv.gz", gzip.compress(latin1.encode("latin-1"))
     )
     no_channel = [c for c in ORDER_COLS if c != "channel"]
-    missing = write_raw(lake, "orders", day, "f-nochannel.csv", csv_text([order("O5")], no_channel))
-    write_raw(lake, "payments", day, "p.csv", csv_text([payment("Y1")], PAYMENT_COLS))
+    missing = land_file(lake, "orders", day, "f-nochannel.csv", csv_text([order("O5")], no_channel))
+    land_file(lake, "payments", day, "p.csv", csv_text([payment("Y1")], PAYMENT_COLS))
 
     report = ingest(lake)
     check_stats(
@@ -456,7 +457,7 @@ def test_csv_file_level_rejections_do_not_stop_the_run(lake):
 def test_csv_missing_required_column_with_other_headers_in_any_case(lake):
     cols = [c for c in SALE_COLS if c != "sale_id"]
     header = [c.upper() for c in cols]
-    path = write_raw(
+    path = land_file(
         lake, "sales", "2026-03-01", "s.csv", csv_text([sale("S1")], cols, header=header)
     )
     report = ingest(lake)
@@ -469,7 +470,7 @@ def test_csv_missing_required_column_with_other_headers_in_any_case(lake):
 
 def test_customer_page_file_level_rejections(lake):
     day = "2026-03-01"
-    good = write_raw(lake, "customers", day, "a.json", customers_page([customer("C1")]))
+    good = land_file(lake, "customers", day, "a.json", customers_page([customer("C1")]))
     bad = {
         "b-truncated.json": ('{"customers": [{"customer_id": "C2"', "invalid_json"),
         "c-string.json": ('"just a string"', "not_object_or_array"),
@@ -479,15 +480,15 @@ def test_customer_page_file_level_rejections(lake):
         "g-notarray.json": ('{"customers": "C1"}', "not_object_or_array"),
         "h-two-docs.json": ("[] []", "invalid_json"),
     }
-    paths = {n: write_raw(lake, "customers", day, n, text) for n, (text, _) in bad.items()}
-    latin1 = write_raw(
+    paths = {n: land_file(lake, "customers", day, n, text) for n, (text, _) in bad.items()}
+    latin1 = land_file(
         lake,
         "customers",
         day,
         "i-latin1.json",
         customers_page([customer("C3", first_name="Jos\u00e9")]).encode("latin-1"),
     )
-    notgz = write_raw(lake, "customers", day, "j-notgz.json.gz", customers_page([customer("C4")]))
+    notgz = land_file(lake, "customers", day, "j-notgz.json.gz", customers_page([customer("C4")]))
     report = ingest(lake)
     n_bad = len(bad) + 2
     check_stats(
@@ -510,10 +511,10 @@ def test_customer_page_file_level_rejections(lake):
 
 def test_ndjson_file_level_rejections(lake):
     h = datetime(2026, 3, 1, 9)
-    good = write_raw(lake, "clickstream", h, "a.json", ndjson([click(session_id="ok")]))
+    good = land_file(lake, "clickstream", h, "a.json", ndjson([click(session_id="ok")]))
     text = ndjson([click(session_id="x1"), click(session_id="x2", page_url="/caf\u00e9")])
-    latin1 = write_raw(lake, "clickstream", h, "b.json", text.encode("latin-1"))
-    notgz = write_raw(lake, "clickstream", h, "c.json.gz", text)
+    latin1 = land_file(lake, "clickstream", h, "b.json", text.encode("latin-1"))
+    notgz = land_file(lake, "clickstream", h, "c.json.gz", text)
     report = ingest(lake)
     check_stats(
         report,
@@ -538,7 +539,7 @@ def test_ndjson_file_level_rejections(lake):
 
 
 def test_quarantine_of_a_later_run_goes_to_its_own_date_and_file(lake):
-    write_raw(
+    land_file(
         lake,
         "payments",
         "2026-03-01",
@@ -547,7 +548,7 @@ def test_quarantine_of_a_later_run_goes_to_its_own_date_and_file(lake):
     )
     first = ingest(lake)
     later = NOW + timedelta(days=2)
-    write_raw(
+    land_file(
         lake,
         "payments",
         "2026-03-12",
@@ -580,7 +581,7 @@ def test_values_beyond_the_silver_types_are_quarantined_not_crashing(lake):
         sale("S3", unit_price="12345678901234567.00", discount_amount=""),  # 4: 17 digits
         sale("S4", sold_at="0000-01-01T00:00:00Z"),  # 5: no year 0
     ]
-    path = write_raw(lake, "sales", "2026-03-01", "s.csv", csv_text(records, SALE_COLS))
+    path = land_file(lake, "sales", "2026-03-01", "s.csv", csv_text(records, SALE_COLS))
     src = rel(lake, path)
     report = ingest(lake)
     check_stats(report, "sales", read=4, written=1, quarantined=3)

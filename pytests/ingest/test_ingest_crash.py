@@ -41,10 +41,10 @@ from ingest_kit import (
     sale,
     silver,
     tree_state,
-    write_raw,
 )
 
 from shoplake.lake import Lake
+from shoplake.landing import land_file
 
 t = datetime
 DATASETS = ("orders", "sales", "payments", "customers", "products", "clickstream")
@@ -52,7 +52,7 @@ CRASH_POINTS = ("before_commit", "after_commit", "mid_publish", "before_cleanup"
 
 
 def _batch1(lake: Lake) -> None:
-    write_raw(
+    land_file(
         lake,
         "orders",
         "2026-03-02",
@@ -66,7 +66,7 @@ def _batch1(lake: Lake) -> None:
             ORDER_COLS,
         ),
     )
-    write_raw(
+    land_file(
         lake,
         "sales",
         "2026-03-02",
@@ -82,7 +82,7 @@ def _batch1(lake: Lake) -> None:
     )
     events = [click(session_id=f"e{i}", event_time=f"2026-03-01T1{i}:00:00Z") for i in range(4)]
     events.append(click(session_id="e4", event_time="2026-03-02T00:10:00Z"))
-    write_raw(lake, "clickstream", t(2026, 3, 2, 1), "ev.json", ndjson(events))
+    land_file(lake, "clickstream", t(2026, 3, 2, 1), "ev.json", ndjson(events))
 
 
 #: batch 2 by hand: (files_read, read, written, quarantined, duplicates, files_quarantined)
@@ -99,7 +99,7 @@ BATCH2 = {
 
 
 def _batch2(lake: Lake) -> None:
-    write_raw(
+    land_file(
         lake,
         "orders",
         "2026-03-05",
@@ -120,8 +120,8 @@ def _batch2(lake: Lake) -> None:
             ORDER_COLS,
         ),
     )
-    write_raw(lake, "orders", "2026-03-05", "broken.csv.gz", b"this is not gzip")
-    write_raw(
+    land_file(lake, "orders", "2026-03-05", "broken.csv.gz", b"this is not gzip")
+    land_file(
         lake,
         "sales",
         "2026-03-05",
@@ -135,14 +135,14 @@ def _batch2(lake: Lake) -> None:
             SALE_COLS,
         ),
     )
-    write_raw(
+    land_file(
         lake,
         "payments",
         "2026-03-05",
         "p.csv",
         csv_text([payment("Y1"), payment("Y2", payment_ts="2026-03-04T10:00:00Z")], PAYMENT_COLS),
     )
-    write_raw(
+    land_file(
         lake,
         "clickstream",
         t(2026, 3, 5, 0),
@@ -336,7 +336,7 @@ def _big_clickstream(lake: Lake, seed: int) -> dict[str, int]:
             keys.add(hashlib.md5(key.encode()).hexdigest())
             sent.append(line)
             lines.append(line)
-        write_raw(lake, "clickstream", landed, f"events-{f:03d}.json", "\n".join(lines) + "\n")
+        land_file(lake, "clickstream", landed, f"events-{f:03d}.json", "\n".join(lines) + "\n")
     return {"read": read, "written": len(keys), "quarantined": quarantined}
 
 

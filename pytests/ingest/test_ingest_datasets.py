@@ -46,10 +46,10 @@ from ingest_kit import (
     sale,
     silver,
     tree_state,
-    write_raw,
 )
 
 from shoplake.contract import DATASETS
+from shoplake.landing import land_file
 
 LINEAGE_TYPES = {
     "source_file": "VARCHAR",
@@ -117,7 +117,7 @@ def test_orders_land_in_utc_business_date_partitions(lake):
         order("O5", status="shipped", currency="AUD", shipping_country="AU"),
         order("O6", status="returned", shipping_country="DE"),
     ]
-    path = write_raw(lake, "orders", "2026-03-02", "orders_0001.csv", csv_text(records, ORDER_COLS))
+    path = land_file(lake, "orders", "2026-03-02", "orders_0001.csv", csv_text(records, ORDER_COLS))
     src = rel(lake, path)
     assert src == "raw/orders/2026/03/02/orders_0001.csv"
 
@@ -252,7 +252,7 @@ def test_sales_amounts_quantities_and_discounts(lake):
         # zero price is allowed (>= 0); big integer quantity
         sale("S5", quantity="1000000", unit_price="0.00", discount_amount="0"),
     ]
-    path = write_raw(lake, "sales", "2026-03-02", "sales.csv", csv_text(records, SALE_COLS))
+    path = land_file(lake, "sales", "2026-03-02", "sales.csv", csv_text(records, SALE_COLS))
     src = rel(lake, path)
     report = ingest(lake)
     check_stats(report, "sales", files_read=1, read=5, written=5, quarantined=0, duplicates=0)
@@ -327,7 +327,7 @@ def test_payments_every_method_status_and_currency(lake):
             payment_ts="2026-03-01T10:05:00.000Z",
         ),
     ]
-    path = write_raw(
+    path = land_file(
         lake, "payments", "2026-03-01", "payments.csv", csv_text(records, PAYMENT_COLS)
     )
     src = rel(lake, path)
@@ -398,7 +398,7 @@ def test_customers_page_flattens_address_and_keeps_versions(lake):
     # a second version of C1 on the same page
     c1b = customer("C1", segment="corporate", updated_at="2026-03-02T00:00:00.5Z")
     page = customers_page([customer("C1"), c2, c3, c1b], page=1, next_url="/customers?page=2")
-    path = write_raw(lake, "customers", "2026-03-02", "customers_p1.json", page)
+    path = land_file(lake, "customers", "2026-03-02", "customers_p1.json", page)
     src = rel(lake, path)
     report = ingest(lake)
     check_stats(report, "customers", files_read=1, read=4, written=4, quarantined=0, duplicates=0)
@@ -514,7 +514,7 @@ def test_products_csv_dump_booleans_and_nullable_columns(lake):
         product("P5", is_active="0"),
         product("P6", is_active="T"),
     ]
-    path = write_raw(lake, "products", "2026-03-02", "catalog.csv", csv_text(records, PRODUCT_COLS))
+    path = land_file(lake, "products", "2026-03-02", "catalog.csv", csv_text(records, PRODUCT_COLS))
     src = rel(lake, path)
     report = ingest(lake)
     check_stats(report, "products", files_read=1, read=6, written=6, quarantined=0, duplicates=0)
@@ -605,7 +605,7 @@ def test_clickstream_click_id_attributes_and_partitions(lake):
         click(action="checkout_start", event_time="2026-03-01 14:10:00", attributes=None),
         click(action="remove_from_cart", event_time="2026-03-01T14:11:00Z"),
     ]
-    path = write_raw(
+    path = land_file(
         lake, "clickstream", datetime(2026, 3, 1, 14), "events-0001.json", ndjson(lines)
     )
     src = rel(lake, path)
@@ -684,12 +684,12 @@ def test_clickstream_click_id_attributes_and_partitions(lake):
 
 
 def test_one_run_over_every_dataset_and_its_run_log(lake):
-    write_raw(lake, "orders", "2026-03-01", "o.csv", csv_text([order("O1")], ORDER_COLS))
-    write_raw(lake, "sales", "2026-03-01", "s.csv", csv_text([sale("S1"), sale("S2")], SALE_COLS))
-    write_raw(lake, "payments", "2026-03-01", "p.csv", csv_text([payment("Y1")], PAYMENT_COLS))
-    write_raw(lake, "customers", "2026-03-01", "c.json", customers_page([customer("C1")]))
-    write_raw(lake, "products", "2026-03-01", "p.csv", csv_text([product("P1")], PRODUCT_COLS))
-    write_raw(lake, "clickstream", datetime(2026, 3, 1, 9), "e.json", ndjson([click()] * 3))
+    land_file(lake, "orders", "2026-03-01", "o.csv", csv_text([order("O1")], ORDER_COLS))
+    land_file(lake, "sales", "2026-03-01", "s.csv", csv_text([sale("S1"), sale("S2")], SALE_COLS))
+    land_file(lake, "payments", "2026-03-01", "p.csv", csv_text([payment("Y1")], PAYMENT_COLS))
+    land_file(lake, "customers", "2026-03-01", "c.json", customers_page([customer("C1")]))
+    land_file(lake, "products", "2026-03-01", "p.csv", csv_text([product("P1")], PRODUCT_COLS))
+    land_file(lake, "clickstream", datetime(2026, 3, 1, 9), "e.json", ndjson([click()] * 3))
     report = ingest(lake)
     expected = {
         "orders": (1, 1, 0),
@@ -748,7 +748,7 @@ def test_empty_lake_runs_and_reports_zero(lake):
 
 def test_cli_exits_zero_with_quarantined_records_and_stamps_run_time(lake):
     records = [order("O1"), order("O2", status="lost")]
-    write_raw(lake, "orders", "2026-03-01", "o.csv", csv_text(records, ORDER_COLS))
+    land_file(lake, "orders", "2026-03-01", "o.csv", csv_text(records, ORDER_COLS))
     before = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     proc = run_cli(lake)
     after = datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=1)
@@ -768,7 +768,7 @@ def test_console_script_is_installed_and_runs_ingest(lake):
     script = Path(sys.executable).with_name("shoplake")
     exe = str(script) if script.exists() else shutil.which("shoplake")
     assert exe, "the shoplake console script is not installed"
-    write_raw(lake, "payments", "2026-03-01", "p.csv", csv_text([payment("Y1")], PAYMENT_COLS))
+    land_file(lake, "payments", "2026-03-01", "p.csv", csv_text([payment("Y1")], PAYMENT_COLS))
     proc = subprocess.run(
         [exe, "ingest", "--lake", str(lake.root)], capture_output=True, text=True, check=False
     )
@@ -818,7 +818,7 @@ SORT_CASES = {
 def test_rows_are_sorted_by_business_time_then_key_in_each_partition(lake, dataset):
     if dataset in SORT_CASES:
         cols, records = SORT_CASES[dataset]
-        write_raw(lake, dataset, "2026-03-02", "x.csv", csv_text(records, cols))
+        land_file(lake, dataset, "2026-03-02", "x.csv", csv_text(records, cols))
         n = len(records)
     elif dataset == "customers":
         records = [
@@ -826,14 +826,14 @@ def test_rows_are_sorted_by_business_time_then_key_in_each_partition(lake, datas
             customer("C1", updated_at="2026-03-01T05:00:00Z"),
             customer("C1", updated_at="2026-03-01T03:00:00Z"),
         ]
-        write_raw(lake, dataset, "2026-03-02", "x.json", customers_page(records))
+        land_file(lake, dataset, "2026-03-02", "x.json", customers_page(records))
         n = len(records)
     else:
         n = 20
         events = [
             click(session_id=f"s{i}", event_time=f"2026-03-01T{i:02d}:00:00Z") for i in range(n)
         ]
-        write_raw(lake, dataset, datetime(2026, 3, 2, 0), "x.json", ndjson(events))
+        land_file(lake, dataset, datetime(2026, 3, 2, 0), "x.json", ndjson(events))
     report = ingest(lake)
     check_stats(report, dataset, read=n, written=n)
     (f,) = (lake.root / "silver" / dataset).glob("*/*/*/*.parquet")

@@ -13,7 +13,7 @@ from datetime import datetime
 
 import duckdb
 import pytest
-from ingest_kit import check_stats, ingest, quarantine, write_raw
+from ingest_kit import SALE_COLS, check_stats, ingest, quarantine
 
 from shoplake.config import Settings
 from shoplake.contract import DATASETS, SALES
@@ -21,9 +21,10 @@ from shoplake.errors import ShoplakeError
 from shoplake.ingest.engine import Checker
 from shoplake.ingest.readers import RawRecords, read_csv, read_csv_columnar
 from shoplake.ingest.resources import ingest_connection
+from shoplake.landing import land_file
 
 NOW = datetime(2026, 3, 2, 12, 0, 0)
-HEADER = "sale_id,order_id,product_id,quantity,unit_price,discount_amount,sold_at"
+HEADER = ",".join(SALE_COLS)
 
 #: Files the columnar reader must take, each with valid and rejected rows.
 ACCEPTED = {
@@ -90,7 +91,7 @@ def test_the_columnar_reader_declines_what_it_cannot_split_alike(name: str) -> N
 def test_a_declined_file_still_gives_line_numbered_rejects(lake) -> None:
     good = "S9,O9,P9,1,1.00,,2026-03-01T09:00:00Z"
     text = f'{HEADER}\n{good}\nS1,"O""1",P1,1,1.00,,2026-03-01T10:00:00Z\nS2,O2,P2\n'
-    write_raw(lake, "sales", "2026-03-01", "sales.csv", text)
+    land_file(lake, "sales", "2026-03-01", "sales.csv", text)
     check_stats(ingest(lake), "sales", read=3, written=2, quarantined=1)
     [reject] = quarantine(lake, "sales")
     assert (reject["source_line"], reject["reason"]) == (4, "unparseable")

@@ -30,10 +30,10 @@ from ingest_kit import (
     sale,
     silver,
     silver_by,
-    write_raw,
 )
 
 from shoplake.lake import Lake
+from shoplake.landing import land_file
 
 t = datetime
 
@@ -44,7 +44,7 @@ t = datetime
 def test_csv_gzip_bom_crlf(lake, gz, bom, eol):
     # the BOM sits right before the first header name, which is a required column
     text = csv_text([order("O1"), order("O2", status="paid")], ORDER_COLS, eol=eol)
-    path = write_raw(lake, "orders", "2026-03-01", "orders.csv", text, gz=gz, bom=bom)
+    path = land_file(lake, "orders", "2026-03-01", "orders.csv", text, gz=gz, bom=bom)
     report = ingest(lake)
     check_stats(
         report,
@@ -77,7 +77,7 @@ def test_csv_quoted_commas_quotes_and_newlines(lake, eol):
         'P3,SKU-P3,"a\nb\nc",home,"kitchen, dining",' + tail,  # lines 5-7
         '"P4","SKU-P4","""quoted""","home","","Acme","1.5","","false","2026-03-01T08:00:00Z"',
     ]
-    path = write_raw(lake, "products", "2026-03-01", "catalog.csv", eol.join(lines) + eol)
+    path = land_file(lake, "products", "2026-03-01", "catalog.csv", eol.join(lines) + eol)
     src = rel(lake, path)
     report = ingest(lake)
     check_stats(report, "products", read=4, written=4, quarantined=0, duplicates=0)
@@ -101,7 +101,7 @@ def test_csv_quoted_commas_quotes_and_newlines(lake, eol):
 
 
 def test_column_order_and_header_case_differ_between_files(lake):
-    write_raw(lake, "sales", "2026-03-01", "a.csv", csv_text([sale("S1", quantity="3")], SALE_COLS))
+    land_file(lake, "sales", "2026-03-01", "a.csv", csv_text([sale("S1", quantity="3")], SALE_COLS))
     shuffled = list(reversed(SALE_COLS))
     header = [
         "SOLD_AT",
@@ -113,7 +113,7 @@ def test_column_order_and_header_case_differ_between_files(lake):
         "Sale_Id",
     ]
     assert [h.lower() for h in header] == shuffled
-    write_raw(
+    land_file(
         lake,
         "sales",
         "2026-03-01",
@@ -150,7 +150,7 @@ def test_timestamp_forms_are_normalised_to_utc(lake):
         "Y11": ("2026-03-01 09:00", t(2026, 3, 1, 9, 0)),
     }
     records = [payment(pid, payment_ts=raw) for pid, (raw, _) in forms.items()]
-    write_raw(lake, "payments", "2026-03-01", "p.csv", csv_text(records, PAYMENT_COLS))
+    land_file(lake, "payments", "2026-03-01", "p.csv", csv_text(records, PAYMENT_COLS))
     report = ingest(lake)
     check_stats(report, "payments", read=len(forms), written=len(forms), quarantined=0)
     got = silver(lake, "payments")
@@ -165,7 +165,7 @@ def test_timestamp_forms_are_normalised_to_utc(lake):
 def test_unknown_extra_columns_are_ignored_and_counted(lake):
     cols = [*ORDER_COLS[:1], "coupon_code", *ORDER_COLS[1:], "Internal Note"]
     rec = order("O1", coupon_code="SPRING10", **{"Internal Note": "call, maybe"})
-    write_raw(lake, "orders", "2026-03-01", "o.csv", csv_text([rec], cols))
+    land_file(lake, "orders", "2026-03-01", "o.csv", csv_text([rec], cols))
     report = ingest(lake)
     check_stats(report, "orders", read=1, written=1, quarantined=0, extra_columns=2)
     (row,) = silver(lake, "orders")
@@ -178,9 +178,9 @@ def test_unknown_extra_columns_are_ignored_and_counted(lake):
 
 def test_optional_csv_columns_may_be_absent(lake):
     sales_cols = [c for c in SALE_COLS if c != "discount_amount"]
-    write_raw(lake, "sales", "2026-03-01", "s.csv", csv_text([sale("S1")], sales_cols))
+    land_file(lake, "sales", "2026-03-01", "s.csv", csv_text([sale("S1")], sales_cols))
     prod_cols = [c for c in PRODUCT_COLS if c not in ("subcategory", "brand", "unit_cost")]
-    write_raw(lake, "products", "2026-03-01", "p.csv", csv_text([product("P1")], prod_cols))
+    land_file(lake, "products", "2026-03-01", "p.csv", csv_text([product("P1")], prod_cols))
     report = ingest(lake)
     check_stats(report, "sales", read=1, written=1, files_quarantined=0)
     check_stats(report, "products", read=1, written=1, files_quarantined=0)
@@ -200,13 +200,13 @@ def test_values_are_trimmed_and_empty_is_null(lake):
         + '"  O2  ","C2 ","2026-03-01T10:00:00Z","placed","  mobile","USD","US",'
         + '"2026-03-01T10:00:00Z"\n'
     )
-    write_raw(lake, "orders", "2026-03-01", "o.csv", text)
+    land_file(lake, "orders", "2026-03-01", "o.csv", text)
     sales_text = csv_text(
         [sale("S1", quantity=" 2 ", unit_price=" 10.00 ", discount_amount="  ")], SALE_COLS
     )
-    write_raw(lake, "sales", "2026-03-01", "s.csv", sales_text)
+    land_file(lake, "sales", "2026-03-01", "s.csv", sales_text)
     c = customer("C1", email="  ana@example.com  ", first_name=" Ana ", last_name="")
-    write_raw(lake, "customers", "2026-03-01", "c.json", customers_page([c]))
+    land_file(lake, "customers", "2026-03-01", "c.json", customers_page([c]))
     report = ingest(lake)
     check_stats(report, "orders", read=2, written=2, quarantined=0)
     check_stats(report, "sales", read=1, written=1, quarantined=0)
@@ -237,11 +237,11 @@ def test_customer_page_shapes(lake):
     wrapped = json.dumps(
         {"page": 1, "per_page": 2, "customers": [c1, c2], "next": "/customers?page=2", "x": {}}
     )
-    p1 = write_raw(lake, "customers", "2026-03-01", "page-1.json", wrapped)
-    p2 = write_raw(
+    p1 = land_file(lake, "customers", "2026-03-01", "page-1.json", wrapped)
+    p2 = land_file(
         lake, "customers", "2026-03-01", "page-2.json", json.dumps([c3], indent=2), bom=True
     )
-    write_raw(
+    land_file(
         lake,
         "customers",
         "2026-03-01",
@@ -249,7 +249,7 @@ def test_customer_page_shapes(lake):
         customers_page([], page=3, next_url=None),
         gz=True,
     )
-    write_raw(lake, "customers", "2026-03-01", "page-4.json", "[]")
+    land_file(lake, "customers", "2026-03-01", "page-4.json", "[]")
     report = ingest(lake)
     check_stats(
         report,
@@ -272,7 +272,7 @@ def test_customer_page_shapes(lake):
 
 
 def test_json_gzip_and_ndjson_line_end_variants(lake):
-    write_raw(
+    land_file(
         lake,
         "customers",
         "2026-03-01",
@@ -283,10 +283,10 @@ def test_json_gzip_and_ndjson_line_end_variants(lake):
     )
     h = 14
     crlf = ndjson([click(session_id="a1"), click(session_id="a2")]).replace("\n", "\r\n")
-    f1 = write_raw(lake, "clickstream", t(2026, 3, 1, h), "crlf.json", crlf)
+    f1 = land_file(lake, "clickstream", t(2026, 3, 1, h), "crlf.json", crlf)
     no_final_eol = ndjson([click(session_id="b1"), click(session_id="b2")]).rstrip("\n")
-    f2 = write_raw(lake, "clickstream", t(2026, 3, 1, h), "noeol.json", no_final_eol)
-    f3 = write_raw(
+    f2 = land_file(lake, "clickstream", t(2026, 3, 1, h), "noeol.json", no_final_eol)
+    f3 = land_file(
         lake,
         "clickstream",
         t(2026, 3, 1, h),
@@ -314,8 +314,8 @@ def test_json_gzip_and_ndjson_line_end_variants(lake):
 
 
 def test_header_only_and_empty_files_hold_no_records(lake):
-    write_raw(lake, "payments", "2026-03-01", "none.csv", ",".join(PAYMENT_COLS) + "\n")
-    write_raw(lake, "clickstream", t(2026, 3, 1, 3), "none.json", "")
+    land_file(lake, "payments", "2026-03-01", "none.csv", ",".join(PAYMENT_COLS) + "\n")
+    land_file(lake, "clickstream", t(2026, 3, 1, 3), "none.json", "")
     report = ingest(lake)
     check_stats(
         report, "payments", files_read=1, read=0, written=0, quarantined=0, files_quarantined=0
@@ -335,13 +335,13 @@ def test_header_only_and_empty_files_hold_no_records(lake):
 
 def test_in_progress_and_foreign_files_are_not_read(lake):
     good = csv_text([order("O1")], ORDER_COLS)
-    write_raw(lake, "orders", "2026-03-01", "orders.csv", good)
-    pending = write_raw(
+    land_file(lake, "orders", "2026-03-01", "orders.csv", good)
+    pending = land_file(
         lake, "orders", "2026-03-01", "_upload.csv", csv_text([order("O2")], ORDER_COLS)
     )
-    write_raw(lake, "orders", "2026-03-01", ".orders.csv", csv_text([order("O3")], ORDER_COLS))
-    write_raw(lake, "orders", "2026-03-01", "readme.txt", "not data")
-    write_raw(lake, "orders", "2026-03-01", "orders.csv.part", "garbage,\x00\x01")
+    land_file(lake, "orders", "2026-03-01", ".orders.csv", csv_text([order("O3")], ORDER_COLS))
+    land_file(lake, "orders", "2026-03-01", "readme.txt", "not data")
+    land_file(lake, "orders", "2026-03-01", "orders.csv.part", "garbage,\x00\x01")
     report = ingest(lake)
     check_stats(report, "orders", files_read=1, read=1, written=1, quarantined=0)
     assert sorted(silver_by(lake, "orders", "order_id")) == ["O1"]
@@ -362,7 +362,7 @@ def test_awkward_file_names_and_lake_path(tmp_path):
     odd = Lake.at(root)
     names = ["orders march.csv", "o'brien.csv", "donn\u00e9es;1.csv", 'say "hi".csv']
     paths = [
-        write_raw(odd, "orders", "2026-03-01", name, csv_text([order(f"O{i}")], ORDER_COLS))
+        land_file(odd, "orders", "2026-03-01", name, csv_text([order(f"O{i}")], ORDER_COLS))
         for i, name in enumerate(names)
     ]
     report = ingest(odd)

@@ -44,7 +44,6 @@ from ingest_kit import (
     silver,
     silver_by,
     tree_state,
-    write_raw,
 )
 
 from shoplake.contract import (
@@ -56,6 +55,7 @@ from shoplake.contract import (
 )
 from shoplake.ingest import readers
 from shoplake.lake import Lake, day_partition
+from shoplake.landing import land_file
 from shoplake.storage import NotRegularFile
 
 MARKERS = ("AWS_SECRET_ACCESS_KEY=marker-aws-7d1f", "PGPASSWORD=marker-pg-93ab")
@@ -91,13 +91,13 @@ def test_links_and_special_files_are_quarantined_unread(lake, tmp_path):
     foreign_dir.mkdir()
     (foreign_dir / "payments.csv").write_text(csv_text([payment("YFOREIGN")], PAYMENT_COLS))
 
-    good = write_raw(lake, "orders", "2026-03-01", "a-good.csv", csv_text([order()], ORDER_COLS))
+    good = land_file(lake, "orders", "2026-03-01", "a-good.csv", csv_text([order()], ORDER_COLS))
     day = good.parent
     (day / "b-outside.csv").symlink_to(foreign)
     clicks = lake.landing_dir("clickstream", datetime(2026, 3, 1, 7))
     clicks.mkdir(parents=True)
     (clicks / "env.json").symlink_to(secrets)
-    write_raw(lake, "clickstream", datetime(2026, 3, 1, 7), "z-good.json", ndjson([click()]))
+    land_file(lake, "clickstream", datetime(2026, 3, 1, 7), "z-good.json", ndjson([click()]))
     pipe = lake.landing_dir("sales", date(2026, 3, 1)) / "pipe.csv"
     pipe.parent.mkdir(parents=True)
     os.mkfifo(pipe)  # reading it would block forever
@@ -148,7 +148,7 @@ def test_a_read_refuses_a_link_as_the_file_or_as_a_folder_on_its_path(lake, tmp_
     """The read itself refuses links (O_NOFOLLOW on every component below the root)."""
     secret = tmp_path / "secret.txt"
     secret.write_text(MARKERS[0])
-    write_raw(lake, "orders", "2026-03-01", "a.csv", "x")
+    land_file(lake, "orders", "2026-03-01", "a.csv", "x")
     link = lake.landing_dir("orders", date(2026, 3, 1)) / "a.csv"
     link.unlink()
     link.symlink_to(secret)
@@ -177,15 +177,15 @@ def test_deeply_nested_customer_pages_are_quarantined_and_later_pages_ingested(l
         page = customers_page([customer(customer_id, extra=None)])
         return page.replace('"extra": null', '"extra": ' + _nested(levels))
 
-    write_raw(lake, "customers", "2026-03-01", "a-980.json", page_with_extra("C2", 977))
+    land_file(lake, "customers", "2026-03-01", "a-980.json", page_with_extra("C2", 977))
     bomb = '{"customers": [' + _nested(100_000) + "]}"
-    write_raw(lake, "customers", "2026-03-01", "b-100000.json", bomb)
+    land_file(lake, "customers", "2026-03-01", "b-100000.json", bomb)
     # depth exactly the limit: page object, customers array, customer, 61 more levels
     fits = page_with_extra("C3", MAX_JSON_DEPTH - 3)
-    write_raw(lake, "customers", "2026-03-01", "c-64.json", fits)
+    land_file(lake, "customers", "2026-03-01", "c-64.json", fits)
     # brackets inside strings are not nesting
     text = customer("C4", first_name="[" * 5000 + "{" * 5000)
-    write_raw(lake, "customers", "2026-03-02", "d-good.json", customers_page([customer(), text]))
+    land_file(lake, "customers", "2026-03-02", "d-good.json", customers_page([customer(), text]))
 
     report = ingest(lake)
     check_stats(report, "customers", files_read=4, read=5, written=3, files_quarantined=2)
@@ -197,7 +197,7 @@ def test_deeply_nested_customer_pages_are_quarantined_and_later_pages_ingested(l
         assert str(MAX_JSON_DEPTH) in row["detail"]
         assert row["raw_record"] is None
 
-    write_raw(lake, "customers", "2026-03-03", "e-late.json", customers_page([customer("C5")]))
+    land_file(lake, "customers", "2026-03-03", "e-late.json", customers_page([customer("C5")]))
     later = ingest(lake)  # the next run is not blocked by the bad pages
     check_stats(later, "customers", files_read=1, read=1, written=1)
 
@@ -218,7 +218,7 @@ def test_deep_clickstream_lines_are_quarantined_per_line(lake):
         "[" * 100_000,  # 6: not even an object
         click(session_id="s-4", attributes={"query": "[" * 100 + '\\"' * 200_000}),  # 7: < 1 MiB
     ]
-    path = write_raw(lake, "clickstream", datetime(2026, 3, 1, 7), "c.json", ndjson(lines))
+    path = land_file(lake, "clickstream", datetime(2026, 3, 1, 7), "c.json", ndjson(lines))
     report = ingest(lake)
     check_stats(report, "clickstream", read=7, written=4, quarantined=3, duplicates=0)
     assert len(silver(lake, "clickstream")) == 4
@@ -245,7 +245,7 @@ def test_years_before_1000_are_quarantined_and_partitions_zero_padded(lake):
         order("O5", order_ts="1000-01-01T00:30:00+01:00"),  # 6: 0999-12-31 in UTC
         order("O6", order_ts="1000-01-01T00:00:00Z"),  # 7: the first accepted instant
     ]
-    path = write_raw(lake, "orders", "2026-03-01", "o.csv", csv_text(records, ORDER_COLS))
+    path = land_file(lake, "orders", "2026-03-01", "o.csv", csv_text(records, ORDER_COLS))
     report = ingest(lake)
     check_stats(report, "orders", read=6, written=2, quarantined=4)
     rows = {r["source_line"]: (r["reason"], r["field"]) for r in quarantine(lake, "orders")}
@@ -279,13 +279,13 @@ def test_amounts_quantities_and_line_totals_beyond_the_bounds(lake):
         sale("S6", quantity="1", unit_price="999999999999.99", discount_amount="0"),  # 7: fits
         sale("S7", quantity="1", unit_price="1.00", discount_amount="1000000000000.00"),  # 8
     ]
-    write_raw(lake, "sales", "2026-03-01", "s.csv", csv_text(sales, SALE_COLS))
+    land_file(lake, "sales", "2026-03-01", "s.csv", csv_text(sales, SALE_COLS))
     payments = [
         payment("Y1", amount="999999999999.99"),  # 2: the largest amount
         payment("Y2", amount="1000000000000.00"),  # 3
         payment("Y3", amount="9999999999999999.99"),  # 4
     ]
-    write_raw(lake, "payments", "2026-03-01", "p.csv", csv_text(payments, PAYMENT_COLS))
+    land_file(lake, "payments", "2026-03-01", "p.csv", csv_text(payments, PAYMENT_COLS))
     report = ingest(lake)
     check_stats(report, "sales", read=7, written=3, quarantined=4)
     check_stats(report, "payments", read=3, written=1, quarantined=2)
@@ -307,7 +307,7 @@ def test_amounts_quantities_and_line_totals_beyond_the_bounds(lake):
 # ---------------------------------------------------------------------------------------
 def test_a_quoted_field_over_128_kib_parses_and_the_rows_after_it_are_kept(lake):
     records = [product("P1"), product("P2", name='a "big", name\n' * 15_000), product("P3")]
-    write_raw(lake, "products", "2026-03-01", "p.csv", csv_text(records, PRODUCT_COLS))
+    land_file(lake, "products", "2026-03-01", "p.csv", csv_text(records, PRODUCT_COLS))
     records.append(product("P4"))
     report = ingest(lake)
     check_stats(report, "products", read=3, written=3, quarantined=0)  # not 134,467
@@ -328,7 +328,7 @@ def test_fields_and_records_over_the_limits_quarantine_only_themselves(lake):
         product("P4", **big),  # 5: nine fields within the limit, over 8 MiB together
         product("P5"),  # 6
     ]
-    write_raw(lake, "products", "2026-03-01", "p.csv", csv_text(records, columns))
+    land_file(lake, "products", "2026-03-01", "p.csv", csv_text(records, columns))
     long_url = "https://shop.example.com/" + "q" * MAX_FIELD_BYTES
     lines = [
         click(),  # 1
@@ -336,9 +336,9 @@ def test_fields_and_records_over_the_limits_quarantine_only_themselves(lake):
         click(session_id="s-3", user_agent="u" * MAX_RECORD_BYTES),  # 3
         click(session_id="s-4"),  # 4
     ]
-    write_raw(lake, "clickstream", datetime(2026, 3, 1, 7), "c.json", ndjson(lines))
+    land_file(lake, "clickstream", datetime(2026, 3, 1, 7), "c.json", ndjson(lines))
     page = customers_page([customer("C1", notes="n" * MAX_RECORD_BYTES), customer("C2")])
-    write_raw(lake, "customers", "2026-03-01", "c.json", page)
+    land_file(lake, "customers", "2026-03-01", "c.json", page)
 
     report = ingest(lake)
     check_stats(report, "products", read=5, written=3, quarantined=2, extra_columns=8)
@@ -372,12 +372,12 @@ def _gzip_bomb(members: int) -> bytes:
 def test_a_gzip_bomb_is_quarantined_in_bounded_memory(lake):
     bomb = _gzip_bomb(1024)  # ~1 MB expanding to 1 GiB
     assert 900_000 < len(bomb) < 1_200_000
-    write_raw(lake, "customers", "2026-03-01", "a-bomb.json.gz", bomb)
-    write_raw(lake, "customers", "2026-03-01", "b-good.json", customers_page([customer()]))
+    land_file(lake, "customers", "2026-03-01", "a-bomb.json.gz", bomb)
+    land_file(lake, "customers", "2026-03-01", "b-good.json", customers_page([customer()]))
     single = zlib.compressobj(9, zlib.DEFLATED, 31)  # one member, 64 MiB of one line
     one = single.compress(b"[" + b" " * (64 << 20)) + single.flush()
-    write_raw(lake, "orders", "2026-03-01", "a-bomb.csv.gz", one)
-    write_raw(lake, "orders", "2026-03-01", "b-good.csv", csv_text([order()], ORDER_COLS))
+    land_file(lake, "orders", "2026-03-01", "a-bomb.csv.gz", one)
+    land_file(lake, "orders", "2026-03-01", "b-good.csv", csv_text([order()], ORDER_COLS))
 
     child = subprocess.Popen(
         cli_cmd(lake), env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE
@@ -427,11 +427,11 @@ def test_control_characters_in_ids_are_rejected(lake):
         order("O4", customer_id="C\x7f1"),  # 5
         order("O5", customer_id="C\u00e91"),  # 6: other characters are fine
     ]
-    write_raw(lake, "orders", "2026-03-01", "o.csv", csv_text(orders, ORDER_COLS))
+    land_file(lake, "orders", "2026-03-01", "o.csv", csv_text(orders, ORDER_COLS))
     lines = [click(), click(user_id="C1\u0000"), click(session_id="s\u001b[1m")]
-    write_raw(lake, "clickstream", datetime(2026, 3, 1, 7), "c.json", ndjson(lines))
+    land_file(lake, "clickstream", datetime(2026, 3, 1, 7), "c.json", ndjson(lines))
     page = customers_page([customer("C1"), customer("C2\n3")])
-    write_raw(lake, "customers", "2026-03-01", "c.json", page)
+    land_file(lake, "customers", "2026-03-01", "c.json", page)
     report = ingest(lake)
     check_stats(report, "orders", read=5, written=2, quarantined=3)
     check_stats(report, "clickstream", read=3, written=1, quarantined=2)
@@ -456,18 +456,18 @@ def test_a_lake_path_with_quotes_brackets_and_globs_ingests_twice(tmp_path):
     root = tmp_path / "it's [a] lake '||' x *?"
     root.mkdir()
     lake = Lake.at(root)
-    write_raw(lake, "orders", "2026-03-01", "o[1].csv", csv_text([order("O1")], ORDER_COLS))
-    write_raw(lake, "sales", "2026-03-01", "s*.csv", csv_text([sale("S1")], SALE_COLS))
-    write_raw(lake, "customers", "2026-03-01", "c?.json", customers_page([customer()]))
-    write_raw(lake, "clickstream", datetime(2026, 3, 1, 7), "c.json", ndjson([click()]))
+    land_file(lake, "orders", "2026-03-01", "o[1].csv", csv_text([order("O1")], ORDER_COLS))
+    land_file(lake, "sales", "2026-03-01", "s*.csv", csv_text([sale("S1")], SALE_COLS))
+    land_file(lake, "customers", "2026-03-01", "c?.json", customers_page([customer()]))
+    land_file(lake, "clickstream", datetime(2026, 3, 1, 7), "c.json", ndjson([click()]))
     first = ingest(lake)
     for dataset in ("orders", "sales", "customers", "clickstream"):
         check_stats(first, dataset, read=1, written=1)
 
     # a later run merges into the partitions written above (reads them back by path)
     more = [order("O1"), order("O1", updated_at="2026-03-02T00:00:00Z"), order("O2")]
-    write_raw(lake, "orders", "2026-03-02", "o'2'.csv", csv_text(more, ORDER_COLS))
-    write_raw(lake, "sales", "2026-03-02", "s]2.csv", csv_text([sale("S1"), sale("S2")], SALE_COLS))
+    land_file(lake, "orders", "2026-03-02", "o'2'.csv", csv_text(more, ORDER_COLS))
+    land_file(lake, "sales", "2026-03-02", "s]2.csv", csv_text([sale("S1"), sale("S2")], SALE_COLS))
     second = ingest(lake)
     check_stats(second, "orders", read=3, written=2, duplicates=1)
     check_stats(second, "sales", read=2, written=1, duplicates=1)
@@ -539,7 +539,7 @@ def test_raw_files_off_the_layout_are_reported_and_common_extensions_accepted(la
 
 
 def test_a_lake_with_only_good_files_has_no_warnings(lake):
-    write_raw(lake, "orders", "2026-03-01", "o.csv", csv_text([order()], ORDER_COLS))
+    land_file(lake, "orders", "2026-03-01", "o.csv", csv_text([order()], ORDER_COLS))
     report = ingest(lake)
     assert report.unmatched == []
     assert report.warnings == []

@@ -29,8 +29,9 @@ from ingest_kit import (
     silver,
     silver_by,
     tree_state,
-    write_raw,
 )
+
+from shoplake.landing import land_file
 
 t = datetime
 DATASETS = ("orders", "sales", "payments", "customers", "products", "clickstream")
@@ -45,17 +46,17 @@ def _partition(lake, dataset, day):
 
 
 def test_second_run_reads_nothing_and_changes_nothing(lake):
-    write_raw(
+    land_file(
         lake,
         "orders",
         "2026-03-01",
         "o.csv",
         csv_text([order("O1"), order("O2", status="nope")], ORDER_COLS),
     )
-    write_raw(lake, "orders", "2026-03-01", "broken.csv.gz", b"not gzip at all")
-    write_raw(lake, "sales", "2026-03-02", "s.csv.gz", csv_text([sale("S1")], SALE_COLS), gz=True)
-    write_raw(lake, "customers", "2026-03-01", "c.json", customers_page([customer("C1")]))
-    write_raw(lake, "clickstream", t(2026, 3, 1, 5), "e.json", ndjson([click(), "{bad"]))
+    land_file(lake, "orders", "2026-03-01", "broken.csv.gz", b"not gzip at all")
+    land_file(lake, "sales", "2026-03-02", "s.csv.gz", csv_text([sale("S1")], SALE_COLS), gz=True)
+    land_file(lake, "customers", "2026-03-01", "c.json", customers_page([customer("C1")]))
+    land_file(lake, "clickstream", t(2026, 3, 1, 5), "e.json", ndjson([click(), "{bad"]))
     first = ingest(lake)
     check_stats(first, "orders", read=3, written=1, quarantined=2, files_quarantined=1)
     silver_before = _silver_state(lake)
@@ -89,7 +90,7 @@ def test_second_run_reads_nothing_and_changes_nothing(lake):
 
 
 def test_touched_file_is_read_again_as_duplicates_without_rewriting(lake):
-    path = write_raw(
+    path = land_file(
         lake,
         "payments",
         "2026-03-01",
@@ -107,7 +108,7 @@ def test_touched_file_is_read_again_as_duplicates_without_rewriting(lake):
 
 def test_rewritten_raw_file_adds_only_its_new_records(lake):
     rows = [order("O1"), order("O2")]
-    path = write_raw(lake, "orders", "2026-03-01", "o.csv", csv_text(rows, ORDER_COLS))
+    path = land_file(lake, "orders", "2026-03-01", "o.csv", csv_text(rows, ORDER_COLS))
     first = ingest(lake)
     path.write_text(csv_text([*rows, order("O3")], ORDER_COLS))
     second = ingest(lake, now=NOW + timedelta(hours=1))
@@ -120,7 +121,7 @@ def test_rewritten_raw_file_adds_only_its_new_records(lake):
 
 
 def test_late_records_merge_into_their_older_partition(lake):
-    first_file = write_raw(
+    first_file = land_file(
         lake,
         "orders",
         "2026-03-02",
@@ -138,7 +139,7 @@ def test_late_records_merge_into_their_older_partition(lake):
     before = _silver_state(lake)
     later = NOW + timedelta(days=1)
     # lands on 03-05 with a record of 03-01
-    late_file = write_raw(
+    late_file = land_file(
         lake,
         "orders",
         "2026-03-05",
@@ -170,7 +171,7 @@ def test_redelivered_records_are_duplicates_and_leave_silver_unchanged(lake):
         sale("S2", sold_at="2026-03-02T10:00:00Z", quantity="5"),
         sale("S3", sold_at="2026-03-03T10:00:00Z", discount_amount=""),
     ]
-    write_raw(lake, "sales", "2026-03-03", "sales-0001.csv", csv_text(records, SALE_COLS))
+    land_file(lake, "sales", "2026-03-03", "sales-0001.csv", csv_text(records, SALE_COLS))
     ingest(lake)
     before = _silver_state(lake)
 
@@ -181,7 +182,7 @@ def test_redelivered_records_are_duplicates_and_leave_silver_unchanged(lake):
         sale("S2", sold_at="2026-03-02 10:00:00.000", quantity="5", discount_amount="1.5"),
         sale("S3", sold_at="2026-03-03T10:00:00Z", discount_amount="0.00"),
     ]
-    write_raw(
+    land_file(
         lake,
         "sales",
         "2026-03-07",
@@ -194,7 +195,7 @@ def test_redelivered_records_are_duplicates_and_leave_silver_unchanged(lake):
     assert _silver_state(lake) == before
 
     # a third delivery overlapping the first: only the partition of the new record moves
-    write_raw(
+    land_file(
         lake,
         "sales",
         "2026-03-08",
@@ -210,10 +211,10 @@ def test_redelivered_records_are_duplicates_and_leave_silver_unchanged(lake):
 
 def test_duplicates_within_one_run(lake):
     dup = sale("S1")
-    path = write_raw(
+    path = land_file(
         lake, "sales", "2026-03-01", "a.csv", csv_text([dup, sale("S2"), dup], SALE_COLS)
     )
-    write_raw(lake, "sales", "2026-03-02", "b.csv", csv_text([dup], SALE_COLS))
+    land_file(lake, "sales", "2026-03-02", "b.csv", csv_text([dup], SALE_COLS))
     report = ingest(lake)
     check_stats(report, "sales", files_read=2, read=4, written=2, duplicates=2, quarantined=0)
     got = silver_by(lake, "sales", "sale_id")
@@ -223,10 +224,10 @@ def test_duplicates_within_one_run(lake):
 
 def test_order_status_change_adds_a_version_and_a_resent_version_is_a_duplicate(lake):
     placed = order("O1", status="placed", updated_at="2026-03-01T10:00:00Z")
-    write_raw(lake, "orders", "2026-03-01", "a.csv", csv_text([placed], ORDER_COLS))
+    land_file(lake, "orders", "2026-03-01", "a.csv", csv_text([placed], ORDER_COLS))
     first = ingest(lake)
     paid = order("O1", status="paid", updated_at="2026-03-01T12:00:00Z")
-    write_raw(lake, "orders", "2026-03-02", "b.csv", csv_text([paid, placed], ORDER_COLS))
+    land_file(lake, "orders", "2026-03-02", "b.csv", csv_text([paid, placed], ORDER_COLS))
     second = ingest(lake, now=NOW + timedelta(hours=2))
     check_stats(second, "orders", files_read=1, read=2, written=1, duplicates=1, quarantined=0)
     rows = silver(lake, "orders")
@@ -241,7 +242,7 @@ def test_order_status_change_adds_a_version_and_a_resent_version_is_a_duplicate(
     # three versions in one run are three rows
     shipped = order("O1", status="shipped", updated_at="2026-03-02T09:00:00Z")
     delivered = order("O1", status="delivered", updated_at="2026-03-04T09:00:00Z")
-    write_raw(lake, "orders", "2026-03-04", "c.csv", csv_text([shipped, delivered], ORDER_COLS))
+    land_file(lake, "orders", "2026-03-04", "c.csv", csv_text([shipped, delivered], ORDER_COLS))
     third = ingest(lake, now=NOW + timedelta(hours=3))
     check_stats(third, "orders", read=2, written=2, duplicates=0)
     assert [r["status"] for r in sorted(silver(lake, "orders"), key=lambda r: r["updated_at"])] == [
@@ -253,12 +254,12 @@ def test_order_status_change_adds_a_version_and_a_resent_version_is_a_duplicate(
 
 
 def test_customer_versions_go_to_the_partition_of_their_updated_at(lake):
-    write_raw(lake, "customers", "2026-03-01", "p1.json", customers_page([customer("C1")]))
+    land_file(lake, "customers", "2026-03-01", "p1.json", customers_page([customer("C1")]))
     ingest(lake)
     before = _silver_state(lake)
     v2 = customer("C1", segment="corporate", updated_at="2026-03-04T08:00:00Z")
     # page 2 of a later export: the new version and the old one again
-    write_raw(
+    land_file(
         lake, "customers", "2026-03-04", "p2.json", customers_page([v2, customer("C1")], bare=True)
     )
     report = ingest(lake, now=NOW + timedelta(days=1))
@@ -273,7 +274,7 @@ def test_customer_versions_go_to_the_partition_of_their_updated_at(lake):
 
 
 def test_a_later_delivery_of_a_key_replaces_its_content(lake):
-    write_raw(
+    land_file(
         lake,
         "sales",
         "2026-03-01",
@@ -282,7 +283,7 @@ def test_a_later_delivery_of_a_key_replaces_its_content(lake):
     )
     ingest(lake)
     before = _silver_state(lake)
-    fix = write_raw(
+    fix = land_file(
         lake, "sales", "2026-03-03", "fix.csv", csv_text([sale("S1", quantity="3")], SALE_COLS)
     )
     second = ingest(lake, now=NOW + timedelta(days=1))
@@ -296,14 +297,14 @@ def test_a_later_delivery_of_a_key_replaces_its_content(lake):
 
     # within one run the later delivery (raw path order, then line) wins; the earlier
     # version is counted as a duplicate
-    write_raw(
+    land_file(
         lake,
         "sales",
         "2026-03-05",
         "z.csv",
         csv_text([sale("S3", quantity="7"), sale("S4", quantity="1")], SALE_COLS),
     )
-    last = write_raw(
+    last = land_file(
         lake,
         "sales",
         "2026-03-06",
@@ -322,7 +323,7 @@ def test_a_later_delivery_of_a_key_replaces_its_content(lake):
 
 
 def test_a_corrected_record_moving_to_another_day_is_kept_once(lake):
-    write_raw(
+    land_file(
         lake,
         "payments",
         "2026-03-01",
@@ -331,7 +332,7 @@ def test_a_corrected_record_moving_to_another_day_is_kept_once(lake):
     )
     ingest(lake)
     moved = payment("Y1", payment_ts="2026-03-02T09:00:00Z")
-    write_raw(lake, "payments", "2026-03-02", "b.csv", csv_text([moved], PAYMENT_COLS))
+    land_file(lake, "payments", "2026-03-02", "b.csv", csv_text([moved], PAYMENT_COLS))
     report = ingest(lake, now=NOW + timedelta(hours=1))
     check_stats(report, "payments", read=1, written=1, duplicates=0)
     got = silver_by(lake, "payments", "payment_id")  # fails if Y1 is there twice
@@ -346,7 +347,7 @@ def test_24_hourly_drops_make_one_file_per_day(lake):
             click(session_id=f"h{hour}-{i}", event_time=f"2026-03-01T{hour:02d}:{i:02d}:00Z")
             for i in range(5)
         ]
-        write_raw(
+        land_file(
             lake, "clickstream", t(2026, 3, 1, hour), f"events-{hour:02d}.json", ndjson(events)
         )
     report = ingest(lake)
@@ -361,7 +362,7 @@ def test_24_hourly_drops_make_one_file_per_day(lake):
             click(session_id=f"n{hour}", event_time=f"2026-03-02T{hour:02d}:30:00Z"),
             click(session_id=f"late{hour}", event_time=f"2026-03-01T23:5{hour}:30Z"),
         ]
-        write_raw(
+        land_file(
             lake, "clickstream", t(2026, 3, 2, hour), "events.json.gz", ndjson(events), gz=True
         )
     report = ingest(lake, now=NOW + timedelta(hours=1))
@@ -376,8 +377,8 @@ def test_24_hourly_drops_make_one_file_per_day(lake):
 def test_the_same_click_with_another_offset_or_precision_is_a_duplicate(lake):
     a = click(event_time="2026-03-01T14:05:09.123Z", ip="203.0.113.7")
     b = click(event_time="2026-03-01T15:05:09.123000+01:00", ip="203.0.113.7")
-    write_raw(lake, "clickstream", t(2026, 3, 1, 14), "a.json", ndjson([a]))
-    write_raw(lake, "clickstream", t(2026, 3, 1, 15), "b.json", ndjson([b]))
+    land_file(lake, "clickstream", t(2026, 3, 1, 14), "a.json", ndjson([a]))
+    land_file(lake, "clickstream", t(2026, 3, 1, 15), "b.json", ndjson([b]))
     report = ingest(lake)
     check_stats(report, "clickstream", read=2, written=1, duplicates=1)
     (row,) = silver(lake, "clickstream")

@@ -1,14 +1,12 @@
 """One run at a time: a second run exits with a clear message, or waits with --wait.
 
-The lock is held by a separate process that takes both kinds of OS lock on
-_state/ingest.lock (flock and POSIX record locks are independent on Linux, so holding
-both blocks a run whichever one it uses), or by a real concurrent ingest run.
+The lock is held by a separate process that takes it as a run does (``lock_holder``,
+the same holder the S3 lake's checks use), or by a real concurrent ingest run.
 """
 
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from datetime import datetime
 
@@ -28,46 +26,20 @@ from ingest_kit import (
     run_logs,
     silver,
     silver_by,
-    write_raw,
 )
 
 from shoplake.errors import ShoplakeError
-
-LOCKER = r"""
-import fcntl, os, sys
-path = sys.argv[1]
-os.makedirs(os.path.dirname(path), exist_ok=True)
-fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-fcntl.flock(fd, fcntl.LOCK_EX)
-fcntl.lockf(fd, fcntl.LOCK_EX)
-print("locked", flush=True)
-sys.stdin.read()
-"""
+from shoplake.landing import land_file
 
 
 @pytest.fixture
-def held_lock(lake):
+def held_lock(lake, lock_holder):
     """A process holding the lake's ingest lock until the test releases or kills it."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", LOCKER, str(lake.state_dir("ingest.lock"))],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout.readline().strip() == "locked"
-    yield proc
-    if proc.poll() is None:
-        proc.kill()
-    proc.wait(timeout=10)
-
-
-def _release(proc):
-    proc.stdin.close()
-    assert proc.wait(timeout=10) == 0
+    return lock_holder(str(lake.root))
 
 
 def _some_input(lake):
-    write_raw(lake, "orders", "2026-03-01", "o.csv", csv_text([order("O1")], ORDER_COLS))
+    land_file(lake, "orders", "2026-03-01", "o.csv", csv_text([order("O1")], ORDER_COLS))
 
 
 def _mentions_lock(text: str) -> bool:
@@ -109,7 +81,7 @@ def test_wait_blocks_until_the_lock_is_released(lake, held_lock):
         time.sleep(2)
         assert waiting.poll() is None, "the --wait run did not wait for the lock"
         assert silver(lake, "orders") == []
-        _release(held_lock)
+        held_lock.release()
         _, err = waiting.communicate(timeout=120)
     finally:
         if waiting.poll() is None:
@@ -121,7 +93,6 @@ def test_wait_blocks_until_the_lock_is_released(lake, held_lock):
 def test_lock_of_a_killed_holder_is_released(lake, held_lock):
     _some_input(lake)
     held_lock.kill()
-    held_lock.wait(timeout=10)
     proc = run_cli(lake, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert [r["order_id"] for r in silver(lake, "orders")] == ["O1"]
@@ -133,7 +104,7 @@ def _many_clicks(lake, n_files: int, per_file: int) -> int:
             click(session_id=f"s{f}-{i}", event_time=f"2026-03-0{1 + f % 5}T{i % 24:02d}:00:00Z")
             for i in range(per_file)
         ]
-        write_raw(lake, "clickstream", datetime(2026, 3, 1, f % 24), f"e{f}.json", ndjson(events))
+        land_file(lake, "clickstream", datetime(2026, 3, 1, f % 24), f"e{f}.json", ndjson(events))
     return n_files * per_file
 
 
@@ -164,7 +135,7 @@ def test_two_real_runs_at_once_one_refuses(lake):
 def test_two_real_runs_with_wait_are_serialised(lake):
     n_files = 20
     total = _many_clicks(lake, n_files, 2000)
-    write_raw(lake, "payments", "2026-03-01", "p.csv", csv_text([payment("Y1")], PAYMENT_COLS))
+    land_file(lake, "payments", "2026-03-01", "p.csv", csv_text([payment("Y1")], PAYMENT_COLS))
     procs = [_start(lake, "--wait"), _start(lake, "--wait")]
     results = [p.communicate(timeout=240) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], results

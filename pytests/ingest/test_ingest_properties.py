@@ -28,10 +28,10 @@ from ingest_kit import (
     ingest,
     quarantine,
     silver,
-    write_raw,
 )
 
 from shoplake.lake import Lake
+from shoplake.landing import land_file
 
 PROFILE = settings(
     max_examples=30,
@@ -142,7 +142,7 @@ def test_arbitrary_bytes_never_crash_and_are_accounted(case):
         lake = _fresh_lake(tmp)
         when = datetime(2026, 3, 1, 7)
         ext = ".csv" if dataset in CSV_COLS else ".json"
-        write_raw(lake, dataset, when, "drop" + ext, gzip.compress(data) if gz else data)
+        land_file(lake, dataset, when, "drop" + ext, gzip.compress(data) if gz else data)
         report = ingest(lake)
         assert report.balanced is True
         got = check_stats(report, dataset, files_read=1)
@@ -262,7 +262,7 @@ def test_sales_rows_valid_land_invalid_are_quarantined(data):
 
     with tempfile.TemporaryDirectory() as tmp:
         lake = _fresh_lake(tmp)
-        path = write_raw(
+        path = land_file(
             lake,
             "sales",
             "2026-03-10",
@@ -407,7 +407,7 @@ def test_clickstream_lines_valid_land_invalid_are_quarantined(data):
     bad = {i + 1: f for i, (_, _, _, f) in enumerate(lines) if f}
     with tempfile.TemporaryDirectory() as tmp:
         lake = _fresh_lake(tmp)
-        path = write_raw(
+        path = land_file(
             lake,
             "clickstream",
             datetime(2026, 3, 10, 9),
@@ -514,7 +514,7 @@ def test_customer_pages_valid_land_invalid_are_quarantined(data):
     bad = {i + 1: f for i, (_, _, f) in enumerate(items) if f}
     with tempfile.TemporaryDirectory() as tmp:
         lake = _fresh_lake(tmp)
-        path = write_raw(
+        path = land_file(
             lake, "customers", "2026-03-10", "page-2.json", page, gz=data.draw(st.booleans())
         )
         report = ingest(lake)
@@ -599,7 +599,7 @@ def test_timestamp_texts_are_typed_or_quarantined_never_crash(cases):
     bad = {i + 2: verdict for i, (_, verdict, _) in enumerate(cases) if verdict != "ok"}
     with tempfile.TemporaryDirectory() as tmp:
         lake = _fresh_lake(tmp)
-        write_raw(lake, "payments", "2026-03-10", "p.csv", buf.getvalue())
+        land_file(lake, "payments", "2026-03-10", "p.csv", buf.getvalue())
         report = ingest(lake)
         check_stats(report, "payments", read=len(cases), written=len(ok), quarantined=len(bad))
         got = {r["payment_id"]: r["payment_ts"] for r in silver(lake, "payments")}

@@ -30,10 +30,10 @@ from ingest_kit import (
     parquet_rows,
     payment,
     quarantine,
-    write_raw,
 )
 
 from shoplake import quarantine as q
+from shoplake.landing import land_file
 
 
 def _rules(row) -> list[tuple[str, str | None]]:
@@ -41,7 +41,7 @@ def _rules(row) -> list[tuple[str, str | None]]:
 
 
 def test_a_record_carries_every_rule_it_breaks(lake) -> None:
-    write_raw(
+    land_file(
         lake,
         "orders",
         "2026-03-01",
@@ -56,14 +56,14 @@ def test_a_record_carries_every_rule_it_breaks(lake) -> None:
         )
         + "O4,C1,too,few\n",
     )
-    write_raw(
+    land_file(
         lake,
         "customers",
         "2026-03-01",
         "customers.json",
         customers_page([customer(5, segment="x", marketing_opt_in="yes")]),
     )
-    write_raw(
+    land_file(
         lake,
         "clickstream",
         "2026-03-01T14:00",
@@ -105,7 +105,7 @@ def test_a_record_carries_every_rule_it_breaks(lake) -> None:
 
 
 def test_listing_counts_and_samples(lake) -> None:
-    write_raw(
+    land_file(
         lake,
         "orders",
         "2026-03-01",
@@ -120,7 +120,7 @@ def test_listing_counts_and_samples(lake) -> None:
             ORDER_COLS,
         ),
     )
-    write_raw(lake, "payments", "2026-03-01", "payments.csv.gz", b"this is not gzip")
+    land_file(lake, "payments", "2026-03-01", "payments.csv.gz", b"this is not gzip")
     report = ingest(lake)
 
     listing = q.list_quarantine(lake)
@@ -156,14 +156,14 @@ def test_listing_counts_and_samples(lake) -> None:
 
 
 def test_export_csv_and_parquet(lake, tmp_path) -> None:
-    write_raw(
+    land_file(
         lake,
         "payments",
         "2026-03-01",
         "payments.csv",
         csv_text([payment("Y1"), payment("Y2", method="barter", amount="-1")], PAYMENT_COLS),
     )
-    write_raw(lake, "payments", "2026-03-02", "broken.csv.gz", b"\x1f\x8b broken")
+    land_file(lake, "payments", "2026-03-02", "broken.csv.gz", b"\x1f\x8b broken")
     ingest(lake)
 
     out = tmp_path / "q.csv"
@@ -224,7 +224,7 @@ def test_quarantine_files_written_before_reasons_were_kept(lake) -> None:
     path = lake.root / "quarantine/sales/year=2026/month=01/day=01/20260101T000000Z-0ld000.parquet"
     path.parent.mkdir(parents=True)
     pq.write_table(old, path)
-    write_raw(
+    land_file(
         lake, "orders", "2026-03-01", "orders.csv", csv_text([order(currency="X")], ORDER_COLS)
     )
     ingest(lake)

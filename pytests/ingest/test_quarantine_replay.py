@@ -33,10 +33,10 @@ from ingest_kit import (
     silver,
     silver_by,
     tree_state,
-    write_raw,
 )
 
 from shoplake.contract import DATASETS
+from shoplake.landing import land_file
 from shoplake.quarantine import list_quarantine, replay
 
 ORDERS_FILE = "raw/orders/2026/03/10/orders.csv"
@@ -50,7 +50,7 @@ def _iso(d) -> str:
 def _future_orders(lake) -> None:
     """O1 valid; O2 30 h after the run (future_timestamp); O3 with an unknown currency."""
     soon = _iso(NOW + timedelta(hours=30))
-    write_raw(
+    land_file(
         lake,
         "orders",
         "2026-03-10",
@@ -137,7 +137,7 @@ def test_replay_moves_a_record_that_now_passes_exactly_once(lake) -> None:
 def test_replay_after_a_contract_change_with_filters(lake, monkeypatch) -> None:
     """A new channel ("kiosk") is added to the contract: the records quarantined for it
     pass; --dataset and --run limit what is replayed."""
-    write_raw(
+    land_file(
         lake,
         "orders",
         "2026-03-10",
@@ -145,14 +145,14 @@ def test_replay_after_a_contract_change_with_filters(lake, monkeypatch) -> None:
         csv_text([order("O1", channel="kiosk"), order("O2", channel="kiosk")], ORDER_COLS),
     )
     run_a = ingest(lake)
-    write_raw(
+    land_file(
         lake,
         "orders",
         "2026-03-11",
         "b.csv",
         csv_text([order("O3", channel="kiosk", status="lost")], ORDER_COLS),
     )
-    write_raw(
+    land_file(
         lake,
         "payments",
         "2026-03-11",
@@ -185,8 +185,8 @@ def test_replay_after_a_contract_change_with_filters(lake, monkeypatch) -> None:
 
 
 def test_a_whole_file_is_read_again_from_raw(lake) -> None:
-    path = write_raw(lake, "payments", "2026-03-10", "payments.csv.gz", b"\x1f\x8b cut short")
-    write_raw(lake, "payments", "2026-03-10", "gone.csv.gz", b"\x1f\x8b also broken")
+    path = land_file(lake, "payments", "2026-03-10", "payments.csv.gz", b"\x1f\x8b cut short")
+    land_file(lake, "payments", "2026-03-10", "gone.csv.gz", b"\x1f\x8b also broken")
     ingest(lake)
     assert [r["reason"] for r in quarantine(lake, "payments")] == ["unreadable_gzip"] * 2
     (lake.root / "raw/payments/2026/03/10/gone.csv.gz").unlink()
@@ -219,7 +219,7 @@ def test_a_file_delivered_again_and_read_supersedes_its_old_rejects(lake) -> Non
     _future_orders(lake)
     ingest(lake)
     # the source sends the file again with O2's clock fixed and O3's currency too
-    write_raw(
+    land_file(
         lake,
         "orders",
         "2026-03-10",
@@ -282,14 +282,14 @@ def test_json_pages_and_ndjson_lines_are_read_again_by_their_own_readers(lake) -
     """A customer (an element of a page) and a click (an NDJSON line) stamped 30 h ahead:
     replayed later, each lands with every field typed as ingest types it."""
     soon = _iso(NOW + timedelta(hours=30))
-    write_raw(
+    land_file(
         lake,
         "customers",
         "2026-03-10",
         "page.json",
         customers_page([customer("C1"), customer("C2", updated_at=soon, marketing_opt_in=False)]),
     )
-    write_raw(
+    land_file(
         lake,
         "clickstream",
         "2026-03-10T12:00",

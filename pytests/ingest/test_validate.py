@@ -25,9 +25,9 @@ from ingest_kit import (
     quarantine,
     sale,
     tree_state,
-    write_raw,
 )
 
+from shoplake.landing import land_file
 from shoplake.validate_file import validate_files
 
 
@@ -47,7 +47,7 @@ def _validate(tmp_path, *args: str):
 
 
 def test_a_lake_file_with_rejects(lake, tmp_path) -> None:
-    path = write_raw(
+    path = land_file(
         lake,
         "orders",
         "2026-03-01",
@@ -81,10 +81,10 @@ def test_a_lake_file_with_rejects(lake, tmp_path) -> None:
 
 def test_valid_files_of_every_format_exit_0(lake, tmp_path) -> None:
     paths = [
-        write_raw(lake, "sales", "2026-03-01", "sales.CSV", csv_text([sale()], SALE_COLS)),
-        write_raw(lake, "customers", "2026-03-01", "c.json", customers_page([customer()])),
-        write_raw(lake, "clickstream", "2026-03-01T14:00", "e.jsonl", ndjson([click(), click()])),
-        write_raw(lake, "sales", "2026-03-02", "s.csv", csv_text([sale()], SALE_COLS), gz=True),
+        land_file(lake, "sales", "2026-03-01", "sales.CSV", csv_text([sale()], SALE_COLS)),
+        land_file(lake, "customers", "2026-03-01", "c.json", customers_page([customer()])),
+        land_file(lake, "clickstream", "2026-03-01T14:00", "e.jsonl", ndjson([click(), click()])),
+        land_file(lake, "sales", "2026-03-02", "s.csv", csv_text([sale()], SALE_COLS), gz=True),
     ]
     result = _validate(tmp_path, *map(str, paths))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -97,7 +97,7 @@ def test_valid_files_of_every_format_exit_0(lake, tmp_path) -> None:
 
 
 def test_json_rejects_name_the_record_and_every_wrong_field(lake, tmp_path) -> None:
-    path = write_raw(
+    path = land_file(
         lake,
         "customers",
         "2026-03-01",

@@ -2,8 +2,9 @@
 
 The lock is an object created with a conditional PUT (If-None-Match: *): the endpoint
 must refuse a second create with 412, which is checked here with plain boto3. A holder
-is either another process holding the lake's lock through shoplake, a lock object as a
-run on another machine leaves it, or a real concurrent ingest.
+is either another process holding the lake's lock through shoplake (``lock_holder``, the
+same holder the local lake's checks use), a lock object as a run on another machine
+leaves it, or a real concurrent ingest.
 """
 
 from __future__ import annotations
@@ -18,20 +19,13 @@ import pytest
 from botocore.exceptions import ClientError
 from s3lake_kit import get, keys, put, run_logs, s3, s3_parquet, shoplake
 
+from shoplake.contract import ORDERS
 from shoplake.errors import LakeBusyError
 from shoplake.ingest.transaction import Transaction
 from shoplake.lake import Lake
 
-ORDER_HEADER = "order_id,customer_id,order_ts,status,channel,currency,shipping_country,updated_at"
+ORDER_HEADER = ",".join(f.raw_name for f in ORDERS.fields)
 LOCK = "shop/_state/ingest.lock"
-
-HOLDER = r"""
-import sys
-from shoplake.lake import Lake
-with Lake.at(sys.argv[1]).lock("ingest"):
-    print("locked", flush=True)
-    sys.stdin.read()
-"""
 
 
 def _orders(bucket: str, name: str, ids: list[str]) -> None:
@@ -53,19 +47,9 @@ def _busy(result: subprocess.CompletedProcess) -> bool:
 
 
 @pytest.fixture
-def holder(lake_url):
+def holder(lake_url, lock_holder):
     """A process holding the lake's ingest lock until the test releases or kills it."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, lake_url],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout.readline().strip() == "locked"
-    yield proc
-    if proc.poll() is None:
-        proc.kill()
-    proc.wait(timeout=10)
+    return lock_holder(lake_url)
 
 
 def test_a_held_lock_refuses_a_run_and_wait_waits(lake_url, s3_bucket, holder):
@@ -88,8 +72,7 @@ def test_a_held_lock_refuses_a_run_and_wait_waits(lake_url, s3_bucket, holder):
     try:
         time.sleep(3)
         assert waiting.poll() is None, "the --wait run did not wait for the lock"
-        holder.stdin.close()  # release
-        assert holder.wait(timeout=10) == 0
+        holder.release()
         _, err = waiting.communicate(timeout=120)
     finally:
         if waiting.poll() is None:
@@ -102,7 +85,6 @@ def test_a_held_lock_refuses_a_run_and_wait_waits(lake_url, s3_bucket, holder):
 def test_the_lock_of_a_killed_holder_is_taken_over_at_once(lake_url, s3_bucket, holder):
     _orders(s3_bucket, "a.csv", ["O1"])
     holder.kill()
-    holder.wait(timeout=10)
     assert keys(s3_bucket, LOCK)  # a dead process cannot release it
     started = time.monotonic()
     done = shoplake("ingest", "--lake", lake_url, timeout=120)

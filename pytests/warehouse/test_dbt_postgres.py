@@ -9,9 +9,10 @@ import duckdb
 import psycopg
 from marts import DIMENSIONS, FACTS, GOLD
 from metrics_checks import assert_metrics_equal_sql
-from warehouse_kit import cutoff, duckdb_columns, duckdb_rows, ingest, land
+from warehouse_kit import cutoff, duckdb_columns, duckdb_rows, ingest
 
 from shoplake.lake import Lake
+from shoplake.landing import land
 from shoplake.pgload import load_postgres
 from shoplake.warehouse import build, default_duckdb_path, docs_generate
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import duckdb
 import pytest
 from silver_fixture import SilverFixture
-from warehouse_kit import land
 
 from shoplake.ingest import run_ingest
 from shoplake.lake import Lake
+from shoplake.landing import land
 from shoplake.warehouse import (
     artifacts_dir,
     build,
