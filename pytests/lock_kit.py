@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 
 HOLDER = r"""
 import sys
@@ -43,6 +45,27 @@ class LockHolder:
         assert self.proc.stdin is not None
         self.proc.stdin.close()
         assert self.proc.wait(timeout=10) == 0
+
+    def release_to(
+        self,
+        waiting: subprocess.Popen,
+        after: float,
+        while_held: Callable[[], None] = lambda: None,
+        timeout: float = 120,
+    ) -> tuple[int, str]:
+        """Hold on ``after`` seconds more while ``waiting`` (a run started with --wait,
+        output piped as text) must still wait, run the ``while_held`` checks, then release
+        and let the waiting run finish: its exit code and stderr."""
+        try:
+            time.sleep(after)
+            assert waiting.poll() is None, "the --wait run did not wait for the lock"
+            while_held()
+            self.release()
+            _, err = waiting.communicate(timeout=timeout)
+        finally:
+            if waiting.poll() is None:
+                waiting.kill()
+        return waiting.returncode, err
 
     def kill(self) -> None:
         """Kill the holder without it releasing anything (SIGKILL), and reap it."""

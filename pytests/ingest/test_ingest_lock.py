@@ -77,16 +77,12 @@ def test_wait_blocks_until_the_lock_is_released(lake, held_lock):
         stderr=subprocess.PIPE,
         text=True,
     )
-    try:
-        time.sleep(2)
-        assert waiting.poll() is None, "the --wait run did not wait for the lock"
+
+    def nothing_written_yet():
         assert silver(lake, "orders") == []
-        held_lock.release()
-        _, err = waiting.communicate(timeout=120)
-    finally:
-        if waiting.poll() is None:
-            waiting.kill()
-    assert waiting.returncode == 0, err
+
+    code, err = held_lock.release_to(waiting, after=2, while_held=nothing_written_yet)
+    assert code == 0, err
     assert [r["order_id"] for r in silver(lake, "orders")] == ["O1"]
 
 

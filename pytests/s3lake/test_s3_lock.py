@@ -69,15 +69,8 @@ def test_a_held_lock_refuses_a_run_and_wait_waits(lake_url, s3_bucket, holder):
         stderr=subprocess.PIPE,
         text=True,
     )
-    try:
-        time.sleep(3)
-        assert waiting.poll() is None, "the --wait run did not wait for the lock"
-        holder.release()
-        _, err = waiting.communicate(timeout=120)
-    finally:
-        if waiting.poll() is None:
-            waiting.kill()
-    assert waiting.returncode == 0, err
+    code, err = holder.release_to(waiting, after=3)
+    assert code == 0, err
     assert _order_ids(s3_bucket) == ["O1"]
     assert not keys(s3_bucket, LOCK)
 
