@@ -204,6 +204,33 @@ def ndjson(lines: list[Any]) -> str:
     return "".join(line + "\n" for line in out)
 
 
+def without(record: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """A copy of ``record`` without ``keys`` (a field left out, not sent as null)."""
+    return {k: v for k, v in record.items() if k not in keys}
+
+
+def cases_file(dataset: str, cases: list[Any], **page: Any) -> str:
+    """A table of cases as one raw file of ``dataset``, each case's raw record at its line.
+
+    ``cases`` are ``pytest.param`` objects whose values start (dataset, line, raw, ...);
+    the lines must follow each other from the first record line (2 under a CSV header,
+    else 1). CSV: a str raw record is the line as delivered, a dict is written like
+    :func:`csv_text`; customers: one page (``page``: its page number and next link);
+    clickstream: NDJSON."""
+    values = [p.values for p in cases]
+    assert {v[0] for v in values} == {dataset}
+    first = 2 if dataset in CSV_COLS else 1
+    assert [v[1] for v in values] == list(range(first, first + len(values)))
+    raws = [v[2] for v in values]
+    if dataset == "customers":
+        return customers_page(raws, **page)
+    if dataset == "clickstream":
+        return ndjson(raws)
+    cols = CSV_COLS[dataset]
+    lines = [r if isinstance(r, str) else csv_text([r], cols).splitlines()[1] for r in raws]
+    return "\n".join([",".join(cols), *lines]) + "\n"
+
+
 def rel(lake: Lake, path: Path) -> str:
     return lake.relative(path)
 

@@ -17,12 +17,12 @@ from datetime import datetime, timedelta
 
 import pytest
 from ingest_kit import (
-    CSV_COLS,
     NOW,
     ORDER_COLS,
     PAYMENT_COLS,
     PRODUCT_COLS,
     SALE_COLS,
+    cases_file,
     check_stats,
     click,
     csv_text,
@@ -39,6 +39,7 @@ from ingest_kit import (
     sale,
     silver,
     silver_by,
+    without,
 )
 
 from shoplake.lake import Lake
@@ -252,12 +253,6 @@ PRODUCT_CASES = [
 ]  # fmt: skip
 
 
-def _without(record, key):
-    record = dict(record)
-    del record[key]
-    return record
-
-
 _COUNTRY = {"address.country", "address_country"}
 CUSTOMER_CASES = [
     case("customers", 1, customer("C1"), id="valid"),
@@ -267,14 +262,14 @@ CUSTOMER_CASES = [
          id="null-email"),
     case("customers", 4, customer("C4", segment="vip"), "out_of_enum", "segment",
          id="unknown-segment"),
-    case("customers", 5, _without(customer("C5"), "address"), "missing_required",
+    case("customers", 5, without(customer("C5"), "address"), "missing_required",
          {"address", *_COUNTRY}, id="no-address"),
     case("customers", 6, customer("C6", address={**customer()["address"], "country": "pt"}),
          "out_of_enum", _COUNTRY, id="country-lower-case"),
     case("customers", 7, customer("C7", marketing_opt_in="yes"), "wrong_type",
          "marketing_opt_in", id="opt-in-as-a-string"),
     case("customers", 8, "C8", "not_an_object", None, id="a-string"),
-    case("customers", 9, _without(customer("C9"), "updated_at"), "missing_required",
+    case("customers", 9, without(customer("C9"), "updated_at"), "missing_required",
          "updated_at", id="no-updated_at"),
     case("customers", 10, customer("C10", signup_ts="soon"), "wrong_type", "signup_ts",
          id="signup-not-a-time"),
@@ -302,7 +297,7 @@ CLICK_CASES = [
          id="attributes-a-string"),
     case("clickstream", 8, click(session_id="s8", attributes=[1, 2]), "wrong_type",
          "attributes", id="attributes-an-array"),
-    case("clickstream", 9, _without(click(session_id="s9"), "event_time"), "missing_required",
+    case("clickstream", 9, without(click(session_id="s9"), "event_time"), "missing_required",
          "event_time", id="no-event_time"),
     case("clickstream", 10, click(session_id=""), "missing_required", "session_id",
          id="empty-session"),
@@ -344,19 +339,6 @@ RECORD_TOTALS = {
 }  # fmt: skip
 
 
-def _record_file(dataset: str) -> str:
-    """The dataset's cases as one file, each at its line."""
-    cases = [p.values for p in RECORD_CASES[dataset]]
-    first = 1 if dataset in ("customers", "clickstream") else 2
-    assert [line for _, line, *_ in cases] == list(range(first, first + len(cases)))
-    raws = [raw for _, _, raw, *_ in cases]
-    if dataset == "customers":
-        return customers_page(raws)
-    if dataset == "clickstream":
-        return ndjson(raws)
-    return "\n".join([",".join(CSV_COLS[dataset]), *raws]) + "\n"
-
-
 @pytest.fixture(scope="module")
 def record_run(tmp_path_factory):
     """Every dataset's record-level file landed in one lake, ingested once:
@@ -364,7 +346,7 @@ def record_run(tmp_path_factory):
     with _fresh_lake(tmp_path_factory) as lake:
         sources = {}
         for dataset, (when, name) in RECORD_FILES.items():
-            path = land_file(lake, dataset, when, name, _record_file(dataset))
+            path = land_file(lake, dataset, when, name, cases_file(dataset, RECORD_CASES[dataset]))
             sources[dataset] = rel(lake, path)
         yield lake, ingest(lake), sources
 

@@ -22,7 +22,6 @@ import duckdb
 import pytest
 from ingest_kit import (
     BUSINESS_TS,
-    CSV_COLS,
     KEYS,
     NOW,
     ORDER_COLS,
@@ -30,6 +29,7 @@ from ingest_kit import (
     PRODUCT_COLS,
     SALE_COLS,
     UTC,
+    cases_file,
     check_stats,
     click,
     csv_text,
@@ -51,6 +51,7 @@ from ingest_kit import (
     sale,
     silver,
     tree_state,
+    without,
 )
 
 from shoplake.contract import DATASETS
@@ -200,13 +201,6 @@ def case(dataset, line, raw, *, id, **expected):
     return pytest.param(dataset, line, raw, row, id=f"{dataset}-{line}-{id}")
 
 
-def _without(record, *keys):
-    record = dict(record)
-    for key in keys:
-        del record[key]
-    return record
-
-
 ORDER_CASES = [
     case("orders", 2, order("O1", order_ts="2026-03-01T10:00:00Z",
                             updated_at="2026-03-01T10:00:00Z"), id="utc"),
@@ -289,7 +283,7 @@ PAYMENT_CASES = [
 CUSTOMER_CASES = [
     case("customers", 1, customer("C1"), id="plain"),
     case("customers", 2,
-         _without(customer("C2", segment="small_business", marketing_opt_in=False,
+         without(customer("C2", segment="small_business", marketing_opt_in=False,
                            updated_at="2026-03-01T00:30:00+01:00",  # 02-28 23:30 UTC
                            address={"city": "Lyon", "postal_code": "69001", "country": "FR"}),
                   "first_name"),
@@ -298,7 +292,7 @@ CUSTOMER_CASES = [
          address_postal_code="69001", address_country="FR", marketing_opt_in=False,
          updated_at=t(2026, 2, 28, 23, 30)),
     case("customers", 3,
-         _without(customer("C3", segment="corporate", signup_ts=None,
+         without(customer("C3", segment="corporate", signup_ts=None,
                            updated_at="2026-03-02 09:15:00"), "marketing_opt_in"),
          id="null-signup-no-opt-in", customer_id="C3", email="c3@example.com",
          segment="corporate", signup_ts=None, marketing_opt_in=None,
@@ -389,19 +383,6 @@ PARTITIONS = {
 }
 
 
-def _valid_file(dataset: str) -> str:
-    """The dataset's cases as one file, each at its line."""
-    cases = [p.values for p in VALID_CASES[dataset]]
-    first = 1 if dataset in ("customers", "clickstream") else 2
-    assert [line for _, line, *_ in cases] == list(range(first, first + len(cases)))
-    raws = [raw for _, _, raw, _ in cases]
-    if dataset == "customers":
-        return customers_page(raws, page=1, next_url="/customers?page=2")
-    if dataset == "clickstream":
-        return ndjson(raws)
-    return csv_text(raws, CSV_COLS[dataset])
-
-
 @pytest.fixture(scope="module")
 def valid_run(tmp_path_factory):
     """Every dataset's file of valid cases landed in one lake and ingested in one run
@@ -411,7 +392,8 @@ def valid_run(tmp_path_factory):
         lake = Lake.at(tmp_path_factory.mktemp("lake"))
         sources = {}
         for dataset, (when, name, _) in VALID_FILES.items():
-            path = land_file(lake, dataset, when, name, _valid_file(dataset))
+            text = cases_file(dataset, VALID_CASES[dataset], page=1, next_url="/customers?page=2")
+            path = land_file(lake, dataset, when, name, text)
             sources[dataset] = rel(lake, path)
         yield lake, ingest(lake), sources
 
