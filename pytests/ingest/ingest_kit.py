@@ -231,6 +231,13 @@ def cases_file(dataset: str, cases: list[Any], **page: Any) -> str:
     return "\n".join([",".join(cols), *lines]) + "\n"
 
 
+def click_id_by_hand(utc: datetime, user: str, session: str, action: str, url: str | None) -> str:
+    """The click_id docs/lake.md defines: md5 over the UTC time (microseconds, Z), user,
+    session, action and page_url (empty when absent), joined by U+001F."""
+    text = "\x1f".join([utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), user, session, action, url or ""])
+    return hashlib.md5(text.encode()).hexdigest()
+
+
 def rel(lake: Lake, path: Path) -> str:
     return lake.relative(path)
 

@@ -9,7 +9,6 @@ are ingested in one run, then every case is checked on its own and every file as
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import subprocess
@@ -32,6 +31,7 @@ from ingest_kit import (
     cases_file,
     check_stats,
     click,
+    click_id_by_hand,
     csv_text,
     customer,
     customers_page,
@@ -156,12 +156,6 @@ def _assert_typed(lake, dataset: str, types: dict) -> None:
         }
         con.close()
         assert codecs == {"SNAPPY"}, (f, codecs)
-
-
-def _click_id(utc: datetime, user: str, session: str, action: str, url: str | None) -> str:
-    """md5 over the UTC time (microseconds, Z), user, session, action, page_url (docs)."""
-    text = "\x1f".join([utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), user, session, action, url or ""])
-    return hashlib.md5(text.encode()).hexdigest()
 
 
 # ---------------------------------------------------------------------------------------
@@ -410,7 +404,9 @@ def test_each_valid_record_lands_typed_in_its_business_date_partition(
     expected = {**expected, **lineage(src, line, report.run_id)}
     if dataset == "clickstream":
         at, url = expected["event_time"], expected["page_url"]
-        cid = _click_id(at, expected["user_id"], expected["session_id"], expected["action"], url)
+        cid = click_id_by_hand(
+            at, expected["user_id"], expected["session_id"], expected["action"], url
+        )
         # the contract's own function agrees with the formula in docs/lake.md
         assert cid == contract_click_id(
             at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),

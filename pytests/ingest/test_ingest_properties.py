@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import hashlib
 import io
 import json
 import tempfile
@@ -25,11 +24,13 @@ from ingest_kit import (
     KEYS,
     NOW,
     check_stats,
+    click_id_by_hand,
     ingest,
     quarantine,
     silver,
 )
 
+from shoplake.contract import CLICK_ACTIONS, SEGMENTS
 from shoplake.lake import Lake
 from shoplake.landing import land_file
 
@@ -315,20 +316,6 @@ CLICK_FAULTS = [
     ("session_id", "s\t1", "invalid_id"),
     ("event_time", "0001-01-01T00:00:00+01:00", "out_of_range"),
 ]
-ACTIONS = (
-    "page_view",
-    "product_view",
-    "search",
-    "add_to_cart",
-    "remove_from_cart",
-    "checkout_start",
-    "purchase",
-)
-
-
-def _click_id(utc: datetime, user: str, session: str, action: str, url: str | None) -> str:
-    text = "\x1f".join([utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), user, session, action, url or ""])
-    return hashlib.md5(text.encode()).hexdigest()
 
 
 @st.composite
@@ -340,7 +327,7 @@ def click_lines(draw, i: int):
         "event_time": ts_text,
         "user_id": _wrap("C", draw(ids)),
         "session_id": _wrap(f"s{i}", draw(ids)),
-        "action": draw(st.sampled_from(ACTIONS)),
+        "action": draw(st.sampled_from(CLICK_ACTIONS)),
     }
     for opt in ("page_url", "user_agent", "ip"):
         choice = draw(st.sampled_from(["absent", "null", "text"]))
@@ -372,7 +359,7 @@ def click_lines(draw, i: int):
         "ip": ev.get("ip"),
         "product_id": (attrs or {}).get("product_id"),
         "order_id": (attrs or {}).get("order_id"),
-        "click_id": _click_id(
+        "click_id": click_id_by_hand(
             ts_utc, ev["user_id"], ev["session_id"], ev["action"], ev.get("page_url")
         ),
     }
@@ -470,7 +457,7 @@ def customers(draw, i: int):
         "email": _wrap("mail", draw(text)),
         "first_name": draw(st.none() | text.map(lambda s: _wrap("F", s))),
         "last_name": draw(st.none() | text.map(lambda s: _wrap("L", s))),
-        "segment": draw(st.sampled_from(["consumer", "small_business", "corporate"])),
+        "segment": draw(st.sampled_from(SEGMENTS)),
         "signup_ts": signup_text,
         "address": {"city": city, "country": draw(st.sampled_from(["PT", "US", "DE", "JP"]))},
         "marketing_opt_in": draw(st.none() | st.booleans()),
