@@ -257,7 +257,7 @@ def write_sales_drop(lake: Lake, lines: int, files: int) -> list[Path]:
     for k in range(files):
         day = START.toordinal() + k
         d = date.fromordinal(day)
-        path = lake.raw_dir(SALES.name) / f"{d:%Y/%m/%d}" / f"sales_{d:%Y%m%d}_00.csv"
+        path = lake.landing_dir(SALES.name, d) / f"sales_{d:%Y%m%d}_00.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
         first, last = k * per_file, min(lines, (k + 1) * per_file)
         with path.open("w", encoding="utf-8", newline="") as fh:
