@@ -1,9 +1,9 @@
-"""The data-quality panel: dbt tests and their stored failing rows, source freshness, the
-run list, and quarantine.
+"""The data-quality panel: dbt tests and their stored failing rows, source freshness,
+schema changes in delivered files, the run list, and quarantine.
 
-Tests, freshness and the run list come from the run history that ``shoplake run``
-records in the warehouse (:mod:`shoplake.history`); a warehouse built by hand has none,
-and the panel says so instead of failing.
+Tests, freshness, schema changes and the run list come from the run history that
+``shoplake run`` records in the warehouse (:mod:`shoplake.history`); a warehouse built
+by hand has none, and the panel says so instead of failing.
 
 Quarantine comes from the lake itself (local or S3): every rejected record is a row of
 a quarantine Parquet file, and every ingest run's log (``_state/runs/``) counts the
@@ -132,6 +132,10 @@ def history_data(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         ),
         "datasets": section(
             "run_datasets", "dataset, records_read, quarantined, duplicates", "dataset"
+        ),
+        # the newest run whose ingest saw columns added to or vanished from the contract's
+        "schema_changes": section(
+            "run_schema_changes", "dataset, kind, column_name, files", "dataset, kind, column_name"
         ),
     }
 
