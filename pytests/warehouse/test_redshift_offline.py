@@ -134,6 +134,16 @@ def test_build_sends_redshift_specific_ddl(captured_build):
     build, staging = captured_build
     text = "\n".join(item["sql"] for item in build)
     assert re.search(r"create\s+view.*stg_lake__orders.*with no schema binding", text, re.S | re.I)
+    # each layer in its schema: staging and intermediate next to the marts' analytics
+    for schema, model in (
+        ("analytics_staging", "stg_lake__orders"),
+        ("analytics_intermediate", "int_sales_converted"),
+        ("analytics", "fact_orders"),
+    ):
+        assert re.search(
+            rf'create\s+schema\s+if\s+not\s+exists\s+"analytics"\."{schema}"', text, re.I
+        )
+        assert f'"analytics"."{schema}"."{model}' in text, model
     assert re.search(r"diststyle\s+key\s+distkey\s*\(\s*order_id\s*\)", text, re.I)
     assert re.search(r"diststyle\s+all", text, re.I)
     assert re.search(r"backup\s+no", text, re.I)

@@ -244,23 +244,22 @@ def exchange_rate_data(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     int_missing_exchange_rates, also reported by a warning test); None before a build
     that has them."""
     from shoplake.dashboard.data import MARTS_SCHEMA
+    from shoplake.warehouse import model_schema
 
-    m = MARTS_SCHEMA
+    daily, missing_rates = "int_exchange_rates_daily", "int_missing_exchange_rates"
+    m = model_schema(daily, MARTS_SCHEMA)
     present = {
         name
         for (name,) in con.execute(
             "select table_name from information_schema.tables where table_schema = ?", [m]
         ).fetchall()
     }
-    if not {"int_exchange_rates_daily", "int_missing_exchange_rates"} <= present:
+    if not {daily, missing_rates} <= present:
         return {"source": None, "missing": None}
-    sources = [
-        r[0]
-        for r in query_rows(con, f"select distinct rate_source from {m}.int_exchange_rates_daily")
-    ]
+    sources = [r[0] for r in query_rows(con, f"select distinct rate_source from {m}.{daily}")]
     missing = query_rows(
         con,
         "select fact, currency, business_date, records, amount "
-        f"from {m}.int_missing_exchange_rates order by business_date, currency, fact",
+        f"from {m}.{missing_rates} order by business_date, currency, fact",
     )
     return {"source": sources[0] if sources else None, "missing": missing}
