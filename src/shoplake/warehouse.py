@@ -80,6 +80,8 @@ def model_schema(model: str, target_schema: str = DUCKDB_SCHEMA) -> str:
         if model.startswith(prefix):
             return f"{target_schema}_{layer}"
     return target_schema
+
+
 #: The lake lock a build holds (``shoplake build``, and ``shoplake run`` for its whole run).
 BUILD_LOCK = "build"
 PROFILE_TEMPLATE = "profiles.yml.example"
