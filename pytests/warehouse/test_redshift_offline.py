@@ -28,6 +28,7 @@ import sys
 
 import pytest
 import sqlfluff
+from cli_kit import run_shoplake
 from redshift_kit import PROD_ENV, capture, dbt_argv
 from sqlfluff.api.simple import APIParsingError
 
@@ -201,3 +202,26 @@ def test_prod_refuses_to_hash_emails_without_a_salt(tmp_path):
     )
     assert code != 0
     assert "SHOPLAKE_EMAIL_SALT is not set" in output
+
+
+def test_a_metrics_query_on_prod_compiles_to_redshift_sql_without_a_cluster(tmp_path):
+    """`shoplake metrics query --target prod --explain`: the MetricFlow request a query
+    sends, compiled by the Redshift adapter's dialect against the prod semantic manifest,
+    with no connection (the host does not exist). Running it needs a cluster."""
+    lake = tmp_path / "lake"
+    (lake / "raw").mkdir(parents=True)
+    result = run_shoplake(
+        "metrics", "query", "--lake", str(lake), "--target", "prod", "--explain",
+        "--metrics", "aov_usd,orders", "--group-by", "metric_time__extract_dow,country__region",
+        env=PROD_ENV,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    sql = result.stdout
+    # the marts where the prod profile puts them (database and schema analytics)
+    assert '"analytics"."analytics"."fact_orders"' in sql
+    assert '"analytics"."analytics"."dim_geography"' in sql
+    assert "main" not in re.findall(r'"(\w+)"\."\w+"', sql)
+    # Redshift's dialect: the ratio cast and the ISO day of week (Redshift's is 0-6)
+    assert "DOUBLE PRECISION" in sql
+    assert re.search(r"CASE WHEN EXTRACT\(dow FROM \w+\) = 0 THEN EXTRACT\(dow FROM", sql)
+    assert _unparsable(sql) is None
