@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 from run_kit import shoplake
 
-from shoplake.contract import CLICKSTREAM, CUSTOMERS, ORDERS, SALES, Dataset, Kind
+from shoplake.contract import CLICKSTREAM, CUSTOMERS, ORDERS, PRODUCTS, SALES, Dataset, Kind
 from shoplake.dashboard.quality import history_data
 from shoplake.lake import Lake
 from shoplake.warehouse import run_dbt
@@ -74,7 +74,7 @@ def ndjson(rows: list[dict[str, Any]]) -> str:
 def deliver(lake_root: Path, tag: str, files: dict[str, str]) -> None:
     for dataset, text in files.items():
         hour = "/10" if dataset == "clickstream" else ""
-        suffix = "csv" if dataset in ("orders", "sales") else "json"
+        suffix = "json" if dataset in ("customers", "clickstream") else "csv"
         path = lake_root / "raw" / dataset / f"{DAY}{hour}" / f"{dataset}_{tag}.{suffix}"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
@@ -106,7 +106,7 @@ def anomaly(lake: Lake) -> tuple[str, list[tuple]]:
     return node["status"], rows
 
 
-def normal_files(tag: str, n: int) -> dict[str, str]:
+def normal_files(n: int) -> dict[str, str]:
     return {
         "orders": csv_file([record(ORDERS, n)]),
         "sales": csv_file([record(SALES, n)]),
@@ -122,7 +122,7 @@ def test_added_and_vanished_columns_are_recorded_and_trip_the_anomaly_once(
     lake = Lake.at(root)
 
     # run 1: files with exactly the contract's columns: nothing changed, nothing to warn
-    deliver(root, "a", normal_files("a", 1))
+    deliver(root, "a", normal_files(1))
     first = ingest_run(lake)
     assert ops(lake, "select count(*) from shoplake_ops.run_schema_changes") == [(0,)]
     assert anomaly(lake) == ("pass", [])
@@ -130,7 +130,7 @@ def test_added_and_vanished_columns_are_recorded_and_trip_the_anomaly_once(
     # run 2: an orders file with a column the contract lacks (and a normal one), a sales
     # file without the optional discount_amount, a customers page whose records lack
     # marketing_opt_in and carry an unknown nested address.floor, clicks with a referrer
-    # and without ip
+    # and without ip; and the first products file ever, with a column the contract lacks
     deliver(
         root,
         "b",
@@ -141,6 +141,7 @@ def test_added_and_vanished_columns_are_recorded_and_trip_the_anomaly_once(
                 [record(CUSTOMERS, 2, drop="marketing_opt_in", **{"address.floor": "3"})]
             ),
             "clickstream": ndjson([record(CLICKSTREAM, 2, drop="ip", referrer="https://x")]),
+            "products": csv_file([record(PRODUCTS, 2, warehouse_bin="A1")]),
         },
     )
     deliver(root, "b2", {"orders": csv_file([record(ORDERS, 3)])})
@@ -152,21 +153,24 @@ def test_added_and_vanished_columns_are_recorded_and_trip_the_anomaly_once(
         ("customers", second, "added", "address.floor", 1, 1),
         ("customers", second, "vanished", "marketing_opt_in", 1, 1),
         ("orders", second, "added", "loyalty_tier", 1, 1),
+        ("products", second, "added", "warehouse_bin", 1, 0),
         ("sales", second, "vanished", "discount_amount", 1, 1),
     ]
     recorded = ops(
         lake,
-        "select dataset, run_id, kind, column_name, files, 1 from shoplake_ops.run_schema_changes "
+        "select dataset, run_id, kind, column_name, files from shoplake_ops.run_schema_changes "
         "order by dataset, kind, column_name",
     )
-    assert recorded == expected
+    assert recorded == [r[:5] for r in expected]
     # every record is still accounted for (and was written: none breaks the contract)
     assert ops(
         lake,
         "select sum(records_read), sum(written), sum(quarantined), sum(duplicates) "
         f"from shoplake_ops.run_datasets where run_id = '{second}'",
-    ) == [(5, 5, 0, 0)]
-    assert anomaly(lake) == ("warn", expected)
+    ) == [(6, 6, 0, 0)]
+    # products' first run is the baseline (no earlier run to compare with): recorded, not
+    # an anomaly; every other change is new
+    assert anomaly(lake) == ("warn", [r for r in expected if r[0] != "products"])
 
     # the dashboard's quality panel shows the newest run's schema changes
     with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
@@ -181,9 +185,9 @@ def test_added_and_vanished_columns_are_recorded_and_trip_the_anomaly_once(
     status, rows = anomaly(lake)
     assert status == "warn"
     assert [r for r in rows if r[0] == "orders"] == []
-    assert rows == [r for r in expected if r[0] != "orders"]
+    assert rows == [r for r in expected if r[0] not in ("orders", "products")]
 
     # run 4: every dataset delivers contract-shaped files again: nothing to warn
-    deliver(root, "d", normal_files("d", 5))
+    deliver(root, "d", normal_files(5))
     ingest_run(lake)
     assert anomaly(lake) == ("pass", [])
