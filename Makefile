@@ -40,7 +40,7 @@ demo: setup
 	@echo "Where to look:"
 	@echo "  dashboard:   $(DEMO_LAKE)/site/dashboard.html (open it in a browser)"
 	@echo "  docs site:   $(BIN)/shoplake serve --lake $(DEMO_LAKE)   (then http://127.0.0.1:8080/)"
-	@echo "  warehouse:   $(DEMO_LAKE)/warehouse.duckdb (marts in main, run history in shoplake_ops)"
+	@echo "  warehouse:   $(DEMO_LAKE)/warehouse.duckdb (marts in main, staging in main_staging, intermediate in main_intermediate, run history in shoplake_ops)"
 	@echo "  run history: $(BIN)/shoplake status --lake $(DEMO_LAKE)"
 	@echo "  lake:        $(DEMO_LAKE)/silver/, $(DEMO_LAKE)/quarantine/, $(DEMO_LAKE)/_state/"
 

@@ -450,7 +450,9 @@ def test_dashboard_in_chromium_with_run_history_and_on_a_phone(lake_copy: Lake) 
 
 @pytest.mark.browser
 def test_dashboard_in_chromium_without_run_history(page: Path, lake_copy: Lake) -> None:
-    [(source,)] = query(lake_copy, "select distinct rate_source from main.int_exchange_rates_daily")
+    [(source,)] = query(
+        lake_copy, "select distinct rate_source from main_intermediate.int_exchange_rates_daily"
+    )
     assert embedded(page)["quality"]["exchange_rates"] == {"source": source, "missing": []}
     with chromium() as browser, open_page(browser, page.as_uri()) as (tab, check):
         assert "No runs recorded yet" in tab.inner_text("#quality-norun")
@@ -465,7 +467,7 @@ def test_amounts_without_a_usable_rate_are_named_on_the_page(lake_copy: Lake) ->
     con = duckdb.connect(str(lake_copy.root / "warehouse.duckdb"))
     try:  # the warehouse as a build leaves it when a CAD day has no rate within 7 days
         con.execute(
-            "create or replace view main.int_missing_exchange_rates as select "
+            "create or replace view main_intermediate.int_missing_exchange_rates as select "
             "'fact_orders' as fact, 'CAD' as currency, date '2026-10-06' as business_date, "
             "3 as records, cast(123.45 as decimal(38, 2)) as amount"
         )

@@ -81,7 +81,7 @@ def test_load_and_build_connect_with_shoplake_pg_variables(
     )  # fmt: skip
     assert built.returncode == 0, built.stderr
     with psycopg.connect(postgres_db) as con:
-        [(n,)] = con.execute("select count(*) from analytics.stg_lake__orders").fetchall()
+        [(n,)] = con.execute("select count(*) from analytics_staging.stg_lake__orders").fetchall()
     assert n == silver_rows(lake, "orders")
 
 

@@ -29,6 +29,13 @@ from shoplake.warehouse import artifacts_dir, project_dir
 
 CHANGED_MODEL = "models/marts/core/dim_customers.sql"
 CHANGED_ID = "model.shoplake.dim_customers"
+#: Where a model lives on DuckDB, by its layer (macros/generate_schema_name.sql): the
+#: marts in main, staging and intermediate models in schemas of their own.
+LAYER_SCHEMAS = {"stg": "main_staging", "int": "main_intermediate"}
+
+
+def schema_of(model: str) -> str:
+    return LAYER_SCHEMAS.get(model.split("_")[0], "main")
 
 
 def git(*args: str, cwd: Path) -> str:
@@ -171,16 +178,17 @@ def test_pull_request_job_builds_the_changed_model_and_its_children_and_defers_t
     # deferred: the changed model read its parents from production's database
     con = duckdb.connect(str(tmp_path / "ci.duckdb"), read_only=True)
     try:
-        # the models' schema (the audit schema next to it holds the tests' stored rows)
-        ci_tables = {
-            r[0]
-            for r in con.execute(
-                "select table_name from information_schema.tables where table_schema = 'main'"
+        # the models' schemas (the audit schema next to them holds the tests' stored rows)
+        ci_tables = set(
+            con.execute(
+                "select table_schema, table_name from information_schema.tables "
+                "where table_schema in ('main', 'main_staging', 'main_intermediate')"
             ).fetchall()
-        }
+        )
     finally:
         con.close()
-    assert ci_tables == {uid.split(".")[-1] for uid in built}
+    names = [uid.split(".")[-1] for uid in built]
+    assert ci_tables == {(schema_of(name), name) for name in names}
     compiled = next(
         r["compiled_code"] for r in build_results["results"] if r["unique_id"] == CHANGED_ID
     )
@@ -188,8 +196,10 @@ def test_pull_request_job_builds_the_changed_model_and_its_children_and_defers_t
     assert parents
     prod_db = prod_manifest["nodes"][parents[0]]["database"]
     assert prod_db == prod_warehouse.stem
+    assert any(p.startswith("model.shoplake.int_") for p in parents)  # not only marts
     for parent in parents:
-        assert f'"{prod_db}"."main"."{parent.split(".")[-1]}"' in compiled
+        name = parent.split(".")[-1]
+        assert f'"{prod_db}"."{schema_of(name)}"."{name}"' in compiled
     assert prod_warehouse.stat().st_mtime_ns == prod_mtime  # production was only read
     shutil.rmtree(clone)
 

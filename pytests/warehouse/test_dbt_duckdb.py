@@ -61,22 +61,30 @@ def test_incremental_build_equals_full_refresh(fixture_lake, tmp_path):
 
 
 def _assert_documented_as_built(lake: Lake) -> None:
-    """Every model, seed and source is described, and so is every column it really has."""
+    """Every model, seed and source is described, and so is every column it really has;
+    each model is built in its layer's schema (staging and intermediate models in schemas
+    of their own, the marts and seeds in main)."""
     manifest = json.loads((artifacts_dir(lake) / "target" / "manifest.json").read_text())
     con = duckdb.connect(str(default_duckdb_path(lake)), read_only=True)
+    layers = {"staging": "main_staging", "intermediate": "main_intermediate"}
+    schemas = set()
     try:
         for node in manifest["nodes"].values():
             if node["resource_type"] not in ("model", "seed"):
                 continue
             name = node["name"]
+            folder = node["original_file_path"].split("/")[1]  # models/<layer>/...
+            schema = layers.get(folder, "main") if node["resource_type"] == "model" else "main"
+            schemas.add(schema)
             assert node["description"].strip(), f"{name} has no description"
             documented = {c: v["description"] for c, v in node["columns"].items()}
-            actual = [r[0] for r in con.execute(f"describe main.{name}").fetchall()]
+            actual = [r[0] for r in con.execute(f"describe {schema}.{name}").fetchall()]
             missing = [c for c in actual if not documented.get(c, "").strip()]
             assert not missing, f"{name}: undocumented columns {missing}"
             assert set(documented) <= set(actual), f"{name}: documents columns it lacks"
     finally:
         con.close()
+    assert schemas == {"main", "main_staging", "main_intermediate"}
     for source in manifest["sources"].values():
         assert source["description"].strip()
         assert all(c["description"].strip() for c in source["columns"].values())

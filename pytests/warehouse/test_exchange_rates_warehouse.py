@@ -112,7 +112,7 @@ def dashboard_rates(warehouse: Path) -> dict:
 
 
 def reported_missing(warehouse: Path) -> set[tuple[str, str, date]]:
-    rows = query(warehouse, "select * from int_missing_exchange_rates")
+    rows = query(warehouse, "select * from main_intermediate.int_missing_exchange_rates")
     # the amount affected is the local amount of the facts without a USD value
     for r in rows:
         table, amount = (

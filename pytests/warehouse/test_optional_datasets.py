@@ -102,7 +102,7 @@ def test_a_shop_without_customers_products_or_clicks_builds_on_duckdb(
     try:
         q = lambda sql: con.execute(sql).fetchall()  # noqa: E731
         assert q("select count(*) from fact_clicks") == [(0,)]
-        assert q("select count(*) from stg_lake__clickstream") == [(0,)]
+        assert q("select count(*) from main_staging.stg_lake__clickstream") == [(0,)]
         assert q("select product_id, is_inferred, name from dim_products order by 1") == [
             ("P1", True, None),
             ("P2", True, None),
@@ -121,7 +121,8 @@ def test_a_shop_without_customers_products_or_clicks_builds_on_duckdb(
         assert q("select count(*) from fact_payments") == [(2,)]
         # the empty sources are typed as silver is: a timestamp stays a timestamp
         types = dict(q("select column_name, data_type from information_schema.columns "
-                       "where table_name = 'stg_lake__products'"))  # fmt: skip
+                       "where table_schema = 'main_staging' "
+                       "and table_name = 'stg_lake__products'"))  # fmt: skip
         assert types["updated_at"] == "TIMESTAMP"
         assert types["list_price"] == "DECIMAL(18,2)"
     finally:

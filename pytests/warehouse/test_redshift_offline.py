@@ -28,6 +28,7 @@ import sys
 
 import pytest
 import sqlfluff
+from cli_kit import run_shoplake
 from redshift_kit import PROD_ENV, capture, dbt_argv
 from sqlfluff.api.simple import APIParsingError
 
@@ -134,6 +135,14 @@ def test_build_sends_redshift_specific_ddl(captured_build):
     build, staging = captured_build
     text = "\n".join(item["sql"] for item in build)
     assert re.search(r"create\s+view.*stg_lake__orders.*with no schema binding", text, re.S | re.I)
+    # each layer in its schema: staging and intermediate next to the marts' analytics
+    for schema, model in (
+        ("analytics_staging", "stg_lake__orders"),
+        ("analytics_intermediate", "int_sales_converted"),
+        ("analytics", "fact_orders"),
+    ):
+        assert re.search(rf'create\s+schema\s+if\s+not\s+exists\s+"{schema}"', text, re.I)
+        assert f'"analytics"."{schema}"."{model}' in text, model
     assert re.search(r"diststyle\s+key\s+distkey\s*\(\s*order_id\s*\)", text, re.I)
     assert re.search(r"diststyle\s+all", text, re.I)
     assert re.search(r"backup\s+no", text, re.I)
@@ -191,3 +200,29 @@ def test_prod_refuses_to_hash_emails_without_a_salt(tmp_path):
     )
     assert code != 0
     assert "SHOPLAKE_EMAIL_SALT is not set" in output
+
+
+def test_a_metrics_query_on_prod_compiles_to_redshift_sql_without_a_cluster(tmp_path):
+    """`shoplake metrics query --target prod --explain`: the MetricFlow request a query
+    sends, compiled by the Redshift adapter's dialect against the prod semantic manifest,
+    with no connection (the host does not exist). Running it needs a cluster."""
+    lake = tmp_path / "lake"
+    (lake / "raw").mkdir(parents=True)
+    weekend = "{{ TimeDimension('metric_time', date_part_name='dow') }} in (6, 7)"
+    result = run_shoplake(
+        "metrics", "query", "--lake", str(lake), "--target", "prod", "--explain",
+        "--metrics", "aov_usd,orders", "--group-by", "country__region", "--where", weekend,
+        env=PROD_ENV,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    sql = result.stdout
+    # the marts where the prod profile puts them (database and schema analytics)
+    assert '"analytics"."analytics"."fact_orders"' in sql
+    assert '"analytics"."analytics"."dim_geography"' in sql
+    assert "main" not in re.findall(r'"(\w+)"\."\w+"', sql)
+    # Redshift's dialect: the ratio's cast, and the ISO day of week (Redshift's is 0-6,
+    # Sunday 0) for the filter on Saturdays and Sundays
+    assert "AS DOUBLE PRECISION" in sql
+    assert re.search(r"CASE WHEN EXTRACT\(dow FROM order_date\) = 0 THEN EXTRACT\(dow", sql)
+    assert "in (6, 7)" in sql
+    assert _unparsable(sql) is None

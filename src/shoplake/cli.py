@@ -797,6 +797,14 @@ def metrics_query(
         Path | None,
         typer.Option("--csv", help="Write every row to this CSV file.", show_default=False),
     ] = None,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="Print the SQL MetricFlow would send to the target's warehouse, in its "
+            "dialect, without running it (no connection is opened).",
+        ),
+    ] = False,
     target: MetricsTargetOption = "dev",
     duckdb_path: DuckdbPathOption = None,
     postgres_dsn: DsnOption = None,
@@ -813,6 +821,7 @@ def metrics_query(
         order=_comma_list(order),
         limit=limit,
         saved_query=saved_query,
+        explain=explain,
     )
     result = metrics.query(
         _existing_lake(lake),
@@ -821,6 +830,9 @@ def metrics_query(
         duckdb_path=duckdb_path,
         postgres_dsn=_dsn(postgres_dsn),
     )
+    if explain:
+        typer.echo(result.sql.strip())
+        return
     if csv_file is not None:
         try:
             with csv_file.open("w", encoding="utf-8", newline="") as stream:

@@ -1,6 +1,6 @@
 """Run history: what every ``shoplake run`` did, recorded in the warehouse.
 
-Analysts and the dashboard's data-quality panel query six tables in the schema
+Analysts and the dashboard's data-quality panel query seven tables in the schema
 ``shoplake_ops`` of the warehouse the run built (the DuckDB file of the ``dev`` target,
 or the PostgreSQL database of the ``postgres`` target):
 
@@ -10,6 +10,9 @@ or the PostgreSQL database of the ``postgres`` target):
 * ``run_steps``: one row per step of a run (status, start, seconds, detail);
 * ``run_datasets``: per dataset, the ingest's accounting (read = written + quarantined +
   duplicates);
+* ``run_schema_changes``: per dataset, the columns its files delivered that the contract
+  does not have (``added``) and the optional contract columns they lacked
+  (``vanished``), with how many files did so;
 * ``run_tests``: every dbt data and unit test of the run's build, with its status;
 * ``run_freshness``: every source's freshness against its SLA at the time of the run;
 * ``run_test_failures``: per test that failed or warned, the relation of the audit
@@ -66,6 +69,22 @@ class DatasetRecord:
     duplicates: int
 
 
+#: The kinds of schema change ``run_schema_changes`` records.
+SCHEMA_CHANGES = ("added", "vanished")
+
+
+@dataclass
+class SchemaChangeRecord:
+    """A column of a dataset's files in one run's ingest that differs from the contract
+    (``kind``): delivered but not in it (``added``), or in it, optional and not
+    delivered (``vanished``), in ``files`` of the files read."""
+
+    dataset: str
+    column_name: str
+    kind: str  # one of SCHEMA_CHANGES
+    files: int
+
+
 @dataclass
 class TestRecord:
     unique_id: str
@@ -113,6 +132,7 @@ class RunRecord:
     error: str | None = None
     steps: list[StepRecord] = field(default_factory=list)
     datasets: list[DatasetRecord] = field(default_factory=list)
+    schema_changes: list[SchemaChangeRecord] = field(default_factory=list)
     tests: list[TestRecord] = field(default_factory=list)
     freshness: list[FreshnessRecord] = field(default_factory=list)
     failure_samples: list[FailureSample] = field(default_factory=list)
@@ -149,6 +169,7 @@ def _json_value(value: Any) -> Any:
 _CHILD_TABLES: dict[str, tuple[type, str]] = {
     "run_steps": (StepRecord, "steps"),
     "run_datasets": (DatasetRecord, "datasets"),
+    "run_schema_changes": (SchemaChangeRecord, "schema_changes"),
     "run_tests": (TestRecord, "tests"),
     "run_freshness": (FreshnessRecord, "freshness"),
     "run_test_failures": (FailureSample, "failure_samples"),

@@ -13,6 +13,11 @@ target:
   the caller), through the target's dbt adapter; on ``dev`` it reads a private copy of
   the DuckDB file, as ``shoplake sql`` does, so that a query never blocks a build.
 
+:func:`explain` compiles the SQL a query would send without running it (MetricFlow's
+explain, rendered in the target's dialect by the same engine and adapter as a query, but
+no connection is opened): ``shoplake metrics query --explain`` prints it, on ``prod``
+without a cluster.
+
 :func:`validate` checks the semantic manifest with MetricFlow's own validator (what
 ``mf validate-configs`` runs before its warehouse checks).
 """
@@ -26,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +64,8 @@ class MetricQuery:
     order: Sequence[str] = ()
     limit: int | None = None
     saved_query: str | None = None
+    #: Compile the SQL MetricFlow would send, without sending it (no rows).
+    explain: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -68,6 +75,7 @@ class MetricQuery:
             "order": list(self.order),
             "limit": self.limit,
             "saved_query": self.saved_query,
+            "explain": self.explain,
         }
 
 
@@ -214,9 +222,15 @@ def query_many(
     _check_names(manifest, requests)
     with tempfile.TemporaryDirectory(prefix="shoplake-metrics-") as tmp:
         work = Path(tmp)
-        if target == "dev":
+        if target == "dev" and not all(r.explain for r in requests):
             env = {**env, "SHOPLAKE_DUCKDB_PATH": str(_snapshot(env, work))}
         return _run_child(lake, target, env, manifest, requests, work)
+
+
+def explain(lake: LakeLike, request: MetricQuery, **kw: Any) -> MetricResult:
+    """The SQL MetricFlow would send for ``request`` on the target (``result.sql``, no
+    rows), compiled by the target's adapter and dialect without connecting to it."""
+    return query_many(lake, [replace(request, explain=True)], **kw)[0]
 
 
 def _check_names(manifest: Path, requests: Sequence[MetricQuery]) -> None:
@@ -353,18 +367,21 @@ def _child_main(argv: Sequence[str]) -> None:
             semantic_manifest_lookup=SemanticManifestLookup(manifest),
             sql_client=AdapterBackedSqlClient(adapter),
         )
-        answers = []
+        answers: list[dict[str, Any]] = []
         for req in spec["requests"]:
-            result = engine.query(
-                MetricFlowQueryRequest.create(
-                    saved_query_name=req["saved_query"],
-                    metric_names=req["metrics"] or None,
-                    group_by_names=req["group_by"] or None,
-                    where_constraints=req["where"] or None,
-                    order_by_names=req["order"] or None,
-                    limit=req["limit"],
-                )
+            mf_request = MetricFlowQueryRequest.create(
+                saved_query_name=req["saved_query"],
+                metric_names=req["metrics"] or None,
+                group_by_names=req["group_by"] or None,
+                where_constraints=req["where"] or None,
+                order_by_names=req["order"] or None,
+                limit=req["limit"],
             )
+            if req.get("explain"):  # the same request, compiled: nothing is sent
+                statement = engine.explain(mf_request).sql_statement
+                answers.append({"columns": [], "rows": [], "sql": statement.sql})
+                continue
+            result = engine.query(mf_request)
             df = result.result_df
             if df is None:  # a query always has a table; an explain would not
                 raise RuntimeError("MetricFlow returned no result table")

@@ -130,6 +130,14 @@ def _ingest(ctx: _Context) -> StepOutcome:
         )
         for name, s in report.datasets.items()
     ]
+    ctx.record.schema_changes = [
+        history.SchemaChangeRecord(name, column, kind, files)
+        for name, s in report.datasets.items()
+        for kind, columns in zip(
+            history.SCHEMA_CHANGES, (s.columns_added, s.columns_vanished), strict=True
+        )
+        for column, files in sorted(columns.items())
+    ]
     if not report.balanced:
         raise IngestError(
             "ingest accounting does not balance (read != written + quarantined + duplicates)",

@@ -171,6 +171,16 @@ def render_warehouse(project: Path) -> str:
         "PostgreSQL, Redshift). Names, grain and the columns below are the interface. All",
         "timestamps are UTC; amounts are exact decimals, never floats. The dbt docs site",
         "(`shoplake serve`) shows the same descriptions with lineage and tests.",
+        "",
+        "Where each layer lives (`macros/generate_schema_name.sql`): the marts below (and the",
+        "seeds) in the target schema, the analysts' one: `main` in the DuckDB warehouse,",
+        "`analytics` by default on PostgreSQL (`SHOPLAKE_PG_SCHEMA`) and Redshift",
+        "(`SHOPLAKE_REDSHIFT_SCHEMA`). The staging views (`stg_*`) are in",
+        "`<target schema>_staging` (`main_staging`, `analytics_staging`), the intermediate",
+        "models (`int_*`) in `<target schema>_intermediate` (`main_intermediate`,",
+        "`analytics_intermediate`), the data tests' stored failing rows in",
+        "`<target schema>_audit` and the run history in `shoplake_ops`. Query the marts; the",
+        "other layers are the build's own and may change.",
     ]
     sections = {"dim": "Dimensions", "fact": "Facts", "sales": "Facts", "agg": "Gold aggregates"}
     current = None

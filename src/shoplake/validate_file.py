@@ -152,7 +152,7 @@ def _judge(
         data = _read_regular(path)
         data = decode(data, path.name)
         checker.start(ds)
-        verdict.extra_columns = checker.load_file(ds, str(path), data)
+        verdict.extra_columns = checker.load_file(ds, str(path), data).extra_columns
     except FileRejected as rejected:
         verdict.rejects.append(
             Reject(None, [{"reason": rejected.reason, "field": None, "detail": rejected.detail}])

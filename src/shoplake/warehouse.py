@@ -65,6 +65,23 @@ from shoplake.lake import SILVER, STATE, Lake, expected_layout, glob_escape
 from shoplake.report import Report
 
 TARGETS = ("dev", "postgres", "prod")
+#: The target schema of the DuckDB warehouse (the profile's ``dev`` output): the marts'.
+DUCKDB_SCHEMA = "main"
+#: Where each layer lives (macros/generate_schema_name.sql): the models whose name has one
+#: of these prefixes in ``<target schema>_<layer>``; the marts (dimensions, facts, gold
+#: aggregates) and seeds in the target schema itself, the analysts' one.
+LAYER_SCHEMAS = {"stg_": "staging", "int_": "intermediate"}
+
+
+def model_schema(model: str, target_schema: str = DUCKDB_SCHEMA) -> str:
+    """The schema a model is built in: ``main_staging.stg_lake__orders``,
+    ``main_intermediate.int_sales_converted``, ``main.fact_orders`` on DuckDB."""
+    for prefix, layer in LAYER_SCHEMAS.items():
+        if model.startswith(prefix):
+            return f"{target_schema}_{layer}"
+    return target_schema
+
+
 #: The lake lock a build holds (``shoplake build``, and ``shoplake run`` for its whole run).
 BUILD_LOCK = "build"
 PROFILE_TEMPLATE = "profiles.yml.example"

@@ -23,9 +23,10 @@ import duckdb
 
 from shoplake.contract import REGIONS
 from shoplake.errors import WarehouseError
+from shoplake.warehouse import DUCKDB_SCHEMA
 
 #: Schema of the marts in the DuckDB warehouse of the dev target.
-MARTS_SCHEMA = "main"
+MARTS_SCHEMA = DUCKDB_SCHEMA
 #: The relations the dashboard reads (names fixed by the warehouse contract).
 REQUIRED_MARTS = (
     "agg_daily_revenue",

@@ -1,9 +1,9 @@
-"""The data-quality panel: dbt tests and their stored failing rows, source freshness, the
-run list, and quarantine.
+"""The data-quality panel: dbt tests and their stored failing rows, source freshness,
+schema changes in delivered files, the run list, and quarantine.
 
-Tests, freshness and the run list come from the run history that ``shoplake run``
-records in the warehouse (:mod:`shoplake.history`); a warehouse built by hand has none,
-and the panel says so instead of failing.
+Tests, freshness, schema changes and the run list come from the run history that
+``shoplake run`` records in the warehouse (:mod:`shoplake.history`); a warehouse built
+by hand has none, and the panel says so instead of failing.
 
 Quarantine comes from the lake itself (local or S3): every rejected record is a row of
 a quarantine Parquet file, and every ingest run's log (``_state/runs/``) counts the
@@ -133,6 +133,10 @@ def history_data(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "datasets": section(
             "run_datasets", "dataset, records_read, quarantined, duplicates", "dataset"
         ),
+        # the newest run whose ingest saw columns added to or vanished from the contract's
+        "schema_changes": section(
+            "run_schema_changes", "dataset, kind, column_name, files", "dataset, kind, column_name"
+        ),
     }
 
 
@@ -240,23 +244,22 @@ def exchange_rate_data(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     int_missing_exchange_rates, also reported by a warning test); None before a build
     that has them."""
     from shoplake.dashboard.data import MARTS_SCHEMA
+    from shoplake.warehouse import model_schema
 
-    m = MARTS_SCHEMA
+    daily, missing_rates = "int_exchange_rates_daily", "int_missing_exchange_rates"
+    m = model_schema(daily, MARTS_SCHEMA)
     present = {
         name
         for (name,) in con.execute(
             "select table_name from information_schema.tables where table_schema = ?", [m]
         ).fetchall()
     }
-    if not {"int_exchange_rates_daily", "int_missing_exchange_rates"} <= present:
+    if not {daily, missing_rates} <= present:
         return {"source": None, "missing": None}
-    sources = [
-        r[0]
-        for r in query_rows(con, f"select distinct rate_source from {m}.int_exchange_rates_daily")
-    ]
+    sources = [r[0] for r in query_rows(con, f"select distinct rate_source from {m}.{daily}")]
     missing = query_rows(
         con,
         "select fact, currency, business_date, records, amount "
-        f"from {m}.int_missing_exchange_rates order by business_date, currency, fact",
+        f"from {m}.{missing_rates} order by business_date, currency, fact",
     )
     return {"source": sources[0] if sources else None, "missing": missing}

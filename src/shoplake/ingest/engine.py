@@ -31,6 +31,7 @@ from shoplake.ingest.readers import (
     CsvColumns,
     FileRejected,
     RawRecords,
+    column_changes,
     decode,
     ndjson_lines,
     read_records,
@@ -83,6 +84,11 @@ class DatasetStats:
     files_quarantined: int = 0
     extra_columns: int = 0
     partitions_written: int = 0
+    #: Schema changes in the files read (:func:`shoplake.ingest.readers.column_changes`):
+    #: column -> how many files delivered it though the contract does not have it, and
+    #: optional contract column -> how many files lacked it.
+    columns_added: dict[str, int] = field(default_factory=dict)
+    columns_vanished: dict[str, int] = field(default_factory=dict)
 
     @property
     def balanced(self) -> bool:
@@ -282,6 +288,16 @@ def load_sequence(lake: Lake, key: str) -> int:
         return 0
 
 
+@dataclass(frozen=True)
+class Delivered:
+    """What :meth:`Checker.load_file` found about a file's columns: how many it has that
+    the contract does not (``extra_columns``), and the columns it delivered (None when
+    it shows none: an empty CSV, a page or NDJSON file without one JSON object)."""
+
+    extra_columns: int
+    columns: frozenset[str] | None
+
+
 class Checker:
     """Validation of one dataset's raw records on a DuckDB connection, writing nothing:
     :meth:`start`, then load raw files (:meth:`load_file`) or raw texts kept in the
@@ -320,15 +336,32 @@ class Checker:
             f" type_errors varchar[], {cols})"
         )
 
-    def load_file(self, ds: Dataset, relative: str, data: bytes) -> int:
-        """Append one decoded file to the raw tables; returns its unknown extra columns."""
+    def load_file(self, ds: Dataset, relative: str, data: bytes) -> Delivered:
+        """Append one decoded file to the raw tables; returns its unknown extra columns
+        (not counted for NDJSON) and the columns it delivered."""
         if ds.format is Format.NDJSON:
-            self._insert_lines(ndjson_lines(data), relative)
-            return 0
+            lines = ndjson_lines(data)
+            self._insert_lines(lines, relative)
+            return Delivered(0, self._ndjson_columns(lines))
         records = (read_rates if ds.name == "exchange_rates" else read_records)(ds, data)
         if records:
             self._insert_records(records, relative)
-        return records.extra_columns
+        return Delivered(records.extra_columns, records.columns)
+
+    def _ndjson_columns(self, lines: pa.Table) -> frozenset[str] | None:
+        """The top-level keys of an NDJSON file's objects (union); None without one.
+        Lines over a limit are not parsed; one that is not JSON counts no key."""
+        self.con.register("file_lines", lines)
+        [(objects, keys)] = self.sql(
+            """with objects as (
+                select try(json_keys(line)) as keys from file_lines
+                where limit_error is null and starts_with(ltrim(line), '{')
+            )
+            select (select count(keys) from objects),
+                   (select list(distinct k) from (select unnest(keys) as k from objects))"""
+        )
+        self.con.unregister("file_lines")
+        return frozenset(keys or ()) if objects else None
 
     def load_stored(self, ds: Dataset, stored: list[tuple[str, int, str]]) -> list[int]:
         """Append records kept as raw text in the quarantine, ``(source_file, source_line,
@@ -533,9 +566,16 @@ class Job(Checker):
             if isinstance(content, NotRegularFile):
                 raise _not_regular(content.key, content.kind)
             data = decode(content, relative.rsplit("/", 1)[-1])
-            stats.extra_columns += self.load_file(ds, relative, data)
+            delivered = self.load_file(ds, relative, data)
         except FileRejected as rejected:
             return rejected_file(relative, rejected)
+        stats.extra_columns += delivered.extra_columns
+        if delivered.columns is not None:
+            added, vanished = column_changes(ds, delivered.columns)
+            for name in added:
+                stats.columns_added[name] = stats.columns_added.get(name, 0) + 1
+            for name in vanished:
+                stats.columns_vanished[name] = stats.columns_vanished.get(name, 0) + 1
         return None
 
     def publish(self, ds: Dataset, stats: DatasetStats, bad_files: list[dict[str, Any]]) -> None:

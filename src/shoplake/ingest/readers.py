@@ -80,6 +80,10 @@ class RawRecords:
     type_errors: list[list[str] | None] = field(default_factory=list)
     values: dict[str, list[str | None]] = field(default_factory=dict)
     extra_columns: int = 0
+    #: The columns the file delivered (CSV header names, lower case; JSON keys, nested
+    #: ones under a contract object dotted), or None when it shows none (no header, no
+    #: record that is an object): what :func:`column_changes` compares with the contract.
+    columns: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         for f in self.dataset.fields:
@@ -242,6 +246,7 @@ def read_csv(ds: Dataset, text: str) -> RawRecords:
     except csv.Error as exc:
         raise FileRejected("missing_columns", f"unreadable CSV header: {exc}") from exc
     wanted, out.extra_columns = _csv_columns(ds, header)
+    out.columns = header_columns(header)
 
     physical: list[str] = []  # the file's lines, split only if a row is malformed
     start = reader.line_num + 1
@@ -289,6 +294,43 @@ def _csv_columns(ds: Dataset, header: list[str]) -> tuple[list[tuple[str, int | 
     return [(f.name, position.get(f.raw_name)) for f in ds.fields], extra
 
 
+def header_columns(header: list[str]) -> frozenset[str]:
+    """The named columns of a CSV header as ingest matches them (trimmed, lower case;
+    the empty name of a trailing comma is no column)."""
+    return frozenset(n for n in (h.strip().lower() for h in header) if n)
+
+
+def column_changes(ds: Dataset, columns: frozenset[str]) -> tuple[list[str], list[str]]:
+    """How a file's delivered columns differ from the contract: (added, vanished).
+
+    Added: delivered, not a contract field's raw name (nor the object holding nested
+    ones, ``address`` of ``address.city``). Vanished: a field the contract allows to be
+    absent that the file does not deliver (a missing required column rejects a CSV file
+    before this; in JSON it quarantines each record)."""
+    known = {f.raw_name for f in ds.fields}
+    parents = {name.rsplit(".", 1)[0] for name in known if "." in name}
+    added = sorted(c for c in columns if c not in known and c not in parents)
+    vanished = [f.raw_name for f in ds.fields if not f.required and f.raw_name not in columns]
+    return added, vanished
+
+
+def json_columns(ds: Dataset, records: list[Any]) -> frozenset[str] | None:
+    """The keys of a page's records (union), nested ones under an object the contract
+    reads fields from as dotted paths; None when no record is an object."""
+    parents = {f.raw_name.rsplit(".", 1)[0] for f in ds.fields if "." in f.raw_name}
+    found: set[str] = set()
+    objects = 0
+    for record in records:
+        if not isinstance(record, dict):
+            continue
+        objects += 1
+        for key, value in record.items():
+            found.add(key)
+            if key in parents and isinstance(value, dict):
+                found.update(f"{key}.{sub}" for sub in value)
+    return frozenset(found) if objects else None
+
+
 @dataclass
 class CsvColumns:
     """Records of one CSV file read column by column (:func:`read_csv_columnar`): each
@@ -303,6 +345,7 @@ class CsvColumns:
     wanted: list[tuple[str, int | None]]  # contract field -> its column (None: absent)
     extra_columns: int
     spaced: bool = True  # whether the file holds a space or tab (values may need trimming)
+    columns: frozenset[str] | None = None  # as RawRecords.columns
 
     def __len__(self) -> int:
         return self.table.num_rows
@@ -396,7 +439,7 @@ def read_csv_columnar(ds: Dataset, data: bytes) -> CsvColumns | None:
     numbers = pa.array(np.arange(2, table.num_rows + 2, dtype=np.int64))
     table = table.add_column(0, "raw_line", raw_lines).add_column(0, "source_line", numbers)
     spaced = b" " in data or b"\t" in data
-    return CsvColumns(table, header, wanted, extra, spaced)
+    return CsvColumns(table, header, wanted, extra, spaced, header_columns(header))
 
 
 def _csv_limits(row: list[str], header: list[str]) -> tuple[str, str | None] | None:
@@ -440,6 +483,7 @@ def read_json_page(ds: Dataset, text: str) -> RawRecords:
         raise FileRejected(
             "not_object_or_array", f"JSON document is a {type(doc).__name__}, not an object"
         )
+    out.columns = json_columns(ds, records)
     for position, record in enumerate(records, start=1):
         raw = json.dumps(record, ensure_ascii=False)
         if len(raw) * 4 > MAX_RECORD_BYTES and len(raw.encode("utf-8")) > MAX_RECORD_BYTES:

@@ -769,13 +769,26 @@
           (s.rows || []).map((r) => '<tr>' + r.map((v) => '<td>' + esc(v == null ? '' : String(v)) + '</td>').join('') + '</tr>').join('') +
           '</tbody></table>'
         : '<p class="card-sub">' + esc(s.error || 'no rows could be read back') + '</p>';
-      const anomaly = /(^|_)(volume_anomaly|quarantine_rate_anomaly|business_time_freshness)_/.test(name + '_');
+      const anomaly = /(^|_)(volume_anomaly|quarantine_rate_anomaly|schema_change_anomaly|business_time_freshness)_/.test(name + '_');
       return '<div class="failure"><div>' + (anomaly ? pill('anomaly', 'warn') + ' ' : '') + '<code>' + esc(name) + '</code> <span class="sub">' +
         (stored == null ? '' : int(stored) + ' failing row' + (stored === 1 ? '' : 's') + ' · ') +
         'all of them in <code>' + esc(relation) + '</code></span></div>' + table + '</div>';
     }).join('');
     return '<section class="q-failures" id="quality-failures"><h3>Failing rows <span class="sub">first rows each failed or warned test stored, ' +
       esc(stampFmt(failures.started_at)) + '</span></h3>' + blocks + '</section>';
+  }
+
+  // columns the newest ingest that saw any delivered beyond the contract, or lacked
+  function schemaSection(changes) {
+    if (!changes || !changes.rows.length) return '';
+    const rows = changes.rows.map(([dataset, kind, column, files]) =>
+      '<tr data-dataset="' + esc(dataset) + '"><td>' + esc(dataset) + '</td><td>' +
+      pill(kind === 'added' ? 'added' : 'vanished', kind === 'added' ? 'warn' : 'bad') + '</td><td><code>' + esc(column) +
+      '</code></td><td class="n">' + int(files) + '</td></tr>').join('');
+    return '<section class="q-schema" id="quality-schema"><h3>Schema changes <span class="sub">columns delivered that the contract lacks ' +
+      '(added) or optional ones missing (vanished), ingest of ' + esc(stampFmt(changes.started_at)) + '</span></h3>' +
+      '<table><thead><tr><th>Dataset</th><th>Change</th><th>Column</th><th class="n">Files</th></tr></thead><tbody>' +
+      rows + '</tbody></table></section>';
   }
 
   function freshnessSection(freshness) {
@@ -876,7 +889,7 @@
         'warehouse (schema <code>' + esc(D.quality.history_schema) + '</code>); they appear here after the next run.</div>';
       html += quarantineSection(q, null, true);
     } else {
-      html += testsSection(h.tests) + freshnessSection(h.freshness) + failuresSection(h.failures) +
+      html += testsSection(h.tests) + freshnessSection(h.freshness) + failuresSection(h.failures) + schemaSection(h.schema_changes) +
         quarantineSection(q, h.datasets, false) + runsSection(h.runs);
     }
     html += ratesSection(D.quality.exchange_rates);
