@@ -49,6 +49,7 @@ from shoplake.ingest.engine import (
     silver_names,
 )
 from shoplake.ingest.resources import ingest_connection
+from shoplake.ingest.transaction import crash_point
 from shoplake.ingest.validate import lit
 from shoplake.lake import Lake
 from shoplake.report import ProgressTask
@@ -157,13 +158,18 @@ def spark_session(settings: Settings) -> SparkSession:
     # the executors' Python workers run this interpreter (with shoplake), not `python3`
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     try:
-        return (
+        session = (
             SparkSession.builder.master(settings.spark_master)
             .appName("shoplake ingest")
             .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.session.timeZone", "UTC")
+            # the ranked rows are cached: let adaptive execution size their partitions
+            .config("spark.sql.optimizer.canChangeCachedPlanOutputPartitioning", "true")
             .getOrCreate()
         )
+        session.sparkContext.setLogLevel("ERROR")
+        return session
     except Exception as exc:  # PySpark's errors (no gateway, a bad master) have no base
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ConfigError(
@@ -246,6 +252,7 @@ class SparkJob(Job):
         return self.lake.path(self.txn.prefix) / "spark"
 
     def before_commit(self) -> None:
+        crash_point("spark_work_files")  # everything staged, Spark's own files still there
         shutil.rmtree(self.work, ignore_errors=True)
 
     def _now(self) -> Column:
