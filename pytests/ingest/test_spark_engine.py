@@ -18,6 +18,7 @@ from the Spark output.
 
 from __future__ import annotations
 
+import inspect
 import json
 import shutil
 import subprocess
@@ -31,6 +32,7 @@ import pytest
 import test_exchange_rates
 import test_ingest_bad_input
 import test_ingest_formats
+import test_ingest_hostile
 import test_ingest_incremental
 from ingest_kit import (
     NOW,
@@ -139,13 +141,32 @@ CASES = [
     (test_ingest_formats, "test_csv_gzip_bom_crlf", {"gz": True, "bom": True, "eol": "\r\n"}),
     (test_exchange_rates, "test_long_layout_validated_and_quarantined", {}),
     (test_ingest_incremental, "test_a_later_delivery_of_a_key_replaces_its_content", {}),
+    (test_ingest_incremental, "test_rewritten_raw_file_adds_only_its_new_records", {}),
+    (test_ingest_incremental, "test_late_records_merge_into_their_older_partition", {}),
+    (test_ingest_formats, "test_awkward_file_names_and_lake_path", {}),
+    (test_ingest_hostile, "test_links_and_special_files_are_quarantined_unread", {}),
+    (test_ingest_hostile, "test_deep_clickstream_lines_are_quarantined_per_line", {}),
+    (test_ingest_hostile, "test_years_before_1000_are_quarantined_and_partitions_zero_padded", {}),
+    (test_ingest_hostile, "test_amounts_quantities_and_line_totals_beyond_the_bounds", {}),
+    (test_ingest_hostile, "test_control_characters_in_ids_are_rejected", {}),
+    (test_ingest_hostile, "test_a_lake_path_with_quotes_brackets_and_globs_ingests_twice", {}),
+    (
+        test_ingest_hostile,
+        "test_raw_files_off_the_layout_are_reported_and_common_extensions_accepted",
+        {},
+    ),
 ]
 
 
 @pytest.mark.parametrize(("module", "name", "params"), CASES, ids=[c[1][5:] for c in CASES])
-def test_hand_written_cases_give_the_same_lake(spark, lake, monkeypatch, module, name, params):
+def test_hand_written_cases_give_the_same_lake(
+    spark, lake, tmp_path, monkeypatch, module, name, params
+):
     monkeypatch.setattr(module, "ingest", both_engines)
-    getattr(module, name)(lake, **params)
+    case = getattr(module, name)
+    fixtures = {"lake": lake, "tmp_path": tmp_path}
+    wanted = [p for p in inspect.signature(case).parameters if p in fixtures]
+    case(**{p: fixtures[p] for p in wanted}, **params)
 
 
 # a generated lake with every kind of fault ------------------------------------------------

@@ -321,9 +321,10 @@ def rank_sql(ds: Dataset, source: str, quote: Callable[[str], str], content: Con
     repeated keys, Spark SQL on every candidate); ``quote`` quotes an identifier and
     ``content`` gives the engine's expression for a row's content.
 
-    The content of the latest delivery (raw path, then line) wins; among rows with
-    that content the one already in silver, else the earliest delivered, is kept, so
-    an identical re-delivery never changes silver.
+    The content of the latest delivery (raw path, then line; a file read again is
+    delivered later than its earlier content) wins; among rows with that content the
+    one already in silver, else the earliest delivered, is kept, so an identical
+    re-delivery never changes silver.
     """
     key = ", ".join(quote(k) for k in ds.key)
     data = [f.name for f in ds.fields] + [d.name for d in ds.derived]
@@ -334,7 +335,7 @@ def rank_sql(ds: Dataset, source: str, quote: Callable[[str], str], content: Con
         ) as rank_in_key
         from (
             select *, first_value(content_hash) over (
-                partition by {key} order by source_file desc, source_line desc
+                partition by {key} order by source_file desc, source_line desc, is_new desc
             ) as winning_hash
             from (
                 select *, {content([quote(c) for c in data])} as content_hash from {source}

@@ -67,6 +67,14 @@ _SPARK_TYPES = {
 }
 #: The ``reasons`` column of the checked rows and of the quarantine.
 REASONS_TYPE = "array<struct<reason: string, field: string, detail: string>>"
+#: The lake's dates and times are proleptic Gregorian, as DuckDB (and the warehouse)
+#: read and write them: Spark must neither rebase days before 1582 nor refuse them.
+PARQUET_CONF = {
+    "spark.sql.parquet.datetimeRebaseModeInRead": "CORRECTED",
+    "spark.sql.parquet.datetimeRebaseModeInWrite": "CORRECTED",
+    "spark.sql.parquet.int96RebaseModeInRead": "CORRECTED",
+    "spark.sql.parquet.int96RebaseModeInWrite": "CORRECTED",
+}
 #: Raw files per validation task, at most (more tasks than cores balance uneven files).
 TASKS_PER_CORE = 4
 
@@ -157,11 +165,12 @@ def spark_session(settings: Settings) -> SparkSession:
         )
     # the executors' Python workers run this interpreter (with shoplake), not `python3`
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.master(settings.spark_master).appName("shoplake ingest")
+    if settings.spark_master.startswith("local"):  # not Spark's 200 partitions per shuffle
+        builder = builder.config("spark.sql.shuffle.partitions", str(2 * (os.cpu_count() or 1)))
     try:
         session = (
-            SparkSession.builder.master(settings.spark_master)
-            .appName("shoplake ingest")
-            .config("spark.ui.enabled", "false")
+            builder.config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.session.timeZone", "UTC")
             # the ranked rows are cached: let adaptive execution size their partitions
@@ -243,6 +252,8 @@ class SparkJob(Job):
     def of(cls, job: Job, spark: SparkSession, settings: Settings) -> SparkJob:
         new = cls(job.lake, job.con, job.txn, job.run_id, job.now, job.ingest_seq)
         new.spark, new.settings = spark, settings
+        for conf, value in PARQUET_CONF.items():
+            spark.conf.set(conf, value)
         return new
 
     @property
