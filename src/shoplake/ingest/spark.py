@@ -52,7 +52,7 @@ from shoplake.ingest.resources import ingest_connection
 from shoplake.ingest.transaction import crash_point
 from shoplake.ingest.validate import lit
 from shoplake.lake import Lake
-from shoplake.report import ProgressTask
+from shoplake.report import Progress, ProgressTask
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -255,6 +255,24 @@ class SparkJob(Job):
         for conf, value in PARQUET_CONF.items():
             spark.conf.set(conf, value)
         return new
+
+    def ingest(
+        self, ds: Dataset, seen: dict[str, list[int | str]], progress: Progress
+    ) -> DatasetStats:
+        """:meth:`Job.ingest` with Spark; a failed Spark job is one line (the JVM's
+        stack trace stays behind ``--debug``)."""
+        from py4j.protocol import Py4JError
+        from pyspark.errors import PySparkException
+
+        try:
+            return super().ingest(ds, seen, progress)
+        except (Py4JError, PySparkException) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise IngestError(
+                f"Spark failed while ingesting {ds.name}: {first}",
+                "nothing was published; rerun with --debug for Spark's trace",
+                dataset=ds.name,
+            ) from exc
 
     @property
     def work(self) -> Path:
