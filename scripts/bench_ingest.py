@@ -379,7 +379,7 @@ def bench_shoplake_spark(raw: Path, work: Path, master: str) -> Result:
     of the raw zone ``raw`` (the session start is not timed, as for ``pyspark``)."""
     cores = int(master.removeprefix("local[").removesuffix("]"))
     name = f"spark-{cores}"
-    result = Result(name, f"shoplake spark {master}")
+    result = Result(name, f"spark eng {master}")
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:
@@ -406,6 +406,7 @@ def bench_shoplake_spark(raw: Path, work: Path, master: str) -> Result:
         result.note = f"skipped: Spark could not start: {type(exc).__name__}: {exc}".strip()
         return result
     result.startup = time.perf_counter() - started
+    running = spark.sparkContext.master
     try:
         jvm_pid: int | None = int(spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid())
         process_cpu(jvm_pid)
@@ -426,7 +427,8 @@ def bench_shoplake_spark(raw: Path, work: Path, master: str) -> Result:
     result.files, result.bytes = parquet_stats(silver)
     result.rows = count_rows(silver)
     result.note = (
-        f"session start {result.startup:.1f} s (not timed); read {stats.read:,}, written "
+        f"{running}, session start {result.startup:.1f} s (not timed, the JVM may be up "
+        f"already); read {stats.read:,}, written "
         f"{stats.written:,}, quarantined {stats.quarantined:,}, duplicates "
         f"{stats.duplicates:,}, balanced {stats.balanced}"
     )

@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 import test_exchange_rates
 import test_ingest_bad_input
@@ -43,10 +44,12 @@ from ingest_kit import (
     parquet_rows,
     parquet_schema,
 )
+from marts import DIMENSIONS, FACTS, GOLD
 from test_ingest_crash import BATCH2, _batch1, _batch2
 
 from shoplake.ingest import IngestReport, run_ingest
 from shoplake.lake import Lake
+from shoplake.warehouse import build, default_duckdb_path
 
 pytestmark = pytest.mark.spark
 
@@ -107,6 +110,15 @@ def _assert_same_files(duck: Lake, duck_run: str, spark: Lake, spark_run: str, d
     for lake in (duck, spark):  # nothing staged is left behind (Spark's work files neither)
         txn = lake.state_dir("txn")
         assert not txn.exists() or not any(txn.iterdir())
+
+
+def warehouse_rows(lake: Lake, table: str) -> list[tuple]:
+    """Every row of a mart of the lake's dev warehouse, sorted."""
+    con = duckdb.connect(str(default_duckdb_path(lake)), read_only=True)
+    try:
+        return sorted(con.execute(f"select * from main.{table}").fetchall(), key=repr)
+    finally:
+        con.close()
 
 
 def copy_lake(lake: Lake, name: str) -> Lake:
@@ -170,7 +182,9 @@ def test_hand_written_cases_give_the_same_lake(
 
 
 # a generated lake with every kind of fault ------------------------------------------------
-def test_a_generated_lake_with_faults_gives_the_same_lake(spark, tmp_path):
+def test_a_generated_lake_with_faults_gives_the_same_lake_and_warehouse(spark, tmp_path):
+    """Two days of generated data with every kind of fault: the same lake, and the dbt
+    build of each lake gives the same warehouse (every fact, dimension and aggregate)."""
     root = tmp_path / "generated"
     args = ["--start", "2026-03-01", "--days", "2", "--orders-per-day", "15", "--faults"]
     done = subprocess.run(
@@ -189,6 +203,14 @@ def test_a_generated_lake_with_faults_gives_the_same_lake(spark, tmp_path):
     assert sum(s.quarantined for s in report.datasets.values()) > 0
     assert sum(s.files_quarantined for s in report.datasets.values()) > 0
     assert sum(s.duplicates for s in report.datasets.values()) > 0
+
+    duck, by_spark = Lake.at(root), Lake.at(root.parent / (root.name + "-spark"))
+    for built in (duck, by_spark):
+        assert build(built, tests=False, quiet=True).ok
+    for table in (*FACTS, *DIMENSIONS, *GOLD):
+        rows = warehouse_rows(duck, table)
+        assert rows, table
+        assert warehouse_rows(by_spark, table) == rows, table
 
 
 # switching engines between runs -----------------------------------------------------------
@@ -269,6 +291,24 @@ def test_spark_without_java_is_one_line_error(lake, tmp_path):
     assert "Java runtime" in lines[0]
     assert "Traceback" not in done.stderr
     assert not (lake.root / "_state").exists()  # refused before the lake was touched
+
+
+def test_the_engine_setting_of_shoplake_toml_and_the_flag_over_it(lake, tmp_path):
+    """``engine = "spark"`` in shoplake.toml picks Spark (here: no Java, so its one-line
+    error); ``--engine duckdb`` overrides the file and ingests."""
+    (lake.root / "raw").mkdir()
+    config = tmp_path / "shoplake.toml"
+    config.write_text('[shoplake]\nengine = "spark"\n', "utf-8")
+    env = cli_env(SHOPLAKE_CONFIG=str(config), PATH=str(tmp_path / "no-java-here"))
+    env.pop("JAVA_HOME", None)
+    env.pop("SHOPLAKE_ENGINE", None)
+    run = {"env": env, "capture_output": True, "text": True, "timeout": 120, "check": False}
+    by_file = subprocess.run(cli_cmd(lake), **run)
+    assert by_file.returncode == 1
+    assert "engine = spark needs a Java runtime" in by_file.stderr
+    by_flag = subprocess.run(cli_cmd(lake, "--engine", "duckdb"), **run)
+    assert by_flag.returncode == 0, by_flag.stderr
+    assert (lake.root / "_state" / "runs").is_dir()
 
 
 def test_an_unknown_engine_is_one_line_error(lake):
