@@ -489,7 +489,11 @@ class SparkJob(Job):
     ) -> dict[date | None, list[Path]]:
         """Write ``frame`` as Snappy Parquet under ``out`` (by day if ``partition``):
         the part files written, per day (None: not partitioned)."""
-        writer = frame.write.mode("overwrite").option("compression", "snappy")
+        writer = (
+            frame.write.mode("overwrite")
+            .option("compression", "snappy")
+            .option("maxRecordsPerFile", 0)  # one file per day, whatever the session says
+        )
         if partition is not None:
             writer = writer.partitionBy(partition)
         writer.parquet(str(out))
