@@ -166,8 +166,12 @@ def spark_session(settings: Settings) -> SparkSession:
     # the executors' Python workers run this interpreter (with shoplake), not `python3`
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.master(settings.spark_master).appName("shoplake ingest")
-    if settings.spark_master.startswith("local"):  # not Spark's 200 partitions per shuffle
-        builder = builder.config("spark.sql.shuffle.partitions", str(2 * (os.cpu_count() or 1)))
+    if settings.spark_master.startswith("local"):  # one machine: its loopback, its cores
+        builder = (
+            builder.config("spark.driver.host", "127.0.0.1")
+            .config("spark.driver.bindAddress", "127.0.0.1")
+            .config("spark.sql.shuffle.partitions", str(2 * (os.cpu_count() or 1)))
+        )
     try:
         session = (
             builder.config("spark.ui.enabled", "false")
