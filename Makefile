@@ -8,7 +8,7 @@ DEMO_LAKE ?= demo-lake
 DEMO_START ?= $(shell date -u -d '30 days ago' +%Y-%m-%d)
 DEMO_DAYS  ?= 30
 
-.PHONY: setup postgres chromium demo test lint sql-lint dbt-parse format bench clean
+.PHONY: setup postgres chromium java demo test lint sql-lint dbt-parse format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ postgres:
 ## chromium: make sure a Chromium browser exists (the page checks drive it headless)
 chromium:
 	@scripts/ensure_chromium.sh
+
+## java: make sure a Java runtime exists (the Spark ingest engine's tests start a local Spark)
+java:
+	@scripts/ensure_java.sh
 
 ## demo: generate the last 30 days of raw data with bad input mixed in, then the daily run on it
 ## (in $(DEMO_LAKE); a directory it did not create itself is never deleted)
@@ -59,8 +63,8 @@ sql-lint: setup
 dbt-parse: setup
 	$(BIN)/python -m shoplake.dev_checks dbt-parse
 
-## test: lint, then the whole test suite (starts PostgreSQL itself)
-test: setup postgres chromium lint
+## test: lint, then the whole test suite (starts PostgreSQL and a local Spark itself)
+test: setup postgres chromium java lint
 	$(BIN)/pytest -n 2 --dist loadscope
 
 ## format: apply ruff's formatter and autofixes
@@ -69,7 +73,7 @@ format: setup
 	$(BIN)/ruff format .
 
 ## bench: ingest (bare DuckDB COPY vs shoplake vs PySpark), build and freshness benchmarks
-bench: setup
+bench: setup java
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python scripts/bench_ingest.py
 	$(BIN)/python scripts/bench_build.py

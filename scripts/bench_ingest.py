@@ -11,7 +11,10 @@ then times, on that same input, in one run:
                    de-duplication, lineage, one sorted file per day, transactional publish;
 3. ``pyspark``  -- the same transformation as (1) in PySpark local mode, what AWS Glue runs:
                    explicit schema, event_time parsed to a timestamp, year/month/day
-                   derived, partitioned Snappy Parquet.
+                   derived, partitioned Snappy Parquet;
+4. ``spark-1``, ``spark-2`` -- ``shoplake ingest --engine spark`` (the whole ingest of (2)
+                   on PySpark, same lake out) at ``local[1]`` and ``local[2]``, each on a
+                   fresh copy of the raw files.
 
 With ``--csv-lines`` (default 2 M), the same side by side for CSV: a drop of that many
 ``sales`` lines in ``--csv-files`` daily files (written by this script, every line valid),
@@ -27,6 +30,7 @@ PySpark that cannot start (no Java, no pyspark) is reported and skipped.
 
     .venv/bin/python scripts/bench_ingest.py                 # 5 M events (a few minutes)
     .venv/bin/python scripts/bench_ingest.py --events 200000 --skip-spark --csv-lines 100000
+    .venv/bin/python scripts/bench_ingest.py --events 20000 --days 1 --csv-lines 0  # smoke
 
 PySpark is a benchmark-only dependency (the ``bench`` extra): ``pip install -e '.[bench]'``.
 """
@@ -370,6 +374,67 @@ def bench_pyspark(raw_files: list[Path], out: Path, scratch: Path) -> Result:
     return result
 
 
+def bench_shoplake_spark(raw: Path, work: Path, master: str) -> Result:
+    """``shoplake ingest --engine spark`` on ``master``, on a fresh lake holding a copy
+    of the raw zone ``raw`` (the session start is not timed, as for ``pyspark``)."""
+    cores = int(master.removeprefix("local[").removesuffix("]"))
+    name = f"spark-{cores}"
+    result = Result(name, f"spark eng {master}")
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        result.note = f"skipped: pyspark is not installed ({exc}); pip install -e '.[spark]'"
+        return result
+    lake = Lake.at(work / f"lake-{name}")
+    shutil.copytree(raw, lake.root / "raw")
+    started = time.perf_counter()
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    try:
+        spark = (
+            SparkSession.builder.master(master)
+            .appName("shoplake-bench-engine")
+            .config("spark.driver.memory", "4g")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.local.dir", str(work / f"{name}-tmp"))
+            .config("spark.sql.shuffle.partitions", str(2 * cores))
+            .getOrCreate()
+        )
+        spark.sparkContext.setLogLevel("ERROR")
+    except Exception as exc:  # no Java, the JVM cannot start, ...
+        result.note = f"skipped: Spark could not start: {type(exc).__name__}: {exc}".strip()
+        return result
+    result.startup = time.perf_counter() - started
+    running = spark.sparkContext.master
+    try:
+        jvm_pid: int | None = int(spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid())
+        process_cpu(jvm_pid)
+    except Exception:  # CPU time is a bonus: no /proc, no py4j access
+        jvm_pid = None
+    try:
+        with Stopwatch(jvm_pid) as watch:
+            report = run_ingest(lake, engine="spark")
+    except Exception as exc:
+        result.note = f"failed: {type(exc).__name__}: {exc}"
+        traceback.print_exc()
+        return result
+    finally:
+        spark.stop()
+    stats = report.datasets[CLICKSTREAM.name]
+    silver = lake.silver_dir(CLICKSTREAM.name)
+    result.seconds, result.cpu = watch.seconds, (watch.cpu if jvm_pid else None)
+    result.files, result.bytes = parquet_stats(silver)
+    result.rows = count_rows(silver)
+    result.note = (
+        f"{running}, session start {result.startup:.1f} s (not timed, the JVM may be up "
+        f"already); read {stats.read:,}, written "
+        f"{stats.written:,}, quarantined {stats.quarantined:,}, duplicates "
+        f"{stats.duplicates:,}, balanced {stats.balanced}"
+    )
+    return result
+
+
 # main ----------------------------------------------------------------------------------
 
 
@@ -409,6 +474,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--skip-spark",
         action="store_true",
         help="do not run the PySpark contender",
+    )
+    parser.add_argument(
+        "--skip-spark-engine",
+        action="store_true",
+        help="do not run `shoplake ingest --engine spark` (at local[1] and local[2])",
     )
     parser.add_argument(
         "--csv-lines",
@@ -541,6 +611,11 @@ def run(args: argparse.Namespace, work: Path, generate_clickstream) -> tuple:
         contenders.append(
             ("pyspark", lambda: bench_pyspark(raw_files, work / "spark", work / "spark-tmp"))
         )
+    if not args.skip_spark_engine:
+        contenders += [
+            (f"shoplake spark {m}", lambda m=m: bench_shoplake_spark(lake.root / "raw", work, m))
+            for m in ("local[1]", "local[2]")
+        ]
     for name, bench in contenders:
         warm_page_cache(raw_files)
         print(f"running {name} ...", flush=True)
@@ -613,6 +688,9 @@ def report(
     if ours.seconds and spark.seconds and spark.startup:
         with_start = (spark.seconds + spark.startup) / ours.seconds
         print(f"                    {with_start:.2f}x counting Spark's session start too")
+    for r in results:
+        if r.name.startswith("spark-") and r.seconds and ours.seconds:
+            print(f"{r.label:<19} {r.seconds / ours.seconds:.2f}x the time of shoplake (DuckDB)")
     size = f"{silver_ratio:.3f} (silver Parquet / raw NDJSON bytes)" if silver_ratio else "n/a"
     print(f"silver / raw size   {size}")
 

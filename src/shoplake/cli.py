@@ -288,20 +288,31 @@ def extract_products(
 def ingest(
     wait: WaitOption = False,
     lake: LakeOption = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            "--engine",
+            help="duckdb (one process) or spark (PySpark: the `spark` extra and Java; local "
+            "lakes). Both give the same lake and may take turns. Default: SHOPLAKE_ENGINE, "
+            "then `engine` in shoplake.toml, then duckdb.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Raw -> silver: validate, type, de-duplicate, quarantine and publish partitions.
 
     Only new or changed raw files are read. Prints read = written + quarantined +
     duplicates per dataset; the run log is kept under _state/runs/. On an s3:// lake with
     SHOPLAKE_GLUE_DATABASE set, the new partitions are then registered in that Glue
-    database (Athena and Redshift Spectrum see them at once).
+    database (Athena and Redshift Spectrum see them at once). With --engine spark the
+    same contract runs on PySpark (SHOPLAKE_SPARK_MASTER, default local[*]).
     """
     from shoplake.ingest import run_ingest
 
     console = Console()
     the_lake = _existing_lake(lake)
     with console.progress() as progress:
-        report = run_ingest(the_lake, wait=wait, progress=progress)
+        report = run_ingest(the_lake, wait=wait, progress=progress, engine=engine)
     console.print_report(report.as_report())
     if not report.balanced:
         raise IngestError(

@@ -47,6 +47,29 @@ class Settings:
     #: directory; default the system's temporary directory (``TMPDIR``). Spilled data
     #: can reach a few times the raw backlog's size on a first load of a long history.
     ingest_temp_directory: str | None = None
+    #: The ingest engine: ``duckdb`` (one process; the default) or ``spark`` (PySpark, the
+    #: ``spark`` extra and a Java runtime). Both apply the one contract to the same lake
+    #: with the same transaction, so a lake may switch engines between runs.
+    engine: str = "duckdb"
+    #: The Spark master of ``engine = "spark"`` when shoplake starts the Spark session
+    #: itself (a session already running in the process, as on AWS Glue, is used as is).
+    spark_master: str = "local[*]"
+
+
+#: The ingest engines (:attr:`Settings.engine`).
+ENGINES = ("duckdb", "spark")
+
+
+def parse_engine(text: str) -> str:
+    """``"spark"`` / ``"DuckDB"`` -> the engine's name; anything else is a one-line error."""
+    name = text.strip().lower()
+    if name not in ENGINES:
+        raise ConfigError(
+            f"ingest engine {text!r} is not one of {', '.join(ENGINES)}",
+            "pass --engine duckdb|spark, or set SHOPLAKE_ENGINE or `engine` in shoplake.toml",
+            setting="engine",
+        )
+    return name
 
 
 def parse_umask(text: str) -> int:

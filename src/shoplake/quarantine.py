@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from shoplake.contract import DATASETS, Dataset
 from shoplake.errors import ConfigError
-from shoplake.ingest.engine import DatasetStats, Job, dumps, ingest_session
+from shoplake.ingest.engine import DatasetStats, Job, dumps, ingest_session, raw_contents
 from shoplake.ingest.validate import lit
 from shoplake.lake import Lake
 from shoplake.report import Report
@@ -506,7 +506,6 @@ def _replay_dataset(
     )
     job.start(ds)
     # whole files: read again from raw/, as ingest reads them
-    read_stats = DatasetStats()
     present = {}
     for quarantine_run, key in files:
         entry = lake.info(key)
@@ -514,9 +513,9 @@ def _replay_dataset(
             stats.files_missing += 1
             continue
         present[key] = (quarantine_run, entry)
-    for key, content in job.contents(list(present)):
+    for key, content in raw_contents(lake, list(present)):
         quarantine_run, entry = present[key]
-        if job.read_file(ds, key, content, read_stats) is None:
+        if job.read_file(ds, key, content)[1] is None:
             stats.replayed_files += 1
             seen[key] = entry.signature
             ledger.append(_ledger_row(ds, quarantine_run, key, None, "file", REPLAYED))

@@ -42,6 +42,11 @@ SETTING_DOCS: dict[str, str] = {
     "ingest_temp_directory": "The directory under which ingest makes and removes its "
     "DuckDB spill directory; default the system's temporary directory "
     "(SHOPLAKE_INGEST_TEMP_DIRECTORY).",
+    "engine": "The ingest engine: duckdb (one process, the default) or spark (PySpark: the "
+    "spark extra and a Java runtime); a lake may switch between runs (SHOPLAKE_ENGINE).",
+    "spark_master": "The Spark master of engine = spark when shoplake starts Spark itself, "
+    "e.g. local[4]; an already running session (AWS Glue's) is used as is "
+    "(SHOPLAKE_SPARK_MASTER).",
 }
 #: Example values shown for settings left at their default.
 SETTING_EXAMPLES = {

@@ -1,4 +1,7 @@
-"""Raw -> silver: the Glue ETL step, on DuckDB. See docs/lake.md."""
+"""Raw -> silver: the Glue ETL step, on DuckDB or (``--engine spark``) PySpark.
+
+See docs/lake.md.
+"""
 
 from shoplake.ingest.engine import DatasetStats, IngestReport, run_ingest
 

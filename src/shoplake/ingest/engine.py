@@ -13,7 +13,7 @@ import io
 import json
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -24,6 +24,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from shoplake.config import load_settings, parse_engine
 from shoplake.contract import DATASETS, LINEAGE_COLUMNS, NOT_A_REGULAR_FILE, Dataset, Format
 from shoplake.ingest.rates import read_rates
 from shoplake.ingest.readers import (
@@ -40,7 +41,7 @@ from shoplake.ingest.resources import ingest_connection
 from shoplake.ingest.transaction import Transaction, lake_lock, recover
 from shoplake.ingest.validate import csv_columns_sql, lit, ndjson_parse_sql, q, validate_sql
 from shoplake.lake import Lake, RawZone, StrayFile
-from shoplake.report import NullProgress, Progress, Report
+from shoplake.report import NullProgress, Progress, ProgressTask, Report
 from shoplake.storage import NotRegularFile
 
 MANIFEST = ("ingest", "files.json")
@@ -48,6 +49,8 @@ MANIFEST = ("ingest", "files.json")
 #: anything; published in the same transaction as the rows that carry it.
 SEQUENCE = ("ingest", "sequence.json")
 LINEAGE = [name for name, _, _ in LINEAGE_COLUMNS]
+#: An engine's expression for a row's content, from its quoted columns (:func:`rank_sql`).
+ContentFn = Callable[[list[str]], str]
 #: The relation holding a batch's raw strings, per format (NDJSON is parsed by a view).
 _RAW_RELATION = {
     Format.CSV: "raw_records",
@@ -93,6 +96,16 @@ class DatasetStats:
     @property
     def balanced(self) -> bool:
         return self.read == self.written + self.quarantined + self.duplicates
+
+    def count_delivered(self, ds: Dataset, delivered: Delivered) -> None:
+        """Count a file's extra columns and its schema changes against the contract."""
+        self.extra_columns += delivered.extra_columns
+        if delivered.columns is not None:
+            added, vanished = column_changes(ds, delivered.columns)
+            for name in added:
+                self.columns_added[name] = self.columns_added.get(name, 0) + 1
+            for name in vanished:
+                self.columns_vanished[name] = self.columns_vanished.get(name, 0) + 1
 
 
 @dataclass
@@ -187,14 +200,32 @@ def run_ingest(
     wait: bool = False,
     progress: Progress | None = None,
     now: datetime | None = None,
+    engine: str | None = None,
 ) -> IngestReport:
-    """Ingest every new or changed raw file of every dataset into silver."""
+    """Ingest every new or changed raw file of every dataset into silver.
+
+    ``engine``: ``duckdb`` or ``spark`` (default: the ``engine`` setting). The Spark
+    engine's session is started (or the running one taken) before the lake is locked,
+    so a missing Java or PySpark stops the run in one line before it touches the lake.
+    """
+    settings = load_settings()
+    engine = parse_engine(engine or settings.engine)
+    spark = None
+    if engine == "spark":
+        from shoplake.ingest.spark import spark_lake, spark_session
+
+        spark_lake(lake)
+        spark = spark_session(settings)
     started = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     run_id = f"{started:%Y%m%dT%H%M%S}Z-{secrets.token_hex(3)}"
     report = IngestReport(run_id=run_id, started_at=started)
     with ingest_session(lake, run_id, started, wait) as session:
         report.recovered = session.recovered
         job, txn, manifest = session.job, session.txn, session.manifest
+        if spark is not None:
+            from shoplake.ingest.spark import SparkJob
+
+            job = SparkJob.of(job, spark, settings)
         for ds in DATASETS.values():
             files = manifest.setdefault(ds.name, {})
             report.datasets[ds.name] = job.ingest(ds, files, progress or NullProgress())
@@ -204,6 +235,7 @@ def run_ingest(
         if session.stage_manifest():  # a run that read nothing leaves it untouched
             session.stage_sequence()
         txn.stage_bytes(report.log_path, dumps(report.to_json()))
+        job.before_commit()
         txn.commit()
     return report
 
@@ -298,6 +330,70 @@ class Delivered:
     columns: frozenset[str] | None
 
 
+def silver_names(ds: Dataset) -> list[str]:
+    """The silver columns of ``ds`` in file order: data, derived, lineage."""
+    return [name for name, _ in ds.silver_columns]
+
+
+def duckdb_content_hash(columns: list[str]) -> str:
+    """DuckDB: one value that is equal for rows of equal content (``columns``)."""
+    return f"hash({', '.join(columns)})"
+
+
+def rank_sql(ds: Dataset, source: str, quote: Callable[[str], str], content: ContentFn) -> str:
+    """SELECT ranking the candidate rows of ``source`` (silver columns, ``partition_day``
+    and ``is_new``, 1 for a row of this run, 0 for one already in silver) within their
+    key: ``rank_in_key`` 1 is the row silver keeps. Both engines run it (DuckDB on the
+    repeated keys, Spark SQL on every candidate); ``quote`` quotes an identifier and
+    ``content`` gives the engine's expression for a row's content.
+
+    The content of the latest delivery (raw path, then line; a file read again is
+    delivered later than its earlier content) wins; among rows with that content the
+    one already in silver, else the earliest delivered, is kept, so an identical
+    re-delivery never changes silver.
+    """
+    key = ", ".join(quote(k) for k in ds.key)
+    data = [f.name for f in ds.fields] + [d.name for d in ds.derived]
+    columns = ", ".join(quote(c) for c in [*silver_names(ds), "partition_day", "is_new"])
+    return f"""select {columns}, row_number() over (
+            partition by {key}
+            order by (content_hash = winning_hash) desc, is_new, source_file, source_line
+        ) as rank_in_key
+        from (
+            select *, first_value(content_hash) over (
+                partition by {key} order by source_file desc, source_line desc, is_new desc
+            ) as winning_hash
+            from (
+                select *, {content([quote(c) for c in data])} as content_hash from {source}
+            ) as hashed
+        ) as won"""
+
+
+def day_changes_sql(ranked: str) -> str:
+    """Per partition day of ``ranked`` (:func:`rank_sql`): rows of this run that silver
+    keeps, and rows of silver that it drops. A day with either is rewritten."""
+    return f"""select partition_day,
+        sum(case when rank_in_key = 1 and is_new = 1 then 1 else 0 end) as kept_new,
+        sum(case when rank_in_key > 1 and is_new = 0 then 1 else 0 end) as dropped_old
+    from {ranked} group by partition_day"""
+
+
+def raw_contents(lake: Lake, keys: list[str]) -> Iterator[tuple[str, bytes | NotRegularFile]]:
+    """``(key, content)`` of each raw file, in order; a file that turned into a link
+    or a special file since it was listed gives its :class:`NotRegularFile` instead
+    (it is not opened) and the reading goes on with the next one."""
+    while keys:
+        done = 0
+        try:
+            for key, content in lake.read_many(keys):
+                done += 1
+                yield key, content
+            return
+        except NotRegularFile as exc:
+            yield keys[done], exc
+            keys = keys[done + 1 :]
+
+
 class Checker:
     """Validation of one dataset's raw records on a DuckDB connection, writing nothing:
     :meth:`start`, then load raw files (:meth:`load_file`) or raw texts kept in the
@@ -362,6 +458,20 @@ class Checker:
         )
         self.con.unregister("file_lines")
         return frozenset(keys or ()) if objects else None
+
+    def read_file(
+        self, ds: Dataset, relative: str, content: bytes | NotRegularFile
+    ) -> tuple[Delivered | None, dict[str, Any] | None]:
+        """Decode and load one raw file's records: (what it delivered, None when the file
+        as a whole is rejected; its quarantine entry then). Both engines read every file
+        with it (the Spark engine on its executors)."""
+        try:
+            if isinstance(content, NotRegularFile):
+                raise _not_regular(content.key, content.kind)
+            data = decode(content, relative.rsplit("/", 1)[-1])
+            return self.load_file(ds, relative, data), None
+        except FileRejected as rejected:
+            return None, rejected_file(relative, rejected)
 
     def load_stored(self, ds: Dataset, stored: list[tuple[str, int, str]]) -> list[int]:
         """Append records kept as raw text in the quarantine, ``(source_file, source_line,
@@ -521,6 +631,10 @@ class Job(Checker):
         self.ingest_seq = ingest_seq
         self._zone: RawZone | None = None
 
+    def before_commit(self) -> None:
+        """Called with everything staged, just before the commit (the Spark engine
+        removes its working files there)."""
+
     @property
     def zone(self) -> RawZone:
         """The raw zone, listed once per run (every dataset's files, and the strays)."""
@@ -539,44 +653,39 @@ class Job(Checker):
         if not todo and not links:
             return stats
         task = progress.task(f"ingest {ds.name}", total=len(todo) + len(links))
-        self.start(ds)
         bad_files: list[dict[str, Any]] = []
         for entry in links:  # never opened: listed without following, quarantined unread
             stats.files_read += 1
             bad_files.append(rejected_file(entry.key, _not_regular(entry.key, entry.irregular)))
             seen[entry.key] = entry.signature
             task.advance()
-        for relative, content in self.contents(list(todo)):
-            stats.files_read += 1
-            rejected = self.read_file(ds, relative, content, stats)
-            if rejected is not None:
-                bad_files.append(rejected)
-            seen[relative] = todo[relative]
-            task.advance()
-        self.check(ds)
-        stats.read = self.count("select count(*) from checked") + len(bad_files)
+        stats.read = self.read_batch(ds, list(todo), stats, bad_files, task) + len(bad_files)
+        seen.update(todo)
         self.publish(ds, stats, bad_files)
         return stats
 
-    def read_file(
-        self, ds: Dataset, relative: str, content: bytes | NotRegularFile, stats: DatasetStats
-    ) -> dict[str, Any] | None:
-        """Load one raw file's records; returns its quarantine entry if it is rejected."""
-        try:
-            if isinstance(content, NotRegularFile):
-                raise _not_regular(content.key, content.kind)
-            data = decode(content, relative.rsplit("/", 1)[-1])
-            delivered = self.load_file(ds, relative, data)
-        except FileRejected as rejected:
-            return rejected_file(relative, rejected)
-        stats.extra_columns += delivered.extra_columns
-        if delivered.columns is not None:
-            added, vanished = column_changes(ds, delivered.columns)
-            for name in added:
-                stats.columns_added[name] = stats.columns_added.get(name, 0) + 1
-            for name in vanished:
-                stats.columns_vanished[name] = stats.columns_vanished.get(name, 0) + 1
-        return None
+    def read_batch(
+        self,
+        ds: Dataset,
+        keys: list[str],
+        stats: DatasetStats,
+        bad_files: list[dict[str, Any]],
+        task: ProgressTask,
+    ) -> int:
+        """Read and validate the raw files ``keys`` (the ``checked`` table); counts the
+        files and their extra columns in ``stats``, appends the rejected files to
+        ``bad_files``; returns how many records were read."""
+        self.start(ds)
+        for relative, content in raw_contents(self.lake, keys):
+            stats.files_read += 1
+            delivered, rejected = self.read_file(ds, relative, content)
+            if delivered is not None:
+                stats.count_delivered(ds, delivered)
+            if rejected is not None:
+                bad_files.append(rejected)
+            task.advance()
+        self.check(ds)
+        return self.count("select count(*) from checked")
 
     def publish(self, ds: Dataset, stats: DatasetStats, bad_files: list[dict[str, Any]]) -> None:
         """Stage the quarantine (``checked``'s rejects and the rejected files) and the
@@ -587,21 +696,6 @@ class Job(Checker):
             stats.written, stats.partitions_written = self._merge(ds)
         stats.duplicates = valid - stats.written
         stats.files_quarantined = len(bad_files)
-
-    def contents(self, keys: list[str]) -> Iterator[tuple[str, bytes | NotRegularFile]]:
-        """``(key, content)`` of each raw file, in order; a file that turned into a link
-        or a special file since it was listed gives its :class:`NotRegularFile` instead
-        (it is not opened) and the reading goes on with the next one."""
-        while keys:
-            done = 0
-            try:
-                for key, content in self.lake.read_many(keys):
-                    done += 1
-                    yield key, content
-                return
-            except NotRegularFile as exc:
-                yield keys[done], exc
-                keys = keys[done + 1 :]
 
     # quarantine ------------------------------------------------------------------------
     def _stage_quarantine(self, ds: Dataset, bad_files: list[dict[str, Any]]) -> int:
@@ -679,16 +773,9 @@ class Job(Checker):
             final = "candidates"
             changed = [r[0] for r in self.sql("select distinct partition_day from candidates")]
         else:
-            self._rank(ds, data_cols, key)
+            self._rank(ds)
             final = "(select * from ranked where rank_in_key = 1)"
-            changed = [
-                r[0]
-                for r in self.sql(
-                    """select partition_day from ranked group by partition_day
-                    having sum(case when rank_in_key = 1 and is_new = 1 then 1 else 0 end) > 0
-                        or sum(case when rank_in_key > 1 and is_new = 0 then 1 else 0 end) > 0"""
-                )
-            ]
+            changed = [r[0] for r in self.sql(day_changes_sql("ranked")) if r[1] > 0 or r[2] > 0]
         written = self.count(f"select count(*) from {final} where is_new = 1")
         self._stage_partitions(ds, final, sorted(changed), silver_cols, key)
         return written, len(changed)
@@ -702,31 +789,16 @@ class Job(Checker):
         ]
         return ", ".join([*(q(c) for c in data_cols), *lineage])
 
-    def _rank(self, ds: Dataset, data_cols: list[str], key: str) -> None:
-        """Rank the candidates of each repeated key: rank 1 is the row silver keeps.
-
-        The content of the latest delivery (raw path, then line) wins; among rows with
-        that content the one already in silver, else the earliest delivered, is kept, so
-        an identical re-delivery never changes silver.
-        """
-        content = ", ".join(q(c) for c in data_cols)
+    def _rank(self, ds: Dataset) -> None:
+        """Rank the candidates of each repeated key (:func:`rank_sql`): rank 1 is the
+        row silver keeps; a key delivered once is rank 1 without ranking."""
+        key = ", ".join(q(k) for k in ds.key)
+        repeated = f"(select * from candidates semi join repeated using ({key}))"
         self.sql(
             f"""create or replace temp table ranked as
             select *, 1 as rank_in_key from candidates anti join repeated using ({key})
             union all by name
-            select * exclude (content_hash, winning_hash), row_number() over (
-                partition by {key}
-                order by content_hash = winning_hash desc, is_new, source_file, source_line
-            ) as rank_in_key
-            from (
-                select *, first_value(content_hash) over (
-                    partition by {key} order by source_file desc, source_line desc
-                ) as winning_hash
-                from (
-                    select *, hash({content}) as content_hash
-                    from candidates semi join repeated using ({key})
-                )
-            )"""
+            {rank_sql(ds, repeated, q, duckdb_content_hash)}"""
         )
 
     def _existing_partitions(self, ds: Dataset) -> list[str]:
