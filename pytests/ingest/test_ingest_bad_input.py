@@ -344,11 +344,17 @@ def record_run(tmp_path_factory):
     """Every dataset's record-level file landed in one lake, ingested once:
     (lake, report, {dataset: source_file})."""
     with _fresh_lake(tmp_path_factory) as lake:
-        sources = {}
-        for dataset, (when, name) in RECORD_FILES.items():
-            path = land_file(lake, dataset, when, name, cases_file(dataset, RECORD_CASES[dataset]))
-            sources[dataset] = rel(lake, path)
+        sources = land_record_cases(lake)
         yield lake, ingest(lake), sources
+
+
+def land_record_cases(lake):
+    """Land every dataset's file of record cases; returns {dataset: source_file}."""
+    sources = {}
+    for dataset, (when, name) in RECORD_FILES.items():
+        path = land_file(lake, dataset, when, name, cases_file(dataset, RECORD_CASES[dataset]))
+        sources[dataset] = rel(lake, path)
+    return sources
 
 
 @pytest.mark.parametrize(
@@ -497,11 +503,17 @@ def file_run(tmp_path_factory):
     """The bad and the good files landed in one lake, ingested once:
     (lake, report, {(dataset, file name): source_file})."""
     with _fresh_lake(tmp_path_factory) as lake:
-        sources = {}
-        for dataset, name, data, *_ in [*(p.values for p in FILE_CASES), *GOOD_FILES]:
-            path = land_file(lake, dataset, _when(dataset), name, data)
-            sources[dataset, name] = rel(lake, path)
+        sources = land_file_cases(lake)
         yield lake, ingest(lake), sources
+
+
+def land_file_cases(lake):
+    """Land the bad files and the good ones; returns {(dataset, file name): source_file}."""
+    sources = {}
+    for dataset, name, data, *_ in [*(p.values for p in FILE_CASES), *GOOD_FILES]:
+        path = land_file(lake, dataset, _when(dataset), name, data)
+        sources[dataset, name] = rel(lake, path)
+    return sources
 
 
 @pytest.mark.parametrize(("dataset", "name", "data", "reason"), FILE_CASES)
