@@ -48,6 +48,7 @@ from marts import DIMENSIONS, FACTS, GOLD
 from test_ingest_crash import BATCH2, _batch1, _batch2
 
 from shoplake.ingest import IngestReport, run_ingest
+from shoplake.ingest.spark import spark_error_line
 from shoplake.lake import Lake
 from shoplake.warehouse import build, default_duckdb_path
 
@@ -464,3 +465,18 @@ def test_a_spark_ingest_killed_on_s3_mid_publish_is_finished_by_duckdb(s3_lakes,
         run_id,
         drop=RUN_TIMES,
     )
+
+
+def test_an_executors_shoplake_error_is_the_line_of_a_failed_spark_job():
+    """What Py4J reports of a task that raised (the worker's traceback inside the JVM's
+    message): the executor's own one-line error is the line shown."""
+    trace = (
+        "An error occurred while calling o87.collectAndServe.\n"
+        ": org.apache.spark.SparkException: Job aborted due to stage failure: ...\n"
+        "Traceback (most recent call last):\n"
+        '  File "spark.py", line 1, in run\n'
+        "shoplake.errors.StorageError: s3://b/shop/raw/x.csv: no AWS credentials found\n"
+        "\tat org.apache.spark.api.python.BasePythonRunner.handlePythonException"
+    )
+    assert spark_error_line(Exception(trace)) == "s3://b/shop/raw/x.csv: no AWS credentials found"
+    assert spark_error_line(Exception("first line\nsecond")) == "first line"

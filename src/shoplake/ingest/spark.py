@@ -419,6 +419,20 @@ def stage_rows(
     return run
 
 
+def spark_error_line(exc: BaseException) -> str:
+    """One line for a failed Spark job: the shoplake error an executor raised (an S3
+    object it could not read or write, say), as its worker reported it; else the first
+    line of Spark's message."""
+    text = str(exc).strip()
+    raised = _EXECUTOR_ERROR.findall(text)
+    if raised:
+        return raised[-1].strip()
+    return (text.splitlines() or [type(exc).__name__])[0]
+
+
+_EXECUTOR_ERROR = re.compile(r"^shoplake\.errors\.\w+: (.+)$", re.MULTILINE)
+
+
 @contextlib.contextmanager
 def executor_environment(sc: SparkContext, names: Iterable[str]) -> Iterator[None]:
     """The driver's values of ``names`` (those set) in the environment of the Python
@@ -487,9 +501,8 @@ class SparkJob(Job):
             with executor_environment(self.spark.sparkContext, names):
                 return super().ingest(ds, seen, progress)
         except (Py4JError, PySparkException) as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise IngestError(
-                f"Spark failed while ingesting {ds.name}: {first}",
+                f"Spark failed while ingesting {ds.name}: {spark_error_line(exc)}",
                 "nothing was published; rerun with --debug for Spark's trace",
                 dataset=ds.name,
             ) from exc
