@@ -11,9 +11,11 @@ The inputs are the hand-written cases of the other ingest test modules, run as t
 are (their own assertions check the DuckDB lake against values worked out by hand),
 with their ``ingest`` replaced by one that also runs Spark on a copy and compares; a
 small generated lake with every kind of fault; a Spark ingest killed with SIGKILL at a
-failpoint and then finished by either engine; and a lake that switches engine between
-days. The expected values come from the DuckDB engine or the hand-written input, never
-from the Spark output.
+failpoint and then finished by either engine; a lake that switches engine between
+days; and an ``s3://`` lake on moto's server (compared after a download with boto3),
+ingested by either engine, and killed under Spark half-way through publishing. The
+expected values come from the DuckDB engine or the hand-written input, never from the
+Spark output.
 """
 
 from __future__ import annotations
