@@ -11,9 +11,11 @@ The inputs are the hand-written cases of the other ingest test modules, run as t
 are (their own assertions check the DuckDB lake against values worked out by hand),
 with their ``ingest`` replaced by one that also runs Spark on a copy and compares; a
 small generated lake with every kind of fault; a Spark ingest killed with SIGKILL at a
-failpoint and then finished by either engine; and a lake that switches engine between
-days. The expected values come from the DuckDB engine or the hand-written input, never
-from the Spark output.
+failpoint and then finished by either engine; a lake that switches engine between
+days; and an ``s3://`` lake on moto's server (compared after a download with boto3),
+ingested by either engine, and killed under Spark half-way through publishing. The
+expected values come from the DuckDB engine or the hand-written input, never from the
+Spark output.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from marts import DIMENSIONS, FACTS, GOLD
 from test_ingest_crash import BATCH2, _batch1, _batch2
 
 from shoplake.ingest import IngestReport, run_ingest
+from shoplake.ingest.spark import spark_error_line
 from shoplake.lake import Lake
 from shoplake.warehouse import build, default_duckdb_path
 
@@ -330,3 +333,158 @@ def test_an_unknown_engine_is_one_line_error(lake):
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [done.stderr.strip()]
     assert "'flink' is not one of duckdb, spark" in done.stderr
+
+
+# an s3:// lake (moto's server on 127.0.0.1) ---------------------------------------------------
+#: The datasets of the two batches delivered to the S3 lakes: orders (a key that does not
+#: fix its day, decimals, a rejected record and a rejected file, late records, a new
+#: version of a key) and clickstream (NDJSON, a broken line); each dataset costs a few
+#: seconds of Spark jobs.
+S3_DATASETS = ("orders", "clickstream")
+
+
+def _bucket() -> Any:
+    import boto3
+
+    return boto3.client("s3")  # endpoint and credentials: the aws_env fixture
+
+
+def _keys(bucket: str, prefix: str) -> list[str]:
+    out = []
+    for page in _bucket().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        out += [o["Key"] for o in page.get("Contents", [])]
+    return sorted(out)
+
+
+def _upload_raw(bucket: str, prefix: str, source: Lake, datasets: tuple[str, ...]) -> None:
+    """The source lake's raw files of ``datasets`` not yet in ``s3://bucket/prefix``
+    (the same bytes)."""
+    present = set(_keys(bucket, f"{prefix}/raw/"))
+    for path in sorted((source.root / "raw").rglob("*")):
+        key = f"{prefix}/{path.relative_to(source.root).as_posix()}"
+        if path.is_file() and key.split("/")[2] in datasets and key not in present:
+            _bucket().put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+
+
+def _copy_prefix(bucket: str, source: str, target: str) -> None:
+    """Server-side copies: the same bytes and ETags (the manifest records ETags)."""
+    for key in _keys(bucket, f"{source}/"):
+        copy = {"Bucket": bucket, "Key": key}
+        _bucket().copy_object(Bucket=bucket, Key=target + key[len(source) :], CopySource=copy)
+
+
+def _download(bucket: str, prefix: str, target: Path) -> Lake:
+    """The lake under ``s3://bucket/prefix`` as a local directory, read with boto3 (not
+    through shoplake's storage), for the local lake comparisons above."""
+    for key in _keys(bucket, f"{prefix}/"):
+        path = target / key[len(prefix) + 1 :]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(_bucket().get_object(Bucket=bucket, Key=key)["Body"].read())
+    return Lake.at(target)
+
+
+@pytest.fixture
+def s3_lakes(spark, s3_bucket, tmp_path, monkeypatch, request) -> tuple[str, Lake]:
+    """Batch 1 ingested by DuckDB into ``s3://<bucket>/duck``, copied to ``.../spark``;
+    batch 2 landed in both (the datasets of the test's parameter, else
+    :data:`S3_DATASETS`). Returns the bucket and the local lake the batches come from."""
+    datasets = getattr(request, "param", S3_DATASETS)
+    monkeypatch.delenv("SHOPLAKE_CRASH_AT", raising=False)
+    monkeypatch.setenv("SHOPLAKE_LOCAL_DIR", str(tmp_path / "local"))
+    source = Lake.at(tmp_path / "source")
+    source.root.mkdir()
+    _batch1(source)
+    _upload_raw(s3_bucket, "duck", source, datasets)
+    assert run_ingest(Lake.at(f"s3://{s3_bucket}/duck"), now=NOW, engine="duckdb").balanced
+    _copy_prefix(s3_bucket, "duck", "spark")
+    _batch2(source)
+    for prefix in ("duck", "spark"):
+        _upload_raw(s3_bucket, prefix, source, datasets)
+    return s3_bucket, source
+
+
+def test_an_s3_lake_ingested_by_spark_equals_it_ingested_by_duckdb(s3_lakes, tmp_path):
+    """Day two on an ``s3://`` lake: the Spark engine (executors reading raw files,
+    existing silver and their checked rows from the bucket, staging their Parquet in the
+    transaction's prefix) leaves the lake the DuckDB engine leaves, object for object."""
+    bucket, _ = s3_lakes
+    later = NOW + timedelta(days=1)
+    duck = run_ingest(Lake.at(f"s3://{bucket}/duck"), now=later, engine="duckdb")
+    by_spark = run_ingest(Lake.at(f"s3://{bucket}/spark"), now=later, engine="spark")
+    for ds in S3_DATASETS:  # worked out by hand
+        files, read, written, quar, dups, fq = BATCH2[ds]
+        check_stats(
+            duck,
+            ds,
+            files_read=files,
+            read=read,
+            written=written,
+            quarantined=quar,
+            duplicates=dups,
+            files_quarantined=fq,
+        )
+    assert not _keys(bucket, "spark/_state/txn/")  # Spark's staged and work objects are gone
+    assert_same_lake(
+        _download(bucket, "duck", tmp_path / "duck"),
+        duck,
+        _download(bucket, "spark", tmp_path / "spark"),
+        by_spark,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("s3_lakes", [("orders",)], indirect=True, ids=["orders"])
+def test_a_spark_ingest_killed_on_s3_mid_publish_is_finished_by_duckdb(s3_lakes, tmp_path):
+    """Day two by Spark on an ``s3://`` lake, killed with SIGKILL half-way through
+    publishing (its marker names the partition files its executors staged in the
+    bucket): the next DuckDB ingest takes the dead run's S3 lock over, rolls the run
+    forward from the marker and the lake is the one an uninterrupted DuckDB run makes."""
+    bucket, _ = s3_lakes
+    reference = run_ingest(Lake.at(f"s3://{bucket}/duck"), engine="duckdb")
+    url = f"s3://{bucket}/spark"
+    killed = subprocess.run(
+        [sys.executable, "-m", "shoplake.cli", "ingest", "--lake", url, "--engine", "spark"],
+        env=cli_env(
+            SHOPLAKE_CRASH_AT="mid_publish",
+            SHOPLAKE_SPARK_MASTER="local[2]",
+            # a JVM that lives seconds: its first compiler only (starts jobs faster)
+            JAVA_TOOL_OPTIONS="-XX:TieredStopAtLevel=1",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    staged = _keys(bucket, "spark/_state/txn/")
+    (run_id,) = {k.split("/")[3] for k in staged}
+    assert f"spark/_state/txn/{run_id}/COMMIT" in staged
+    assert any(k.rsplit("/", 1)[-1].startswith("spark-orders-silver-") for k in staged)
+    assert _keys(bucket, "spark/_state/ingest.lock")  # the dead run's lock is still there
+
+    finished = run_ingest(Lake.at(url), engine="duckdb")
+    assert finished.recovered == [f"finished interrupted run {run_id}"]
+    assert all(s.read == 0 for s in finished.datasets.values())  # the killed run's work
+    assert not _keys(bucket, "spark/_state/txn/")
+    _assert_same_files(
+        _download(bucket, "duck", tmp_path / "duck"),
+        reference.run_id,
+        _download(bucket, "spark", tmp_path / "spark"),
+        run_id,
+        drop=RUN_TIMES,
+    )
+
+
+def test_an_executors_shoplake_error_is_the_line_of_a_failed_spark_job():
+    """What Py4J reports of a task that raised (the worker's traceback inside the JVM's
+    message): the executor's own one-line error is the line shown."""
+    trace = (
+        "An error occurred while calling o87.collectAndServe.\n"
+        ": org.apache.spark.SparkException: Job aborted due to stage failure: ...\n"
+        "Traceback (most recent call last):\n"
+        '  File "spark.py", line 1, in run\n'
+        "shoplake.errors.StorageError: s3://b/shop/raw/x.csv: no AWS credentials found\n"
+        "\tat org.apache.spark.api.python.BasePythonRunner.handlePythonException"
+    )
+    assert spark_error_line(Exception(trace)) == "s3://b/shop/raw/x.csv: no AWS credentials found"
+    assert spark_error_line(Exception("first line\nsecond")) == "first line"

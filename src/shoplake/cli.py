@@ -293,7 +293,8 @@ def ingest(
         typer.Option(
             "--engine",
             help="duckdb (one process) or spark (PySpark: the `spark` extra and Java; local "
-            "lakes). Both give the same lake and may take turns. Default: SHOPLAKE_ENGINE, "
+            "or s3:// lakes). Both give the same lake and may take turns. Default: "
+            "SHOPLAKE_ENGINE, "
             "then `engine` in shoplake.toml, then duckdb.",
             show_default=False,
         ),

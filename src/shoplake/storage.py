@@ -436,6 +436,16 @@ class S3Storage(Storage):
     def __repr__(self) -> str:
         return f"S3Storage({self.url_root!r})"
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (to a Spark executor) without its client and lock: the copy opens
+        its own s3fs client, with the credentials and endpoint of where it runs."""
+        return {"bucket": self.bucket, "prefix": self.prefix, "url_root": self.url_root}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._fs = None
+        self._fs_lock = threading.Lock()
+
     @property
     def fs(self) -> Any:
         """The s3fs file system, created on first use (no network before that)."""

@@ -212,9 +212,8 @@ def run_ingest(
     engine = parse_engine(engine or settings.engine)
     spark = None
     if engine == "spark":
-        from shoplake.ingest.spark import spark_lake, spark_session
+        from shoplake.ingest.spark import spark_session
 
-        spark_lake(lake)
         spark = spark_session(settings)
     started = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     run_id = f"{started:%Y%m%dT%H%M%S}Z-{secrets.token_hex(3)}"

@@ -78,13 +78,29 @@ class Transaction:
     def stage_bytes(self, relative: str, data: bytes) -> None:
         self.stage_path(relative).write_bytes(data)
 
+    def staged_key(self, name: str) -> str:
+        """The lake key of a staged file named ``name`` (for a writer that puts its
+        file in the lake itself and then :meth:`adopt` it)."""
+        return self.lake.key(self.prefix, "files", name)
+
+    def adopt(self, relative: str, staged: str) -> None:
+        """Stage the file already written in the lake at ``staged`` (a
+        :meth:`staged_key`, e.g. by a Spark executor) as the new content of ``relative``:
+        the commit marker names it like any staged file, without uploading it again."""
+        fresh = staged not in {s for s, _ in self.moves}
+        if not fresh or not staged.startswith(self.staged_key("") + "/"):
+            raise ValueError(f"not a fresh staged key of this transaction: {staged}")
+        self.moves.append((staged, relative))
+
     def delete(self, relative: str) -> None:
         self.deletes.append(relative)
 
     def commit(self) -> None:
         crash_point("before_commit")
         # staged data must be durable in the lake before the marker names it
-        self.lake.publish_files([(self._scratch[r], staged) for staged, r in self.moves])
+        self.lake.publish_files(
+            [(self._scratch[r], staged) for staged, r in self.moves if r in self._scratch]
+        )
         self._scratch.clear()
         self.lease.check()  # never commit without the lock (S3: it could have been lost)
         marker = {"moves": self.moves, "deletes": self.deletes}

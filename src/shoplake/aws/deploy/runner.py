@@ -4,8 +4,8 @@ its entry script and its schedule.
 Why a Glue *Spark* job (``glueetl``, Glue 5.0) and not a Python shell job: Python shell
 jobs run Python 3.9 at most, and shoplake needs 3.10 or later; Glue 5.0 runs Python
 3.11. The job uses the smallest size (2 G.1X workers); the Spark session is there for
-``shoplake ingest --engine spark`` (which does not take ``s3://`` lakes yet), and the
-default DuckDB engine runs on the driver.
+``shoplake ingest --engine spark`` (which the job does not select), and the default
+DuckDB engine runs on the driver.
 The wheel comes in through ``--additional-python-modules`` (pip, at job start).
 
 Overlap: the job allows one concurrent run (``MaxConcurrentRuns`` 1: a scheduled start
