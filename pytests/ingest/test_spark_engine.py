@@ -40,14 +40,13 @@ import test_ingest_incremental
 from ingest_kit import (
     NOW,
     RUN_LINEAGE,
-    check_stats,
     cli_cmd,
     cli_env,
     parquet_rows,
     parquet_schema,
 )
 from marts import DIMENSIONS, FACTS, GOLD
-from test_ingest_crash import BATCH2, _batch1, _batch2
+from test_ingest_crash import _batch1, _batch2, check_batch2
 
 from shoplake.ingest import IngestReport, run_ingest
 from shoplake.ingest.spark import spark_error_line
@@ -228,17 +227,7 @@ def test_duckdb_day_one_then_spark_day_two_equals_duckdb_both_days(spark, lake):
     run_ingest(lake, now=NOW, engine="duckdb")
     _batch2(lake)
     report = both_engines(lake, now=NOW + timedelta(days=1))
-    for ds, (files, read, written, quar, dups, fq) in BATCH2.items():  # worked out by hand
-        check_stats(
-            report,
-            ds,
-            files_read=files,
-            read=read,
-            written=written,
-            quarantined=quar,
-            duplicates=dups,
-            files_quarantined=fq,
-        )
+    check_batch2(report)
 
 
 # a Spark ingest killed with SIGKILL, finished by either engine ------------------------------
@@ -411,18 +400,7 @@ def test_an_s3_lake_ingested_by_spark_equals_it_ingested_by_duckdb(s3_lakes, tmp
     later = NOW + timedelta(days=1)
     duck = run_ingest(Lake.at(f"s3://{bucket}/duck"), now=later, engine="duckdb")
     by_spark = run_ingest(Lake.at(f"s3://{bucket}/spark"), now=later, engine="spark")
-    for ds in S3_DATASETS:  # worked out by hand
-        files, read, written, quar, dups, fq = BATCH2[ds]
-        check_stats(
-            duck,
-            ds,
-            files_read=files,
-            read=read,
-            written=written,
-            quarantined=quar,
-            duplicates=dups,
-            files_quarantined=fq,
-        )
+    check_batch2(duck, S3_DATASETS)
     assert not _keys(bucket, "spark/_state/txn/")  # Spark's staged and work objects are gone
     assert_same_lake(
         _download(bucket, "duck", tmp_path / "duck"),
