@@ -120,9 +120,16 @@ def test_init_over_a_file_is_a_storage_error_with_the_location(tmp_path: Path) -
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("name", "Not A Bucket Name!"), ("schedule", "daily"), ("job_target", "staging")],
+    [
+        ("name", "Not A Bucket Name!"),
+        ("schedule", "daily"),
+        ("job_target", "staging"),
+        ("engine", "flink"),
+        ("worker_type", "G.025X"),
+        ("workers", 1),
+    ],
 )
-def test_a_deployment_setting_out_of_range_names_it(field: str, value: str) -> None:
+def test_a_deployment_setting_out_of_range_names_it(field: str, value: str | int) -> None:
     with pytest.raises(ConfigError) as caught:
         Deployment(**{field: value})
     assert caught.value.setting == field

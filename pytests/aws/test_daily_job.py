@@ -11,16 +11,23 @@ jobs or fire triggers, and evaluates no alarm.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
+import shutil
 import subprocess
 import sys
+import zipfile
+from pathlib import Path
 
 import boto3
 from aws_kit import unique_name
 from iam_eval import allowed
 
-from shoplake.aws.deploy import Deployment, deploy, runner
+import shoplake
+from shoplake import __version__
+from shoplake.aws.deploy import Deployment, deploy, job_assets, runner
 from shoplake.aws.deploy.account import Account
 
 REGION = "us-east-1"
@@ -63,9 +70,12 @@ def test_the_glue_job_runs_shoplake_daily_with_retries_a_timeout_and_one_run_at_
     assert args["--SHOPLAKE_REDSHIFT_UNLOAD_ROLE"].endswith(f":role/{d.name}-redshift-unload")
     assert args["--continuous-log-logGroup"] == d.log_group
     assert args["--shoplake-target"] == "prod"
-    assert args["--additional-python-modules"].startswith(
-        f"s3://{d.processed_bucket}/glue-job/shoplake-"
-    )
+    assert args["--SHOPLAKE_ENGINE"] == "duckdb"
+    assert args["--job-bookmark-option"] == "job-bookmark-disable"
+    wheel, adapter = args["--additional-python-modules"].split(",")
+    assert wheel.startswith(f"s3://{d.processed_bucket}/glue-job/wheels/")
+    assert wheel.endswith(f"/shoplake-{__version__}-py3-none-any.whl")
+    assert adapter == "dbt-redshift~=1.11.0"  # prod builds on Redshift
 
     # the entry script it names is in the bucket, and is Python
     script = job["Command"]["ScriptLocation"]
@@ -74,6 +84,88 @@ def test_the_glue_job_runs_shoplake_daily_with_retries_a_timeout_and_one_run_at_
     assert [o["Key"] for o in listed["Contents"]] == [key]
     assert listed["Contents"][0]["Size"] == len(runner.JOB_SCRIPT.encode())
     compile(runner.JOB_SCRIPT, "shoplake_job.py", "exec")
+
+
+def _uploaded_zip(deployed, uri: str, asset: job_assets.JobAsset) -> zipfile.ZipFile:
+    """The archive at ``uri``, which is ``asset`` (same MD5 and size: the bucket
+    policy denies this endpoint's plain HTTP a GetObject)."""
+    bucket, key = uri[len("s3://") :].split("/", 1)
+    assert key == asset.key
+    (listed,) = deployed.client("s3").list_objects_v2(Bucket=bucket, Prefix=key)["Contents"]
+    assert listed["Size"] == len(asset.data)
+    assert listed["ETag"].strip('"') == hashlib.md5(asset.data).hexdigest()
+    return zipfile.ZipFile(io.BytesIO(asset.data))
+
+
+def test_the_wheel_and_the_dbt_project_the_job_names_are_uploaded_whole(deployed):
+    """The wheel holds every module and data file of the package and its metadata; the
+    project archive every file of the dbt project's folders."""
+    args = deployed.client("glue").get_job(JobName=deployed.deployment.job)["Job"][
+        "DefaultArguments"
+    ]
+    acct = Account(deployed.session, deployed.deployment, workdir=None, project=None)
+    package = Path(shoplake.__file__).parent
+    wheel = _uploaded_zip(deployed, args["--additional-python-modules"].split(",")[0], acct.wheel)
+    names = set(wheel.namelist())
+    wanted = {"*.py", "*.json", "*.csv", "assets/*"}
+    expected = {
+        f"shoplake/{p.relative_to(package).as_posix()}"
+        for p in package.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and any(p.match(w) for w in wanted)
+    }
+    assert expected
+    assert expected <= names, sorted(expected - names)
+    metadata = wheel.read(f"shoplake-{__version__}.dist-info/METADATA").decode()
+    assert "Requires-Dist: duckdb" in metadata
+
+    project = _uploaded_zip(deployed, args["--shoplake-project"], acct.dbt_project)
+    root = Path(shoplake.__file__).resolve().parents[2]
+    tracked = subprocess.run(
+        ["git", "-C", str(root), "ls-files", "models", "macros", "tests", "seeds", "analyses"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert tracked
+    assert set(tracked) <= set(project.namelist())
+    assert {"dbt_project.yml", "profiles.yml.example"} <= set(project.namelist())
+
+
+def test_a_spark_job_of_its_own_size_deploys_twice_without_changes(aws_env):
+    d = Deployment(name=unique_name(), engine="spark", worker_type="G.2X", workers=10)
+    first = deploy(d)
+    assert first.pending
+    job = boto3.client("glue").get_job(JobName=d.job)["Job"]
+    assert (job["WorkerType"], job["NumberOfWorkers"]) == ("G.2X", 10)
+    assert job["DefaultArguments"]["--SHOPLAKE_ENGINE"] == "spark"
+    assert job["DefaultArguments"]["--job-bookmark-option"] == "job-bookmark-disable"
+    trigger = boto3.client("glue").get_trigger(Name=d.trigger)["Trigger"]
+    assert [a["JobName"] for a in trigger["Actions"]] == [d.job]
+    assert deploy(d).pending == []
+
+
+def test_switching_engine_or_size_and_a_changed_project_are_updates_of_the_job(deployed, tmp_path):
+    d = deployed.deployment
+    spark = Deployment(name=d.name, engine="spark", workers=4)
+    plan = deploy(spark, plan_only=True, session=deployed.session)
+    assert [(c.action, c.kind, set(c.detail.split(", "))) for c in plan.pending] == [
+        ("update", "glue job", {"Description", "NumberOfWorkers", "DefaultArguments"})
+    ]
+
+    root = Path(shoplake.__file__).resolve().parents[2]
+    project = tmp_path / "project"
+    for relative, data in job_assets.project_files(root):
+        (project / relative).parent.mkdir(parents=True, exist_ok=True)
+        (project / relative).write_bytes(data)
+    assert deploy(d, plan_only=True, session=deployed.session, project=project).pending == []
+    (project / "models" / "marts" / "new_mart.sql").write_text("select 1 as one\n")
+    plan = deploy(d, plan_only=True, session=deployed.session, project=project)
+    assert [(c.action, c.kind) for c in plan.pending] == [
+        ("create", "s3 object"),
+        ("update", "glue job"),
+    ]
+    assert "/glue-job/dbt-project-" in plan.pending[0].name
+    assert plan.pending[1].detail == "DefaultArguments"
 
 
 def test_the_schedule_is_a_glue_trigger_daily_at_two_utc(deployed):
@@ -227,11 +319,7 @@ def test_the_update_calls_moto_cannot_run_are_valid_glue_requests(deployed):
     assert json.dumps(kept)  # plain strings only
 
 
-def test_the_entry_script_runs_shoplake_with_the_jobs_arguments_and_one_run_id(tmp_path):
-    """The script as Glue would start it (a retry's run id has an ``_attempt_N`` suffix):
-    the ``--SHOPLAKE_*`` arguments become the environment, and both attempts record the
-    same run. The postgres target without a DSN stops the run at its first dbt step,
-    after ingest has run, which is all this needs."""
+def _one_day_lake(tmp_path: Path) -> Path:
     from cli_kit import run_shoplake
 
     lake = tmp_path / "lake"
@@ -248,30 +336,44 @@ def test_the_entry_script_runs_shoplake_with_the_jobs_arguments_and_one_run_id(t
         without=("SHOPLAKE_LAKE",),
     )
     assert generated.returncode == 0, generated.stderr
+    return lake
+
+
+def _run_entry_script(tmp_path: Path, run_id: str, *args: str, **env: str):
+    """The entry script as Glue starts it (``--JOB_RUN_ID``, the job's arguments), with
+    this test's environment but no ``SHOPLAKE_*`` variables, plus ``env``."""
     script = tmp_path / "shoplake_job.py"
     script.write_text(runner.JOB_SCRIPT)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPLAKE_")}
+    child = {k: v for k, v in os.environ.items() if not k.startswith("SHOPLAKE_")}
+    return subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            "--JOB_ID",
+            "j_1",
+            "--JOB_RUN_ID",
+            run_id,
+            "--job-bookmark-option",
+            "job-bookmark-disable",
+            *args,
+        ],
+        env={**child, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_the_entry_script_runs_shoplake_with_the_jobs_arguments_and_one_run_id(tmp_path):
+    """A retry's run id has an ``_attempt_N`` suffix: the ``--SHOPLAKE_*`` arguments
+    become the environment, and both attempts record the same run. The postgres target
+    without a DSN stops the run at its first dbt step, after ingest has run, which is
+    all this needs."""
+    lake = _one_day_lake(tmp_path)
     for attempt in ("jr_0f1e2d", "jr_0f1e2d_attempt_1"):
-        result = subprocess.run(
-            [
-                sys.executable,
-                str(script),
-                "--JOB_ID",
-                "j_1",
-                "--JOB_RUN_ID",
-                attempt,
-                "--job-bookmark-option",
-                "job-bookmark-disable",
-                "--shoplake-target",
-                "postgres",
-                "--SHOPLAKE_LAKE",
-                str(lake),
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
+        result = _run_entry_script(
+            tmp_path, attempt, "--shoplake-target", "postgres", "--SHOPLAKE_LAKE", str(lake)
         )
         assert result.returncode == 1, result.stdout + result.stderr
         assert "run glue-jr_0f1e2d failed at step freshness" in result.stderr
@@ -280,3 +382,45 @@ def test_the_entry_script_runs_shoplake_with_the_jobs_arguments_and_one_run_id(t
     record = json.loads((lake / "_state" / "pipeline" / "glue-jr_0f1e2d.json").read_text())
     assert record["target"] == "postgres"
     assert {s["step"]: s["status"] for s in record["steps"]}["ingest"] == "success"
+
+
+def test_the_entry_script_unpacks_the_dbt_project_and_ingests_on_the_jobs_spark(
+    tmp_path, s3_bucket
+):
+    """On the Spark engine the script starts the Spark session the job was given (here
+    spark-submit's arguments name a local master, as Glue's name its cluster) before
+    shoplake runs, and ingest runs on it; the dbt project comes from its archive."""
+    lake = _one_day_lake(tmp_path)
+    for raw in (lake / "raw").iterdir():  # one dataset is enough to see the engine
+        if raw.name != "orders":
+            shutil.rmtree(raw)
+    root = Path(shoplake.__file__).resolve().parents[2]
+    archive = job_assets.dbt_project_archive("glue-job", root)
+    boto3.client("s3").put_object(Bucket=s3_bucket, Key=archive.key, Body=archive.data)
+    local = tmp_path / "local"
+    result = _run_entry_script(
+        tmp_path,
+        "jr_5a",
+        "--shoplake-target",
+        "postgres",
+        "--shoplake-project",
+        f"s3://{s3_bucket}/{archive.key}",
+        "--SHOPLAKE_ENGINE",
+        "spark",
+        "--SHOPLAKE_LAKE",
+        str(lake),
+        "--SHOPLAKE_LOCAL_DIR",
+        str(local),
+        PYSPARK_SUBMIT_ARGS="--master local[1] pyspark-shell",
+        PYSPARK_PYTHON=sys.executable,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "run glue-jr_5a failed at step freshness" in result.stderr
+    unpacked = local / "dbt-project" / archive.name.removesuffix(".zip")
+    assert sorted(p.relative_to(unpacked).as_posix() for p in unpacked.rglob("*.sql")) == sorted(
+        name for name, _ in job_assets.project_files(root) if name.endswith(".sql")
+    )
+    (log,) = (lake / "_state" / "runs").glob("*.json")
+    ingest_log = json.loads(log.read_text())
+    assert ingest_log["engine"] == "spark"
+    assert ingest_log["datasets"]["orders"]["written"] > 0

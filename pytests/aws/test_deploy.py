@@ -68,7 +68,7 @@ def test_plan_on_an_empty_account_lists_everything_as_create_and_creates_nothing
         "lambda permission": 1,
         "lambda event invoke config": 1,
         "s3 event notification": 1,
-        "s3 object": 1,  # the daily job's entry script
+        "s3 object": 3,  # the daily job's entry script, the shoplake wheel, the dbt project
         "logs log group": 1,
         "glue job": 1,
         "glue trigger": 1,

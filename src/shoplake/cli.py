@@ -1406,6 +1406,27 @@ def deploy_aws(
     job_target: Annotated[
         str, typer.Option(help="dbt target the daily job builds: prod, postgres or dev.")
     ] = "prod",
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="Ingest engine of the daily job: duckdb (on the job's driver) or spark "
+            "(on the job's Spark workers)."
+        ),
+    ] = "duckdb",
+    worker_type: Annotated[
+        str, typer.Option(help="Glue worker type of the daily job: G.1X, G.2X, G.4X or G.8X.")
+    ] = "G.1X",
+    workers: Annotated[
+        int, typer.Option(help="Number of Glue workers of the daily job (2 or more).")
+    ] = 2,
+    wheel: Annotated[
+        Path | None,
+        typer.Option(
+            help="The shoplake wheel the daily job installs. Default: built from the "
+            "checkout shoplake runs from (pip wheel --no-deps).",
+            show_default=False,
+        ),
+    ] = None,
     region: RegionOption = None,
 ) -> None:
     """Create or update shoplake's AWS resources so they match their description.
@@ -1418,8 +1439,11 @@ def deploy_aws(
     analyses as named queries; least-privilege IAM policies and roles (ingest, Athena
     readers, Redshift Spectrum, alert Lambda); the SNS topic and the purchase-alert
     Lambda on new clickstream files, with an SQS queue for the events it still fails on
-    after two retries; the daily Glue job running `shoplake run` (role <name>-pipeline,
-    log group, retries, timeout, a trigger on --schedule), the Redshift unload role, the
+    after two retries; the daily Glue job running `shoplake run` with the --engine ingest
+    engine on --workers x --worker-type (role <name>-pipeline, log group, retries,
+    timeout, job bookmarks off, a trigger on --schedule), its entry script, the shoplake
+    wheel and the dbt project uploaded to s3://<name>-processed/glue-job/, the Redshift
+    unload role, the
     team's topic <name>-notifications and CloudWatch alarms (failed run, stale data,
     failed alert events). Prints one line per resource: create, update (and what
     differs) or no change. Running it again changes nothing; nothing is ever deleted.
@@ -1434,8 +1458,11 @@ def deploy_aws(
         quarantine_days=quarantine_days,
         schedule=schedule,
         job_target=job_target,
+        engine=engine.strip().lower(),
+        worker_type=worker_type,
+        workers=workers,
     )
-    result = deploy(deployment, plan_only=plan, session=AwsSession(region))
+    result = deploy(deployment, plan_only=plan, session=AwsSession(region), wheel=wheel)
     Console().print_report(result.as_report())
 
 

@@ -7,8 +7,13 @@ code that must also work on an S3 lake writes through :class:`shoplake.lake.Lake
 from __future__ import annotations
 
 import contextlib
+import io
 import os
+import zipfile
+from collections.abc import Iterable
 from pathlib import Path
+
+_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
 
 
 def write_atomic(path: Path, data: bytes | str, *, durable: bool = True) -> None:
@@ -52,3 +57,16 @@ def fsync_dir(path: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def reproducible_zip(entries: Iterable[tuple[str, bytes]]) -> bytes:
+    """A zip of ``entries`` that is the same bytes for the same entries (fixed
+    timestamps and modes, name order)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in sorted(entries):
+            info = zipfile.ZipInfo(name, date_time=_EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, data)
+    return out.getvalue()

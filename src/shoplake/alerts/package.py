@@ -13,16 +13,14 @@ SHA-256 changes nothing when nothing changed.
 
 from __future__ import annotations
 
-import zipfile
 from modulefinder import ModuleFinder
 from pathlib import Path
 
 import shoplake
+from shoplake.files import reproducible_zip, write_atomic
 
 HANDLER = "shoplake.alerts.lambda_handler.handler"
 ZIP_NAME = "shoplake-alerts-lambda.zip"
-
-_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
 
 
 def handler_modules() -> list[str]:
@@ -48,12 +46,6 @@ def build_lambda_zip(dest_dir: str | Path) -> Path:
     dest = Path(dest_dir)
     dest.mkdir(parents=True, exist_ok=True)
     target = dest / ZIP_NAME
-    tmp = dest / f"_{ZIP_NAME}.tmp"
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for relative in handler_modules():
-            info = zipfile.ZipInfo(f"shoplake/{relative}", date_time=_EPOCH)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, (source / relative).read_bytes())
-    tmp.replace(target)
+    entries = [(f"shoplake/{r}", (source / r).read_bytes()) for r in handler_modules()]
+    write_atomic(target, reproducible_zip(entries), durable=False)
     return target

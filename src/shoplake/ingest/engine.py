@@ -117,6 +117,7 @@ class IngestReport:
     recovered: list[str] = field(default_factory=list)
     log_path: str = ""  # lake-relative path of the run log
     unmatched: list[StrayFile] = field(default_factory=list)  # raw files of no dataset
+    engine: str = "duckdb"  # the engine that ran it
 
     #: How many unmatched files the printed report names (the run log keeps them all).
     NOTES_SHOWN = 20
@@ -140,6 +141,7 @@ class IngestReport:
     def to_json(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
+            "engine": self.engine,
             "started_at": self.started_at.isoformat(),
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "balanced": self.balanced,
@@ -217,7 +219,7 @@ def run_ingest(
         spark = spark_session(settings)
     started = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     run_id = f"{started:%Y%m%dT%H%M%S}Z-{secrets.token_hex(3)}"
-    report = IngestReport(run_id=run_id, started_at=started)
+    report = IngestReport(run_id=run_id, started_at=started, engine=engine)
     with ingest_session(lake, run_id, started, wait) as session:
         report.recovered = session.recovered
         job, txn, manifest = session.job, session.txn, session.manifest

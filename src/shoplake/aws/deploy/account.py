@@ -12,6 +12,7 @@ from shoplake.alerts.lambda_handler import LEDGER_DIR
 from shoplake.alerts.package import build_lambda_zip
 from shoplake.aws import athena as athena_mod
 from shoplake.aws.deploy.deployment import Deployment
+from shoplake.aws.deploy.job_assets import JobAsset, dbt_project_archive, shoplake_wheel
 from shoplake.aws.session import AwsSession, refused
 
 
@@ -24,11 +25,13 @@ class Account:
         deployment: Deployment,
         workdir: Path,
         project: Path | None,
+        wheel: Path | None = None,
     ) -> None:
         self.session = session
         self.d = deployment
         self.workdir = workdir
         self._project = project
+        self._wheel = wheel
         self._key_arn: str | None = None
 
     def client(self, service: str) -> Any:
@@ -118,11 +121,26 @@ class Account:
             "MetricsNamespace": "shoplake",
         }
 
-    @cached_property
-    def named_queries(self) -> list[athena_mod.NamedQuery]:
+    @property
+    def project(self) -> Path:
+        """The dbt project deployed (its analyses, and the job's copy)."""
         from shoplake.warehouse import project_dir
 
-        return athena_mod.analyses(self._project or project_dir())
+        return self._project or project_dir()
+
+    @cached_property
+    def named_queries(self) -> list[athena_mod.NamedQuery]:
+        return athena_mod.analyses(self.project)
+
+    @cached_property
+    def wheel(self) -> JobAsset:
+        """The shoplake wheel the daily job installs (built once per deploy)."""
+        return shoplake_wheel(self.d.job_assets_prefix, self._wheel)
+
+    @cached_property
+    def dbt_project(self) -> JobAsset:
+        """The dbt project the daily job builds, as an archive."""
+        return dbt_project_archive(self.d.job_assets_prefix, self.project)
 
     @cached_property
     def lambda_package(self) -> tuple[bytes, str]:

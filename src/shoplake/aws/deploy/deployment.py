@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from shoplake.aws import athena as athena_mod
 from shoplake.aws import buckets as bk
+from shoplake.config import ENGINES
 from shoplake.errors import ConfigError
 from shoplake.lake import RAW, Lake
 
@@ -15,6 +16,10 @@ DEFAULT_SCHEDULE = "cron(0 2 * * ? *)"
 _SCHEDULE = re.compile(r"^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$")
 _PREFIX = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
+#: The worker types of a Glue 5.0 Spark job (G.025X is for streaming jobs only), and the
+#: fewest workers Glue accepts (one driver, one executor) and a sane upper bound.
+WORKER_TYPES = ("G.1X", "G.2X", "G.4X", "G.8X")
+MIN_WORKERS, MAX_WORKERS = 2, 299
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,11 @@ class Deployment:
     job_target: str = "prod"
     job_timeout_minutes: int = 180
     job_retries: int = 1
+    #: the ingest engine the job runs (``duckdb`` on the driver, or ``spark`` on the
+    #: job's workers) and the job's size
+    engine: str = "duckdb"
+    worker_type: str = "G.1X"
+    workers: int = 2
     #: the stale-data alarm: the newest record older than this many hours (dbt's warn SLA)
     stale_after_hours: float = 26.0
 
@@ -73,6 +83,24 @@ class Deployment:
                 "the job's timeout must be 1-2880 minutes and its retries 0-10",
                 "pass other values",
                 setting="job_timeout_minutes",
+            )
+        if self.engine not in ENGINES:
+            raise ConfigError(
+                f"engine {self.engine!r} is not one of {', '.join(ENGINES)}",
+                "pass --engine duckdb or --engine spark",
+                setting="engine",
+            )
+        if self.worker_type not in WORKER_TYPES:
+            raise ConfigError(
+                f"worker type {self.worker_type!r} is not one of a Glue 5.0 Spark job",
+                f"use one of {', '.join(WORKER_TYPES)}",
+                setting="worker_type",
+            )
+        if not MIN_WORKERS <= self.workers <= MAX_WORKERS:
+            raise ConfigError(
+                f"{self.workers} workers is not a Glue job size",
+                f"use {MIN_WORKERS}-{MAX_WORKERS} workers",
+                setting="workers",
             )
 
     # buckets and the lake
@@ -143,12 +171,9 @@ class Deployment:
 
     @property
     def job_assets_prefix(self) -> str:
-        """Where the job's script and the shoplake wheel sit in the processed bucket
-        (outside the lake prefix)."""
+        """Where the job's script, the shoplake wheel and the dbt project sit in the
+        processed bucket (outside the lake prefix)."""
         return "glue-job"
-
-    def wheel_key(self, version: str) -> str:
-        return f"{self.job_assets_prefix}/shoplake-{version}-py3-none-any.whl"
 
     @property
     def redshift_secret(self) -> str:

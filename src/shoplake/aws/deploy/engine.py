@@ -66,15 +66,17 @@ def deploy(
     plan_only: bool = False,
     session: AwsSession | None = None,
     project: Path | None = None,
+    wheel: Path | None = None,
 ) -> DeployResult:
     """Compare every resource with its desired state and (unless ``plan_only``) fix it.
 
-    ``project`` is the dbt project whose analyses become named queries (default: the
-    repository's).
+    ``project`` is the dbt project the daily job builds and whose analyses become named
+    queries (default: the repository's); ``wheel`` the shoplake wheel the job installs
+    (default: one built from the checkout shoplake runs from).
     """
     session = session or AwsSession()
     with tempfile.TemporaryDirectory(prefix="shoplake-deploy-") as tmp:
-        account = Account(session, deployment, Path(tmp), project)
+        account = Account(session, deployment, Path(tmp), project, wheel)
         result = DeployResult(deployment, plan_only)
         with aws_errors("deploy aws: listing the resources"):
             todo = resources(account)
@@ -102,9 +104,9 @@ def resources(acct: Account) -> list[Resource]:
     )
     for plan in plans:
         bucket = s3.bucket(acct, plan)
-        if plan.name == d.processed_bucket:  # the job's script: encrypted, before the policy
+        if plan.name == d.processed_bucket:  # the job's files: encrypted, before the policy
             at = next(i for i, r in enumerate(bucket) if r.kind == "s3 bucket policy")
-            bucket.insert(at, runner.job_script(acct))
+            bucket[at:at] = runner.job_objects(acct)
         out += bucket
     out += glue_athena.glue_catalog(acct)
     out += glue_athena.athena_workgroup(acct)

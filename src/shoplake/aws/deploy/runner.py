@@ -1,12 +1,23 @@
 """AWS Glue: the scheduled job that runs ``shoplake run`` in the account, its log group,
-its entry script and its schedule.
+its entry script, the wheel and dbt project it runs, and its schedule.
 
 Why a Glue *Spark* job (``glueetl``, Glue 5.0) and not a Python shell job: Python shell
 jobs run Python 3.9 at most, and shoplake needs 3.10 or later; Glue 5.0 runs Python
-3.11. The job uses the smallest size (2 G.1X workers); the Spark session is there for
-``shoplake ingest --engine spark`` (which the job does not select), and the default
-DuckDB engine runs on the driver.
-The wheel comes in through ``--additional-python-modules`` (pip, at job start).
+3.11 and Spark 3.5.4 (the PySpark shoplake pins). The job's ingest engine is the
+deployment's ``engine``: ``duckdb`` runs on the driver; ``spark`` runs ingest on the
+job's Spark session, its executors on the job's workers (``worker_type`` x ``workers``,
+2 G.1X by default). The wheel comes in through ``--additional-python-modules`` (pip, at
+job start, on the driver and every worker); the dbt project through ``--shoplake-project``
+(an archive the entry script unpacks).
+
+Job bookmarks are off (``--job-bookmark-option job-bookmark-disable``), on purpose: the
+lake's manifest is the bookmark. Ingest reads every raw file the manifest has not seen
+(by name, size and content), whichever engine or machine ran before, and a run that
+fails publishes nothing and leaves the manifest as it was, so the next run reads the
+same files again. A Glue bookmark would be a second, different record of what was read
+(it only tracks what Glue's own DynamicFrame readers read, and it advances when a job
+*run* succeeds, not when the lake's commit does): the two could disagree after a failed
+publish or a manual ``shoplake ingest``, and files would be skipped.
 
 Overlap: the job allows one concurrent run (``MaxConcurrentRuns`` 1: a scheduled start
 while a run is going fails at once instead of queueing), and the run itself holds the
@@ -21,15 +32,16 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from shoplake import __version__
 from shoplake.aws.deploy.account import Account
 from shoplake.aws.deploy.resource import MISSING, Resource, missing_on
 from shoplake.notify import CLOUDWATCH_ENV, SNS_ENV
 from shoplake.redshift import UNLOAD_ROLE_ENV
 
 GLUE_VERSION = "5.0"
-WORKER_TYPE, WORKERS = "G.1X", 2
 LOG_RETENTION_DAYS = 30
+#: What the prod target needs beside the wheel (the Redshift adapter is not one of
+#: shoplake's own dependencies). One spec without commas: Glue splits the list on them.
+REDSHIFT_ADAPTER = "dbt-redshift~=1.11.0"
 
 #: The job's entry point, uploaded to ``s3://<name>-processed/glue-job/shoplake_job-<sha>.py``.
 #: Glue passes the job's arguments as ``--NAME value`` pairs; ``--SHOPLAKE_*`` ones become
@@ -58,7 +70,27 @@ args = arguments(sys.argv[1:])
 for name, value in args.items():
     if name.startswith("SHOPLAKE_") and value:
         os.environ[name] = value
-os.environ.setdefault("SHOPLAKE_LOCAL_DIR", "/tmp/shoplake")
+local_dir = os.environ.setdefault("SHOPLAKE_LOCAL_DIR", "/tmp/shoplake")
+project = args.get("shoplake-project", "")
+if project.startswith("s3://") and not os.environ.get("SHOPLAKE_DBT_PROJECT_DIR"):
+    import io
+    import zipfile
+
+    import boto3
+
+    bucket, _, key = project[len("s3://"):].partition("/")
+    target = os.path.join(local_dir, "dbt-project", key.rsplit("/", 1)[-1][: -len(".zip")])
+    try:
+        body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        zipfile.ZipFile(io.BytesIO(body)).extractall(target)
+    except Exception as exc:
+        sys.exit(f"shoplake job: cannot unpack the dbt project {project}: {exc}")
+    os.environ["SHOPLAKE_DBT_PROJECT_DIR"] = target
+if os.environ.get("SHOPLAKE_ENGINE") == "spark" and not os.environ.get("SHOPLAKE_SPARK_MASTER"):
+    # the job's own Spark (the master and workers Glue gave it): ingest takes this session
+    from pyspark.sql import SparkSession
+
+    SparkSession.builder.appName("shoplake").getOrCreate()
 secret = args.get("redshift-secret")
 if secret and not os.environ.get("SHOPLAKE_REDSHIFT_PASSWORD"):
     import boto3
@@ -89,12 +121,20 @@ def script_key(acct: Account) -> str:
     return f"{acct.d.job_assets_prefix}/shoplake_job-{digest}.py"
 
 
-def job_script(acct: Account) -> Resource:
-    """The entry script in the processed bucket. Listed, not read: its name says its
-    content. Deploy puts it right after the bucket's default encryption, before the
-    bucket policy."""
+def job_objects(acct: Account) -> list[Resource]:
+    """The entry script, the wheel and the dbt project in the processed bucket. Listed,
+    not read: each name says its content. Deploy puts them right after the bucket's
+    default encryption, before the bucket policy."""
+    return [
+        job_object(acct, script_key(acct), JOB_SCRIPT.encode(), "text/x-python"),
+        job_object(acct, acct.wheel.key, acct.wheel.data, acct.wheel.content_type),
+        job_object(acct, acct.dbt_project.key, acct.dbt_project.data, "application/zip"),
+    ]
+
+
+def job_object(acct: Account, key: str, body: bytes, content_type: str) -> Resource:
+    """One object the job reads, at a key named by its content (never overwritten)."""
     s3, d = acct.client("s3"), acct.d
-    key = script_key(acct)
 
     def read() -> Any:
         listed = missing_on("NoSuchBucket")(
@@ -105,12 +145,7 @@ def job_script(acct: Account) -> Resource:
         return {"key": key}
 
     def apply(_: Any) -> None:
-        s3.put_object(
-            Bucket=d.processed_bucket,
-            Key=key,
-            Body=JOB_SCRIPT.encode(),
-            ContentType="text/x-python",
-        )
+        s3.put_object(Bucket=d.processed_bucket, Key=key, Body=body, ContentType=content_type)
 
     return Resource(
         "s3 object", f"s3://{d.processed_bucket}/{key}", lambda: {"key": key}, read, apply
@@ -142,13 +177,19 @@ def log_group(acct: Account) -> Resource:
 def job_arguments(acct: Account) -> dict[str, str]:
     """The job's default arguments deploy manages (others someone added are kept)."""
     d = acct.d
+    modules = [f"s3://{d.processed_bucket}/{acct.wheel.key}"]
+    if d.job_target == "prod":
+        modules.append(REDSHIFT_ADAPTER)
     args = {
         "--job-language": "python",
-        "--additional-python-modules": f"s3://{d.processed_bucket}/{d.wheel_key(__version__)}",
+        "--additional-python-modules": ",".join(modules),
+        "--job-bookmark-option": "job-bookmark-disable",  # the lake's manifest is the bookmark
         "--enable-continuous-cloudwatch-log": "true",
         "--continuous-log-logGroup": d.log_group,
         "--shoplake-target": d.job_target,
+        "--shoplake-project": f"s3://{d.processed_bucket}/{acct.dbt_project.key}",
         "--redshift-secret": d.redshift_secret,
+        "--SHOPLAKE_ENGINE": d.engine,
         "--SHOPLAKE_LAKE": d.lake_uri,
         "--SHOPLAKE_RAW": d.raw_uri.rsplit("/raw", 1)[0],
         "--SHOPLAKE_GLUE_DATABASE": d.glue_database,
@@ -165,7 +206,7 @@ def job_definition(acct: Account) -> dict[str, Any]:
     """The job's settings deploy manages, DefaultArguments aside."""
     d = acct.d
     return {
-        "Description": f"shoplake {d.name}: the daily run (shoplake run)",
+        "Description": f"shoplake {d.name}: the daily run (shoplake run, {d.engine} ingest)",
         "Role": acct.role_arn("pipeline"),
         "Command": {
             "Name": "glueetl",
@@ -173,8 +214,8 @@ def job_definition(acct: Account) -> dict[str, Any]:
             "PythonVersion": "3",
         },
         "GlueVersion": GLUE_VERSION,
-        "WorkerType": WORKER_TYPE,
-        "NumberOfWorkers": WORKERS,
+        "WorkerType": d.worker_type,
+        "NumberOfWorkers": d.workers,
         "MaxRetries": d.job_retries,
         "Timeout": d.job_timeout_minutes,
         "ExecutionProperty": {"MaxConcurrentRuns": 1},

@@ -26,8 +26,8 @@ The roles and what their documents grant:
   gives up on to the failed-events queue as this role: ``sqs:SendMessage`` on that queue
   only, and the lake key through SQS (which encrypts the queue with it).
 * ``pipeline`` — the daily Glue job (``shoplake run``): the ingest role's grants, plus
-  ``gold/`` (publish), reading the job's script and wheel (``glue-job/`` of the processed
-  bucket), the Redshift password secret (``<name>/redshift``), publishing to the
+  ``gold/`` (publish), reading the job's script, wheel and dbt project (``glue-job/``
+  of the processed bucket), the Redshift password secret (``<name>/redshift``), publishing to the
   notification topic, ``cloudwatch:PutMetricData`` in the ``shoplake`` namespace only
   (the action has no resource-level permissions), and writing its own log streams.
 * ``redshift_unload`` — attached to the Redshift cluster or workgroup beside the Spectrum
