@@ -51,12 +51,15 @@ SEQUENCE = ("ingest", "sequence.json")
 LINEAGE = [name for name, _, _ in LINEAGE_COLUMNS]
 #: An engine's expression for a row's content, from its quoted columns (:func:`rank_sql`).
 ContentFn = Callable[[list[str]], str]
-#: The relation holding a batch's raw strings, per format (NDJSON is parsed by a view).
+#: The table holding a batch's raw strings, per format (NDJSON lines are validated a
+#: chunk of files at a time, straight from Arrow: see :meth:`Checker.load_file`).
 _RAW_RELATION = {
     Format.CSV: "raw_records",
     Format.JSON: "raw_records",
-    Format.NDJSON: "parsed_lines",
 }
+#: Bytes of NDJSON lines gathered before they are validated in one statement: fewer,
+#: larger statements, and memory bounded by about this much raw text at a time.
+NDJSON_CHUNK_BYTES = 64 << 20
 
 #: One rule a quarantined record breaks (``reasons`` lists them all, the first first).
 REASON = pa.struct([("reason", pa.string()), ("field", pa.string()), ("detail", pa.string())])
@@ -319,11 +322,13 @@ def load_sequence(lake: Lake, key: str) -> int:
         return 0
 
 
-@dataclass(frozen=True)
+@dataclass
 class Delivered:
     """What :meth:`Checker.load_file` found about a file's columns: how many it has that
     the contract does not (``extra_columns``), and the columns it delivered (None when
-    it shows none: an empty CSV, a page or NDJSON file without one JSON object)."""
+    it shows none: an empty CSV, a page or NDJSON file without one JSON object). An
+    NDJSON file's columns are filled in when its lines are validated (in a chunk of the
+    batch's files, at :meth:`Checker.check` at the latest): read them after that."""
 
     extra_columns: int
     columns: frozenset[str] | None
@@ -406,6 +411,13 @@ class Checker:
         #: The header of each file of the batch read by the columnar CSV reader (its
         #: quarantined records are turned into the row reader's text at the end).
         self._csv_headers: dict[str, list[str]] = {}
+        #: NDJSON lines not validated yet (source_file, source_line, line, limit_error),
+        #: the Delivered of each of their files, their bytes, and whether ``checked``
+        #: has been started for the batch.
+        self._chunk: list[pa.Table] = []
+        self._chunk_files: dict[str, Delivered] = {}
+        self._chunk_bytes = 0
+        self._checked_started = False
         self.now_sql = f"timestamp {lit(now.isoformat(sep=' '))}"
 
     def sql(self, query: str, params: list | None = None) -> list[tuple]:
@@ -418,11 +430,9 @@ class Checker:
     def start(self, ds: Dataset) -> None:
         """Empty raw tables for a batch of ``ds``."""
         self._csv_headers = {}
+        self._chunk, self._chunk_files, self._chunk_bytes = [], {}, 0
+        self._checked_started = False
         if ds.format is Format.NDJSON:
-            self.sql(
-                "create or replace temp table raw_lines "
-                "(source_file varchar, source_line bigint, line varchar, limit_error varchar)"
-            )
             return
         cols = ", ".join(f"{q(f.name)} varchar" for f in ds.fields)
         self.sql(
@@ -435,28 +445,34 @@ class Checker:
         """Append one decoded file to the raw tables; returns its unknown extra columns
         (not counted for NDJSON) and the columns it delivered."""
         if ds.format is Format.NDJSON:
-            lines = ndjson_lines(data)
-            self._insert_lines(lines, relative)
-            return Delivered(0, self._ndjson_columns(lines))
+            delivered = Delivered(0, None)  # columns: when the chunk is validated
+            self._chunk_files[relative] = delivered
+            self._insert_lines(ds, ndjson_lines(data), relative)
+            return delivered
         records = (read_rates if ds.name == "exchange_rates" else read_records)(ds, data)
         if records:
             self._insert_records(records, relative)
         return Delivered(records.extra_columns, records.columns)
 
-    def _ndjson_columns(self, lines: pa.Table) -> frozenset[str] | None:
-        """The top-level keys of an NDJSON file's objects (union); None without one.
-        Lines over a limit are not parsed; one that is not JSON counts no key."""
-        self.con.register("file_lines", lines)
-        [(objects, keys)] = self.sql(
-            """with objects as (
-                select try(json_keys(line)) as keys from file_lines
-                where limit_error is null and starts_with(ltrim(line), '{')
+    def _ndjson_columns(self, relation: str) -> None:
+        """Fill in the columns of the chunk's files (:attr:`_chunk_files`): the top-level
+        keys of each file's objects (union); None without one. Lines over a limit are
+        not parsed; one that is not JSON counts no key."""
+        rows = self.sql(  # objects of the same keys are one group (most of a file)
+            f"""select source_file, any_value(keys) from (
+                select source_file, try(json_keys(line)) as keys from {relation}
+                where limit_error is null and starts_with(ltrim(line), '{{')
             )
-            select (select count(keys) from objects),
-                   (select list(distinct k) from (select unnest(keys) as k from objects))"""
+            group by source_file, to_json(keys)::varchar"""
         )
-        self.con.unregister("file_lines")
-        return frozenset(keys or ()) if objects else None
+        found: dict[str, set[str]] = {}
+        for source_file, keys in rows:
+            if keys is not None:  # not JSON: no key
+                found.setdefault(source_file, set()).update(keys)
+        for source_file, keys in found.items():
+            delivered = self._chunk_files.get(source_file)
+            if delivered is not None:
+                delivered.columns = frozenset(keys)
 
     def read_file(
         self, ds: Dataset, relative: str, content: bytes | NotRegularFile
@@ -499,7 +515,7 @@ class Checker:
                 usable.append(i)
         if ds.format is Format.NDJSON:
             text = "".join(stored[i][2].replace("\n", " ") + "\n" for i in usable)
-            self._insert_lines(ndjson_lines(text.encode("utf-8")), None, stored, usable)
+            self._insert_lines(ds, ndjson_lines(text.encode("utf-8")), None, stored, usable)
         elif ds.format is Format.JSON and usable:
             page = "[" + ",".join(stored[i][2] for i in usable) + "]"
             self._insert_records(read_records(ds, page.encode("utf-8")), "", stored, usable)
@@ -519,20 +535,51 @@ class Checker:
 
     def _insert_lines(
         self,
+        ds: Dataset,
         lines: pa.Table,
         relative: str | None,
         stored: list[tuple[str, int, str]] | None = None,
         positions: list[int] | None = None,
     ) -> None:
+        """Add NDJSON lines to the chunk (validated once it holds NDJSON_CHUNK_BYTES)."""
         if stored is not None and positions is not None:
             lines = _with_lineage(lines, stored, positions)
-            select = "source_file, source_line, line, limit_error"
-            params: list = []
         else:
-            select, params = "?, source_line, line, limit_error", [relative]
-        self.con.register("file_lines", lines)
-        self.sql(f"insert into raw_lines select {select} from file_lines", params)
-        self.con.unregister("file_lines")
+            files = pa.array([relative] * lines.num_rows, pa.string())
+            lines = lines.add_column(0, "source_file", files)
+        self._chunk.append(lines.select(["source_file", "source_line", "line", "limit_error"]))
+        self._chunk_bytes += lines.column("line").nbytes
+        if self._chunk_bytes >= NDJSON_CHUNK_BYTES:
+            self._check_chunk(ds)
+
+    def _check_chunk(self, ds: Dataset) -> None:
+        """Validate the chunk's NDJSON lines into ``checked`` (started by the batch's
+        first chunk, even an empty one), straight from Arrow: the lines are not copied
+        into a table, and only a rejected record keeps its line."""
+        if self._chunk:
+            chunk = pa.concat_tables(self._chunk)
+        else:
+            chunk = ndjson_lines(b"").add_column(0, "source_file", pa.array([], pa.string()))
+        self._chunk, self._chunk_bytes = [], 0
+        self.con.register("chunk_lines", chunk)
+        try:
+            if self._chunk_files:
+                self._ndjson_columns("chunk_lines")
+            self._chunk_files = {}
+            select = self._checked_sql(ds, f"({ndjson_parse_sql(ds, 'chunk_lines')})")
+            if self._checked_started:
+                self.sql(f"insert into checked {select}")
+            else:
+                self.sql(f"create or replace table checked as {select}")
+                self._checked_started = True
+        finally:
+            self.con.unregister("chunk_lines")
+
+    def _checked_sql(self, ds: Dataset, source: str) -> str:
+        """SELECT of the ``checked`` rows of the raw strings ``source``."""
+        derived = "".join(f", {d.sql} as {q(d.name)}" for d in ds.derived)
+        return f"""select *{derived}, cast({q(ds.business_ts)} as date) as partition_day
+            from ({validate_sql(ds, source, self.now_sql)})"""
 
     def _insert_records(
         self,
@@ -557,18 +604,13 @@ class Checker:
         """Validate what was loaded: the ``checked`` table. The raw tables are dropped
         as soon as they are read (one copy of a large batch at a time, in memory or
         spilled)."""
-        if ds.format is Format.NDJSON:  # a table: a view would parse each line repeatedly
-            self.sql(
-                "create or replace temp table parsed_lines as " + ndjson_parse_sql(ds, "raw_lines")
-            )
-            self.sql("drop table raw_lines")
-        derived = "".join(f", {d.sql} as {q(d.name)}" for d in ds.derived)
-        self.sql(
-            f"""create or replace table checked as
-            select *{derived}, cast({q(ds.business_ts)} as date) as partition_day
-            from ({validate_sql(ds, _RAW_RELATION[ds.format], self.now_sql)})"""
-        )
-        self.sql(f"drop table {_RAW_RELATION[ds.format]}")
+        if ds.format is Format.NDJSON:
+            if self._chunk or not self._checked_started:
+                self._check_chunk(ds)
+            return
+        raw = _RAW_RELATION[ds.format]
+        self.sql(f"create or replace table checked as {self._checked_sql(ds, raw)}")
+        self.sql(f"drop table {raw}")
         if self._csv_headers:
             self._csv_raw_records()
 
@@ -675,15 +717,18 @@ class Job(Checker):
         files and their extra columns in ``stats``, appends the rejected files to
         ``bad_files``; returns how many records were read."""
         self.start(ds)
+        found: list[Delivered] = []
         for relative, content in raw_contents(self.lake, keys):
             stats.files_read += 1
             delivered, rejected = self.read_file(ds, relative, content)
             if delivered is not None:
-                stats.count_delivered(ds, delivered)
+                found.append(delivered)
             if rejected is not None:
                 bad_files.append(rejected)
             task.advance()
         self.check(ds)
+        for delivered in found:  # an NDJSON file's columns are known once it is checked
+            stats.count_delivered(ds, delivered)
         return self.count("select count(*) from checked")
 
     def publish(self, ds: Dataset, stats: DatasetStats, bad_files: list[dict[str, Any]]) -> None:
