@@ -51,12 +51,6 @@ SEQUENCE = ("ingest", "sequence.json")
 LINEAGE = [name for name, _, _ in LINEAGE_COLUMNS]
 #: An engine's expression for a row's content, from its quoted columns (:func:`rank_sql`).
 ContentFn = Callable[[list[str]], str]
-#: The table holding a batch's raw strings, per format (NDJSON lines are validated a
-#: chunk of files at a time, straight from Arrow: see :meth:`Checker.load_file`).
-_RAW_RELATION = {
-    Format.CSV: "raw_records",
-    Format.JSON: "raw_records",
-}
 #: Bytes of NDJSON lines gathered before they are validated in one statement: fewer,
 #: larger statements, and memory bounded by about this much raw text at a time.
 NDJSON_CHUNK_BYTES = 64 << 20
@@ -418,7 +412,15 @@ class Checker:
         self._chunk_files: dict[str, Delivered] = {}
         self._chunk_bytes = 0
         self._checked_started = False
+        self._dataset: Dataset | None = None  # the batch's (set by start)
         self.now_sql = f"timestamp {lit(now.isoformat(sep=' '))}"
+
+    @property
+    def _batch(self) -> Dataset:
+        """The dataset of the batch (:meth:`start`)."""
+        if self._dataset is None:
+            raise RuntimeError("Checker.start() the batch first")
+        return self._dataset
 
     def sql(self, query: str, params: list | None = None) -> list[tuple]:
         """Run a statement and drain its result (DuckDB 2 requires it before the next)."""
@@ -428,26 +430,21 @@ class Checker:
         return int(self.sql(query)[0][0])
 
     def start(self, ds: Dataset) -> None:
-        """Empty raw tables for a batch of ``ds``."""
+        """Start a batch of ``ds``: its records are validated into ``checked`` as they
+        are loaded (a CSV or JSON file at a time, NDJSON a chunk of files at a time)."""
+        self._dataset = ds
         self._csv_headers = {}
         self._chunk, self._chunk_files, self._chunk_bytes = [], {}, 0
         self._checked_started = False
-        if ds.format is Format.NDJSON:
-            return
-        cols = ", ".join(f"{q(f.name)} varchar" for f in ds.fields)
-        self.sql(
-            "create or replace temp table raw_records (source_file varchar, source_line bigint,"
-            " raw_record varchar, parse_error varchar, type_error varchar,"
-            f" type_errors varchar[], {cols})"
-        )
 
     def load_file(self, ds: Dataset, relative: str, data: bytes) -> Delivered:
-        """Append one decoded file to the raw tables; returns its unknown extra columns
+        """Validate one decoded file's records into ``checked`` (an NDJSON file's lines
+        once its chunk is full, or at :meth:`check`); returns its unknown extra columns
         (not counted for NDJSON) and the columns it delivered."""
         if ds.format is Format.NDJSON:
             delivered = Delivered(0, None)  # columns: when the chunk is validated
             self._chunk_files[relative] = delivered
-            self._insert_lines(ds, ndjson_lines(data), relative)
+            self._insert_lines(ndjson_lines(data), relative)
             return delivered
         records = (read_rates if ds.name == "exchange_rates" else read_records)(ds, data)
         if records:
@@ -515,7 +512,7 @@ class Checker:
                 usable.append(i)
         if ds.format is Format.NDJSON:
             text = "".join(stored[i][2].replace("\n", " ") + "\n" for i in usable)
-            self._insert_lines(ds, ndjson_lines(text.encode("utf-8")), None, stored, usable)
+            self._insert_lines(ndjson_lines(text.encode("utf-8")), None, stored, usable)
         elif ds.format is Format.JSON and usable:
             page = "[" + ",".join(stored[i][2] for i in usable) + "]"
             self._insert_records(read_records(ds, page.encode("utf-8")), "", stored, usable)
@@ -535,7 +532,6 @@ class Checker:
 
     def _insert_lines(
         self,
-        ds: Dataset,
         lines: pa.Table,
         relative: str | None,
         stored: list[tuple[str, int, str]] | None = None,
@@ -550,7 +546,7 @@ class Checker:
         self._chunk.append(lines.select(["source_file", "source_line", "line", "limit_error"]))
         self._chunk_bytes += lines.column("line").nbytes
         if self._chunk_bytes >= NDJSON_CHUNK_BYTES:
-            self._check_chunk(ds)
+            self._check_chunk(self._batch)
 
     def _check_chunk(self, ds: Dataset) -> None:
         """Validate the chunk's NDJSON lines into ``checked`` (started by the batch's
@@ -566,20 +562,21 @@ class Checker:
             if self._chunk_files:
                 self._ndjson_columns("chunk_lines")
             self._chunk_files = {}
-            select = self._checked_sql(ds, f"({ndjson_parse_sql(ds, 'chunk_lines')})")
-            if self._checked_started:
-                self.sql(f"insert into checked {select}")
-            else:
-                self.sql(f"create or replace table checked as {select}")
-                self._checked_started = True
+            self._add_checked(ds, f"({ndjson_parse_sql(ds, 'chunk_lines')})")
         finally:
             self.con.unregister("chunk_lines")
 
-    def _checked_sql(self, ds: Dataset, source: str) -> str:
-        """SELECT of the ``checked`` rows of the raw strings ``source``."""
+    def _add_checked(self, ds: Dataset, source: str) -> None:
+        """Validate the raw strings ``source`` (a relation or a parenthesized SELECT)
+        into ``checked``, which the batch's first call creates."""
         derived = "".join(f", {d.sql} as {q(d.name)}" for d in ds.derived)
-        return f"""select *{derived}, cast({q(ds.business_ts)} as date) as partition_day
+        select = f"""select *{derived}, cast({q(ds.business_ts)} as date) as partition_day
             from ({validate_sql(ds, source, self.now_sql)})"""
+        if self._checked_started:
+            self.sql(f"insert into checked {select}")
+        else:
+            self.sql(f"create or replace table checked as {select}")
+            self._checked_started = True
 
     def _insert_records(
         self,
@@ -592,25 +589,29 @@ class Checker:
         if stored is not None and positions is not None:
             table = _with_lineage(table, stored, positions)
         self.con.register("file_records", table)
-        select = "select * from file_records"
-        if isinstance(records, CsvColumns):
-            select = csv_columns_sql(records, "file_records")
-            files = [stored[i][0] for i in positions or ()] if stored else [source_file]
-            self._csv_headers.update(dict.fromkeys(files, records.header))
-        self.sql(f"insert into raw_records by name {select}")
-        self.con.unregister("file_records")
+        try:
+            select = "select * from file_records"
+            if isinstance(records, CsvColumns):
+                select = csv_columns_sql(records, "file_records")
+                files = [stored[i][0] for i in positions or ()] if stored else [source_file]
+                self._csv_headers.update(dict.fromkeys(files, records.header))
+            self._add_checked(self._batch, f"({select})")
+        finally:
+            self.con.unregister("file_records")
 
     def check(self, ds: Dataset) -> None:
-        """Validate what was loaded: the ``checked`` table. The raw tables are dropped
-        as soon as they are read (one copy of a large batch at a time, in memory or
-        spilled)."""
+        """Finish the ``checked`` table of what was loaded: validate the NDJSON lines
+        not validated yet (or make the empty table of a batch with no record)."""
         if ds.format is Format.NDJSON:
             if self._chunk or not self._checked_started:
                 self._check_chunk(ds)
             return
-        raw = _RAW_RELATION[ds.format]
-        self.sql(f"create or replace table checked as {self._checked_sql(ds, raw)}")
-        self.sql(f"drop table {raw}")
+        if not self._checked_started:
+            self.con.register("file_records", RawRecords(ds).to_arrow(""))
+            try:
+                self._add_checked(ds, "file_records")
+            finally:
+                self.con.unregister("file_records")
         if self._csv_headers:
             self._csv_raw_records()
 
