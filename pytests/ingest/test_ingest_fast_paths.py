@@ -9,15 +9,17 @@ copied from the new code.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import duckdb
 import pytest
-from ingest_kit import SALE_COLS, check_stats, ingest, quarantine
+from ingest_kit import SALE_COLS, check_stats, click, ingest, ndjson, quarantine, without
 
 from shoplake.config import Settings
-from shoplake.contract import DATASETS, SALES
+from shoplake.contract import CLICKSTREAM, DATASETS, SALES
 from shoplake.errors import ShoplakeError
+from shoplake.ingest import engine
 from shoplake.ingest.engine import Checker
 from shoplake.ingest.readers import RawRecords, read_csv, read_csv_columnar
 from shoplake.ingest.resources import ingest_connection
@@ -141,3 +143,55 @@ def test_every_csv_dataset_of_the_generator_shape_takes_the_columnar_path() -> N
     line = ",".join(f'"{row.get(c, "")}"' for c in cols)
     data = (",".join(f'"{c}"' for c in cols) + "\n" + line + "\n").encode()
     assert read_csv_columnar(orders, data) is not None
+
+
+#: NDJSON files of one batch: valid lines, rejects and lines that are no record, keys
+#: beyond the contract and a file whose objects lack an optional one.
+NDJSON_FILES = {
+    "raw/clickstream/2026/03/01/10/a.json": ndjson(
+        [click(), '{"event_time": 5}', "not json", "", click(extra="x", user_id="C2"), [1]]
+    ),
+    "raw/clickstream/2026/03/01/11/b.json": ndjson(
+        [without(click(session_id="s-2"), "ip"), click(action="fly"), "{}"]
+    ),
+    "raw/clickstream/2026/03/01/12/c.json": ndjson(["[]", "", "{broken"]),
+}
+
+
+def _ndjson_batch(monkeypatch, chunk_bytes: int) -> tuple[list[tuple], dict]:
+    monkeypatch.setattr(engine, "NDJSON_CHUNK_BYTES", chunk_bytes)
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        checker = Checker(con, NOW)
+        checker.start(CLICKSTREAM)
+        found = {
+            key: checker.load_file(CLICKSTREAM, key, text.encode("utf-8"))
+            for key, text in NDJSON_FILES.items()
+        }
+        checker.check(CLICKSTREAM)
+        rows = con.execute("select * from checked order by source_file, source_line").fetchall()
+        return rows, {key: d.columns for key, d in found.items()}
+    finally:
+        con.close()
+
+
+def test_ndjson_lines_validated_in_chunks_give_what_one_chunk_gives(monkeypatch) -> None:
+    """A batch's NDJSON lines are validated a chunk of files at a time: a file per
+    chunk gives the same checked rows and delivered columns as the whole batch at once,
+    and each file's columns are the keys of its objects (found here by json.loads)."""
+    whole = _ndjson_batch(monkeypatch, 1 << 30)
+    assert _ndjson_batch(monkeypatch, 1) == whole
+    rows, columns = whole
+    assert len(rows) == 12 - 2, "blank lines are no record"
+    for key, text in NDJSON_FILES.items():
+        objects = []
+        for line in text.splitlines():
+            try:
+                value = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                objects.append(value)
+        expected = frozenset(k for o in objects for k in o) if objects else None
+        assert columns[key] == expected, key

@@ -51,12 +51,9 @@ SEQUENCE = ("ingest", "sequence.json")
 LINEAGE = [name for name, _, _ in LINEAGE_COLUMNS]
 #: An engine's expression for a row's content, from its quoted columns (:func:`rank_sql`).
 ContentFn = Callable[[list[str]], str]
-#: The relation holding a batch's raw strings, per format (NDJSON is parsed by a view).
-_RAW_RELATION = {
-    Format.CSV: "raw_records",
-    Format.JSON: "raw_records",
-    Format.NDJSON: "parsed_lines",
-}
+#: Bytes of NDJSON lines gathered before they are validated in one statement: fewer,
+#: larger statements, and memory bounded by about this much raw text at a time.
+NDJSON_CHUNK_BYTES = 64 << 20
 
 #: One rule a quarantined record breaks (``reasons`` lists them all, the first first).
 REASON = pa.struct([("reason", pa.string()), ("field", pa.string()), ("detail", pa.string())])
@@ -321,11 +318,13 @@ def load_sequence(lake: Lake, key: str) -> int:
         return 0
 
 
-@dataclass(frozen=True)
+@dataclass
 class Delivered:
     """What :meth:`Checker.load_file` found about a file's columns: how many it has that
     the contract does not (``extra_columns``), and the columns it delivered (None when
-    it shows none: an empty CSV, a page or NDJSON file without one JSON object)."""
+    it shows none: an empty CSV, a page or NDJSON file without one JSON object). An
+    NDJSON file's columns are filled in when its lines are validated (in a chunk of the
+    batch's files, at :meth:`Checker.check` at the latest): read them after that."""
 
     extra_columns: int
     columns: frozenset[str] | None
@@ -408,7 +407,22 @@ class Checker:
         #: The header of each file of the batch read by the columnar CSV reader (its
         #: quarantined records are turned into the row reader's text at the end).
         self._csv_headers: dict[str, list[str]] = {}
+        #: NDJSON lines not validated yet (source_file, source_line, line, limit_error),
+        #: the Delivered of each of their files, their bytes, and whether ``checked``
+        #: has been started for the batch.
+        self._chunk: list[pa.Table] = []
+        self._chunk_files: dict[str, Delivered] = {}
+        self._chunk_bytes = 0
+        self._checked_started = False
+        self._dataset: Dataset | None = None  # the batch's (set by start)
         self.now_sql = f"timestamp {lit(now.isoformat(sep=' '))}"
+
+    @property
+    def _batch(self) -> Dataset:
+        """The dataset of the batch (:meth:`start`)."""
+        if self._dataset is None:
+            raise RuntimeError("Checker.start() the batch first")
+        return self._dataset
 
     def sql(self, query: str, params: list | None = None) -> list[tuple]:
         """Run a statement and drain its result (DuckDB 2 requires it before the next)."""
@@ -418,47 +432,46 @@ class Checker:
         return int(self.sql(query)[0][0])
 
     def start(self, ds: Dataset) -> None:
-        """Empty raw tables for a batch of ``ds``."""
+        """Start a batch of ``ds``: its records are validated into ``checked`` as they
+        are loaded (a CSV or JSON file at a time, NDJSON a chunk of files at a time)."""
+        self._dataset = ds
         self._csv_headers = {}
-        if ds.format is Format.NDJSON:
-            self.sql(
-                "create or replace temp table raw_lines "
-                "(source_file varchar, source_line bigint, line varchar, limit_error varchar)"
-            )
-            return
-        cols = ", ".join(f"{q(f.name)} varchar" for f in ds.fields)
-        self.sql(
-            "create or replace temp table raw_records (source_file varchar, source_line bigint,"
-            " raw_record varchar, parse_error varchar, type_error varchar,"
-            f" type_errors varchar[], {cols})"
-        )
+        self._chunk, self._chunk_files, self._chunk_bytes = [], {}, 0
+        self._checked_started = False
 
     def load_file(self, ds: Dataset, relative: str, data: bytes) -> Delivered:
-        """Append one decoded file to the raw tables; returns its unknown extra columns
+        """Validate one decoded file's records into ``checked`` (an NDJSON file's lines
+        once its chunk is full, or at :meth:`check`); returns its unknown extra columns
         (not counted for NDJSON) and the columns it delivered."""
         if ds.format is Format.NDJSON:
-            lines = ndjson_lines(data)
-            self._insert_lines(lines, relative)
-            return Delivered(0, self._ndjson_columns(lines))
+            delivered = Delivered(0, None)  # columns: when the chunk is validated
+            self._chunk_files[relative] = delivered
+            self._insert_lines(ndjson_lines(data), relative)
+            return delivered
         records = (read_rates if ds.name == "exchange_rates" else read_records)(ds, data)
         if records:
             self._insert_records(records, relative)
         return Delivered(records.extra_columns, records.columns)
 
-    def _ndjson_columns(self, lines: pa.Table) -> frozenset[str] | None:
-        """The top-level keys of an NDJSON file's objects (union); None without one.
-        Lines over a limit are not parsed; one that is not JSON counts no key."""
-        self.con.register("file_lines", lines)
-        [(objects, keys)] = self.sql(
-            """with objects as (
-                select try(json_keys(line)) as keys from file_lines
-                where limit_error is null and starts_with(ltrim(line), '{')
+    def _ndjson_columns(self, relation: str) -> None:
+        """Fill in the columns of the chunk's files (:attr:`_chunk_files`): the top-level
+        keys of each file's objects (union); None without one. Lines over a limit are
+        not parsed; one that is not JSON counts no key."""
+        rows = self.sql(  # objects of the same keys are one group (most of a file)
+            f"""select source_file, any_value(keys) from (
+                select source_file, try(json_keys(line)) as keys from {relation}
+                where limit_error is null and starts_with(ltrim(line), '{{')
             )
-            select (select count(keys) from objects),
-                   (select list(distinct k) from (select unnest(keys) as k from objects))"""
+            group by source_file, to_json(keys)::varchar"""
         )
-        self.con.unregister("file_lines")
-        return frozenset(keys or ()) if objects else None
+        found: dict[str, set[str]] = {}
+        for source_file, keys in rows:
+            if keys is not None:  # not JSON: no key
+                found.setdefault(source_file, set()).update(keys)
+        for source_file, keys in found.items():
+            delivered = self._chunk_files.get(source_file)
+            if delivered is not None:
+                delivered.columns = frozenset(keys)
 
     def read_file(
         self, ds: Dataset, relative: str, content: bytes | NotRegularFile
@@ -526,15 +539,46 @@ class Checker:
         stored: list[tuple[str, int, str]] | None = None,
         positions: list[int] | None = None,
     ) -> None:
+        """Add NDJSON lines to the chunk (validated once it holds NDJSON_CHUNK_BYTES)."""
         if stored is not None and positions is not None:
             lines = _with_lineage(lines, stored, positions)
-            select = "source_file, source_line, line, limit_error"
-            params: list = []
         else:
-            select, params = "?, source_line, line, limit_error", [relative]
-        self.con.register("file_lines", lines)
-        self.sql(f"insert into raw_lines select {select} from file_lines", params)
-        self.con.unregister("file_lines")
+            files = pa.array([relative] * lines.num_rows, pa.string())
+            lines = lines.add_column(0, "source_file", files)
+        self._chunk.append(lines.select(["source_file", "source_line", "line", "limit_error"]))
+        self._chunk_bytes += lines.column("line").nbytes
+        if self._chunk_bytes >= NDJSON_CHUNK_BYTES:
+            self._check_chunk(self._batch)
+
+    def _check_chunk(self, ds: Dataset) -> None:
+        """Validate the chunk's NDJSON lines into ``checked`` (started by the batch's
+        first chunk, even an empty one), straight from Arrow: the lines are not copied
+        into a table, and only a rejected record keeps its line."""
+        if self._chunk:
+            chunk = pa.concat_tables(self._chunk)
+        else:
+            chunk = ndjson_lines(b"").add_column(0, "source_file", pa.array([], pa.string()))
+        self._chunk, self._chunk_bytes = [], 0
+        self.con.register("chunk_lines", chunk)
+        try:
+            if self._chunk_files:
+                self._ndjson_columns("chunk_lines")
+            self._chunk_files = {}
+            self._add_checked(ds, f"({ndjson_parse_sql(ds, 'chunk_lines')})")
+        finally:
+            self.con.unregister("chunk_lines")
+
+    def _add_checked(self, ds: Dataset, source: str) -> None:
+        """Validate the raw strings ``source`` (a relation or a parenthesized SELECT)
+        into ``checked``, which the batch's first call creates."""
+        derived = "".join(f", {d.sql} as {q(d.name)}" for d in ds.derived)
+        select = f"""select *{derived}, cast({q(ds.business_ts)} as date) as partition_day
+            from ({validate_sql(ds, source, self.now_sql)})"""
+        if self._checked_started:
+            self.sql(f"insert into checked {select}")
+        else:
+            self.sql(f"create or replace table checked as {select}")
+            self._checked_started = True
 
     def _insert_records(
         self,
@@ -547,30 +591,29 @@ class Checker:
         if stored is not None and positions is not None:
             table = _with_lineage(table, stored, positions)
         self.con.register("file_records", table)
-        select = "select * from file_records"
-        if isinstance(records, CsvColumns):
-            select = csv_columns_sql(records, "file_records")
-            files = [stored[i][0] for i in positions or ()] if stored else [source_file]
-            self._csv_headers.update(dict.fromkeys(files, records.header))
-        self.sql(f"insert into raw_records by name {select}")
-        self.con.unregister("file_records")
+        try:
+            select = "select * from file_records"
+            if isinstance(records, CsvColumns):
+                select = csv_columns_sql(records, "file_records")
+                files = [stored[i][0] for i in positions or ()] if stored else [source_file]
+                self._csv_headers.update(dict.fromkeys(files, records.header))
+            self._add_checked(self._batch, f"({select})")
+        finally:
+            self.con.unregister("file_records")
 
     def check(self, ds: Dataset) -> None:
-        """Validate what was loaded: the ``checked`` table. The raw tables are dropped
-        as soon as they are read (one copy of a large batch at a time, in memory or
-        spilled)."""
-        if ds.format is Format.NDJSON:  # a table: a view would parse each line repeatedly
-            self.sql(
-                "create or replace temp table parsed_lines as " + ndjson_parse_sql(ds, "raw_lines")
-            )
-            self.sql("drop table raw_lines")
-        derived = "".join(f", {d.sql} as {q(d.name)}" for d in ds.derived)
-        self.sql(
-            f"""create or replace table checked as
-            select *{derived}, cast({q(ds.business_ts)} as date) as partition_day
-            from ({validate_sql(ds, _RAW_RELATION[ds.format], self.now_sql)})"""
-        )
-        self.sql(f"drop table {_RAW_RELATION[ds.format]}")
+        """Finish the ``checked`` table of what was loaded: validate the NDJSON lines
+        not validated yet (or make the empty table of a batch with no record)."""
+        if ds.format is Format.NDJSON:
+            if self._chunk or not self._checked_started:
+                self._check_chunk(ds)
+            return
+        if not self._checked_started:
+            self.con.register("file_records", RawRecords(ds).to_arrow(""))
+            try:
+                self._add_checked(ds, "file_records")
+            finally:
+                self.con.unregister("file_records")
         if self._csv_headers:
             self._csv_raw_records()
 
@@ -677,15 +720,18 @@ class Job(Checker):
         files and their extra columns in ``stats``, appends the rejected files to
         ``bad_files``; returns how many records were read."""
         self.start(ds)
+        found: list[Delivered] = []
         for relative, content in raw_contents(self.lake, keys):
             stats.files_read += 1
             delivered, rejected = self.read_file(ds, relative, content)
             if delivered is not None:
-                stats.count_delivered(ds, delivered)
+                found.append(delivered)
             if rejected is not None:
                 bad_files.append(rejected)
             task.advance()
         self.check(ds)
+        for delivered in found:  # an NDJSON file's columns are known once it is checked
+            stats.count_delivered(ds, delivered)
         return self.count("select count(*) from checked")
 
     def publish(self, ds: Dataset, stats: DatasetStats, bad_files: list[dict[str, Any]]) -> None:
