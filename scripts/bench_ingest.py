@@ -32,7 +32,7 @@ included) are shown too, as a check on a machine shared with other work. It alwa
 0 once the figures are printed; a PySpark that cannot start (no Java, no pyspark) is
 reported and skipped.
 
-    .venv/bin/python scripts/bench_ingest.py                 # 5 M events (15-20 minutes)
+    .venv/bin/python scripts/bench_ingest.py                 # 5 M events (6-19 minutes)
     .venv/bin/python scripts/bench_ingest.py --events 200000 --skip-spark --csv-lines 100000
     .venv/bin/python scripts/bench_ingest.py --events 20000 --days 1 --csv-lines 0  # smoke
 
