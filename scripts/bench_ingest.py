@@ -22,13 +22,17 @@ ingested by ``shoplake ingest`` against a bare DuckDB ``read_csv`` -> typed Parq
 partitioned by the sale's UTC date ``COPY``.
 
 It prints events/s for each, the ratios against the targets (shoplake >= 0.8x COPY and
->= 4x PySpark), the silver-to-raw size ratio, the machine and the versions, and a
-markdown table row for the README. Ratios are of wall-clock time; the CPU seconds of each
-contender (all its threads, the Spark JVM's included) are shown too, as a check on a machine
-shared with other work. It always exits 0 once the figures are printed; a
-PySpark that cannot start (no Java, no pyspark) is reported and skipped.
+>= 4x PySpark), the silver-to-raw size ratio, the machine and the versions, markdown rows
+for the README, and a cost table: the events/s per core each shoplake engine reached,
+extrapolated to ``--cost-events`` (default 100 M) events a day, on AWS Glue for the
+Spark engine (DPU-hours at ``--glue-dpu-hour-usd``) and on one on-demand instance of
+this machine's size for the DuckDB engine (``--instance-hour-usd``). Ratios are of
+wall-clock time; the CPU seconds of each contender (all its threads, the Spark JVM's
+included) are shown too, as a check on a machine shared with other work. It always exits
+0 once the figures are printed; a PySpark that cannot start (no Java, no pyspark) is
+reported and skipped.
 
-    .venv/bin/python scripts/bench_ingest.py                 # 5 M events (a few minutes)
+    .venv/bin/python scripts/bench_ingest.py                 # 5 M events (6-19 minutes)
     .venv/bin/python scripts/bench_ingest.py --events 200000 --skip-spark --csv-lines 100000
     .venv/bin/python scripts/bench_ingest.py --events 20000 --days 1 --csv-lines 0  # smoke
 
@@ -67,6 +71,35 @@ SPARK_MASTER = "local[2]"
 #: The raw clickstream fields (contract order). Both the bare COPY and PySpark read every
 #: field as text and keep ``attributes`` as JSON text, as silver does.
 FIELDS = [f.raw_name for f in CLICKSTREAM.fields]
+
+# the cost model --------------------------------------------------------------------------
+#
+# Published prices, us-east-1, on-demand, as far as they could be checked without the
+# internet (a documentation search): $0.44 a DPU-hour is in copies of AWS Glue's pricing
+# page (its ETL job example: DPUs x hours x $0.44) and in AWS's price list data, but the
+# price list row of a Glue 5.0 Spark job in us-east-1 itself was not seen; the m7i.large
+# price was not found in anything of AWS's (it is AWS's published Linux on-demand price
+# as recalled, and matches a third-party price table). Both are flags: check them
+# against aws.amazon.com/glue/pricing and aws.amazon.com/ec2/pricing before quoting.
+
+#: AWS Glue's published price of Spark ETL jobs (Glue 5.0), us-east-1: USD per DPU-hour,
+#: billed per second with a 1-minute minimum per job run (aws.amazon.com/glue/pricing).
+GLUE_DPU_HOUR_USD = 0.44
+#: A G.1X worker is 1 DPU, and a DPU is 4 vCPUs and 16 GB of memory (AWS Glue developer
+#: guide, "AWS Glue worker types": confirmed).
+GLUE_DPUS_PER_WORKER = 1
+GLUE_VCPUS_PER_DPU = 4
+#: A Glue Spark job runs on at least 2 workers (and shoplake's daily job on 2 G.1X:
+#: docs/aws.md), and each run is billed for at least this many seconds.
+GLUE_MIN_WORKERS = 2
+GLUE_MIN_BILLED_SECONDS = 60
+#: One machine of this one's size: an EC2 m7i.large (2 vCPUs, 8 GiB), Linux, on-demand,
+#: us-east-1, USD per hour, billed per second (published price as recalled: see above).
+INSTANCE_NAME = "m7i.large"
+INSTANCE_VCPUS = 2
+INSTANCE_HOUR_USD = 0.1008
+#: The daily volume the cost lines are for.
+COST_EVENTS = 100_000_000
 
 
 @dataclass
@@ -435,6 +468,126 @@ def bench_shoplake_spark(raw: Path, work: Path, master: str) -> Result:
     return result
 
 
+# the cost lines ------------------------------------------------------------------------
+
+
+@dataclass
+class CostLine:
+    engine: str
+    per_core: float  # events/s per core, from the measured wall time
+    per_cpu_second: float | None  # events per CPU second (all threads), the shared-machine check
+    hours: float  # wall hours for the day's events on what is priced
+    billed: float  # DPU-hours or instance-hours billed
+    unit: str
+    usd: float
+
+
+def cores_of(result: Result) -> int:
+    """The cores a contender ran on: its ``local[n]``, or this machine's."""
+    if result.name.startswith("spark-"):
+        return int(result.name.removeprefix("spark-"))
+    return os.cpu_count() or 1
+
+
+def cost_lines(args: argparse.Namespace, results: list[Result], events: int) -> list[CostLine]:
+    """shoplake's engines, each at its measured events/s per core, on ``args.cost_events``
+    events a day: the Spark engine on AWS Glue (G.1X workers), the DuckDB engine on one
+    on-demand instance. Linear in cores: an extrapolation, not a measurement."""
+    day = args.cost_events
+    lines = []
+    for r in results:
+        if not r.seconds or not (r.name == "shoplake" or r.name.startswith("spark-")):
+            continue
+        cores = cores_of(r)
+        per_core = events / r.seconds / cores
+        per_cpu = events / r.cpu if r.cpu else None
+        if r.name == "shoplake":
+            hours = day / (per_core * args.instance_vcpus) / 3600
+            lines.append(
+                CostLine(
+                    f"DuckDB, one {args.instance_name}",
+                    per_core,
+                    per_cpu,
+                    hours,
+                    hours,
+                    "instance-h",
+                    hours * args.instance_hour_usd,
+                )
+            )
+            continue
+        dpu_hours = day / (per_core * GLUE_VCPUS_PER_DPU) / 3600
+        dpus = GLUE_MIN_WORKERS * GLUE_DPUS_PER_WORKER
+        billed = max(dpu_hours, dpus * GLUE_MIN_BILLED_SECONDS / 3600)
+        lines.append(
+            CostLine(
+                f"Spark local[{cores}] -> Glue G.1X",
+                per_core,
+                per_cpu,
+                dpu_hours / dpus,
+                billed,
+                "DPU-h",
+                billed * args.glue_dpu_hour_usd,
+            )
+        )
+    return lines
+
+
+def report_cost(args: argparse.Namespace, lines: list[CostLine], load: str) -> None:
+    day = args.cost_events
+    dpus = GLUE_MIN_WORKERS * GLUE_DPUS_PER_WORKER
+    print()
+    print(f"== Cost of {day:,} events a day, extrapolated from this run ==")
+    if not lines:
+        print("no shoplake engine was measured")
+        return
+    print(
+        f"{'engine':<30} {'events/s/core':>13} {'events/CPU s':>12} {'hours/day':>9} "
+        f"{'billed':>16} {'USD/day':>8}"
+    )
+    for c in lines:
+        cpu = f"{c.per_cpu_second:,.0f}" if c.per_cpu_second else "-"
+        billed = f"{c.billed:.3f} {c.unit}"
+        print(
+            f"{c.engine:<30} {c.per_core:>13,.0f} {cpu:>12} {c.hours:>9.2f} {billed:>16} "
+            f"{c.usd:>8.3f}"
+        )
+    print(
+        f"Glue: DPU-hours = events / (events/s per core x {GLUE_VCPUS_PER_DPU} vCPUs a DPU) "
+        f"/ 3600, at ${args.glue_dpu_hour_usd:g} a DPU-hour (--glue-dpu-hour-usd; published "
+        f"us-east-1 price of Glue 5.0 Spark jobs); G.1X workers ({GLUE_DPUS_PER_WORKER} DPU, "
+        f"{GLUE_VCPUS_PER_DPU} vCPUs, 16 GB), one job run a day on the minimum of "
+        f"{GLUE_MIN_WORKERS} workers (its wall hours above), billed per second, at least "
+        f"{GLUE_MIN_BILLED_SECONDS} s x {dpus} DPUs."
+    )
+    machine = [c for c in lines if c.unit == "instance-h"]
+    if machine:
+        print(
+            f"one machine: the DuckDB engine's events/s per core on the {args.instance_vcpus} "
+            f"vCPUs of an on-demand {args.instance_name} at ${args.instance_hour_usd:g} an "
+            f"hour (--instance-name, --instance-vcpus, --instance-hour-usd), billed for the "
+            f"hours it works; kept up all day it costs ${24 * args.instance_hour_usd:.2f}."
+        )
+    print(
+        "An extrapolation, not a measured cost: a per-core rate measured here "
+        f"({os.cpu_count()} cores, shared with other work, load average {load}) is assumed "
+        "to hold on every Glue and EC2 vCPU and to scale linearly with cores; S3 instead "
+        "of a local disk, the Glue driver's share of a worker, job start-up, Glue's other "
+        "charges and the instance's storage are left out."
+    )
+    print()
+    print("README (markdown):")
+    print(
+        f"| engine | events/s per core | hours per {day / 1e6:g} M events "
+        "| DPU-hours or instance-hours | USD per day |"
+    )
+    print("|---|---:|---:|---:|---:|")
+    for c in lines:
+        print(
+            f"| {c.engine} | {c.per_core:,.0f} | {c.hours:.2f} | {c.billed:.3f} {c.unit} "
+            f"| {c.usd:.3f} |"
+        )
+
+
 # main ----------------------------------------------------------------------------------
 
 
@@ -494,7 +647,50 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="F",
         help="daily CSV files the sales lines are split into (default: %(default)s)",
     )
+    cost = parser.add_argument_group(
+        "cost", "the cost lines: a measured per-core rate extrapolated to a daily volume"
+    )
+    cost.add_argument(
+        "--cost-events",
+        type=int,
+        default=COST_EVENTS,
+        metavar="N",
+        help="events a day the cost lines are for (default: %(default)s)",
+    )
+    cost.add_argument(
+        "--glue-dpu-hour-usd",
+        type=float,
+        default=GLUE_DPU_HOUR_USD,
+        metavar="USD",
+        help="AWS Glue's price of a DPU-hour (default: %(default)s, the published "
+        "us-east-1 price of Glue 5.0 Spark jobs)",
+    )
+    cost.add_argument(
+        "--instance-name",
+        default=INSTANCE_NAME,
+        metavar="TYPE",
+        help="the on-demand instance the DuckDB engine is priced on (default: %(default)s)",
+    )
+    cost.add_argument(
+        "--instance-vcpus",
+        type=int,
+        default=INSTANCE_VCPUS,
+        metavar="N",
+        help="its vCPUs (default: %(default)s, this machine's size)",
+    )
+    cost.add_argument(
+        "--instance-hour-usd",
+        type=float,
+        default=INSTANCE_HOUR_USD,
+        metavar="USD",
+        help="its on-demand price an hour (default: %(default)s, the published us-east-1 "
+        "Linux price of an m7i.large)",
+    )
     args = parser.parse_args(argv)
+    if args.cost_events < 1 or args.instance_vcpus < 1:
+        parser.error("--cost-events and --instance-vcpus must be at least 1")
+    if args.glue_dpu_hour_usd < 0 or args.instance_hour_usd < 0:
+        parser.error("prices cannot be negative")
     if args.csv_lines < 0 or args.csv_files < 1:
         parser.error("--csv-lines must be at least 0 and --csv-files at least 1")
     if args.events < 1:
@@ -532,6 +728,9 @@ def main(argv: list[str] | None = None) -> int:
     report(args, results, events, gen_seconds, raw_bytes, raw_count, load_before, load_after)
     if csv_results is not None:
         report_csv(args, *csv_results)
+    report_cost(
+        args, cost_lines(args, results, events), f"{load_before} before, {load_after} after"
+    )
     return 0
 
 
@@ -553,6 +752,25 @@ def run_csv(args: argparse.Namespace, work: Path) -> tuple[list[Result], int, in
         print(f"  {result.seconds:.1f} s, {fmt_rate(result.rate(args.csv_lines))}", flush=True)
         results.append(result)
     return results, raw_bytes, len(raw_files)
+
+
+#: The README's ingest table: one row per input and shoplake engine, against the bare COPY
+#: of the same input in the same run.
+README_HEADER = (
+    "| input | shoplake engine | cores | DuckDB COPY | shoplake ingest "
+    "| shoplake / COPY (wall) | shoplake / COPY (CPU) | wall time vs DuckDB engine |\n"
+    "|---|---|---:|---:|---:|---:|---:|---:|"
+)
+
+
+def readme_row(what: str, engine: str, r: Result, copy: Result, n: int) -> str:
+    """The README row of ``r`` (all but its last cell) against the bare COPY ``copy``."""
+    wall = f"{copy.seconds / r.seconds:.2f}x" if copy.seconds and r.seconds else "n/a"
+    cpu = f"{copy.cpu / r.cpu:.2f}x" if copy.cpu and r.cpu else "n/a"
+    return (
+        f"| {what} | {engine} | {cores_of(r)} | {fmt_rate(copy.rate(n))} "
+        f"| {fmt_rate(r.rate(n))} | {wall} | {cpu} |"
+    )
 
 
 def report_csv(args: argparse.Namespace, results: list[Result], raw_bytes: int, files: int) -> None:
@@ -579,12 +797,8 @@ def report_csv(args: argparse.Namespace, results: list[Result], raw_bytes: int, 
     print(f"shoplake / COPY     {verdict}{cpu}")
     print()
     print("README (markdown):")
-    print("| sales lines | files | DuckDB COPY | shoplake ingest | shoplake / COPY |")
-    print("|---:|---:|---:|---:|---:|")
-    print(
-        f"| {lines:,} | {files} | {fmt_rate(copy.rate(lines))} | {fmt_rate(ours.rate(lines))} "
-        f"| {'n/a' if vs is None else f'{vs:.2f}x'} |"
-    )
+    print(README_HEADER)
+    print(readme_row(f"{lines:,} `sales` lines, CSV", "DuckDB", ours, copy, lines) + " 1 |")
 
 
 def run(args: argparse.Namespace, work: Path, generate_clickstream) -> tuple:
@@ -711,17 +925,16 @@ def report(
 
     print()
     print("README (markdown):")
+    print(README_HEADER)
+    engines = [ours] + [r for r in results if r.name.startswith("spark-")]
+    for r in engines:
+        engine = "DuckDB" if r is ours else f"Spark local[{cores_of(r)}]"
+        vs_duckdb = "1" if r is ours else cell(ratio(ours, r), ".2f", "x")
+        print(readme_row(f"{events:,} events, NDJSON", engine, r, copy, events) + f" {vs_duckdb} |")
     print(
-        "| events | cores | DuckDB COPY | shoplake ingest | PySpark local[2] "
-        "| shoplake / COPY | shoplake / PySpark | silver / raw |"
-    )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
-    print(
-        f"| {events:,} | {os.cpu_count()} "
-        f"| {fmt_rate(copy.rate(events))} | {fmt_rate(ours.rate(events))} "
-        f"| {fmt_rate(spark.rate(events))} "
-        f"| {cell(vs_copy, '.2f', 'x')} | {cell(vs_spark, '.1f', 'x')} "
-        f"| {cell(silver_ratio, '.2f')} |"
+        f"(PySpark {SPARK_MASTER}, the bare job: {fmt_rate(spark.rate(events))}; "
+        f"shoplake / PySpark {cell(vs_spark, '.1f', 'x')}; silver / raw "
+        f"{cell(silver_ratio, '.2f')})"
     )
 
 
