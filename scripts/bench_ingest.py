@@ -42,6 +42,7 @@ PySpark is a benchmark-only dependency (the ``bench`` extra): ``pip install -e '
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import platform
 import shutil
@@ -53,6 +54,7 @@ import traceback
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow
@@ -61,6 +63,9 @@ import shoplake
 from shoplake.contract import CLICKSTREAM, SALES, Dataset
 from shoplake.ingest import run_ingest
 from shoplake.lake import Lake
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 #: First day of the generated events: fixed (reproducible input) and safely in the past,
 #: so that no event is quarantined as a future timestamp.
@@ -343,11 +348,38 @@ def timed_copy(name: str, query: str, out: Path) -> Result:
     return Result(name, "DuckDB COPY", watch.seconds, watch.cpu, rows=rows, files=files, bytes=size)
 
 
+def start_spark(
+    master: str, app: str, local_dir: Path, settings: dict[str, str]
+) -> tuple[SparkSession, int | None]:
+    """A Spark session of the benchmark's contenders on ``master``, with ``settings``
+    beside the common ones, and its JVM's pid (None where it cannot be read: CPU time is
+    then not shown). Raises what Spark raises when it cannot start."""
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.master(master).appName(app)
+    common = {
+        "spark.driver.memory": "4g",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.local.dir": str(local_dir),
+    }
+    for key, value in {**common, **settings}.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    try:
+        jvm_pid: int | None = int(spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid())
+        process_cpu(jvm_pid)
+    except Exception:  # CPU time is a bonus: no /proc, no py4j access
+        jvm_pid = None
+    return spark, jvm_pid
+
+
 def bench_pyspark(raw_files: list[Path], out: Path, scratch: Path) -> Result:
     """The same job as the bare COPY, as a Glue (Spark) script would write it."""
     result = Result("pyspark", f"PySpark {SPARK_MASTER}")
     try:
-        from pyspark.sql import SparkSession
         from pyspark.sql import functions as F
         from pyspark.sql.types import StringType, StructField, StructType
     except ImportError as exc:
@@ -356,28 +388,13 @@ def bench_pyspark(raw_files: list[Path], out: Path, scratch: Path) -> Result:
 
     started = time.perf_counter()
     try:
-        spark = (
-            SparkSession.builder.master(SPARK_MASTER)
-            .appName("shoplake-bench")
-            .config("spark.driver.memory", "4g")
-            .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.local.dir", str(scratch))
-            # list the input files in the driver, not in a Spark job of its own
-            .config("spark.sql.sources.parallelPartitionDiscovery.threshold", "100000")
-            .getOrCreate()
-        )
-        spark.sparkContext.setLogLevel("ERROR")
+        # list the input files in the driver, not in a Spark job of its own
+        listing = {"spark.sql.sources.parallelPartitionDiscovery.threshold": "100000"}
+        spark, jvm_pid = start_spark(SPARK_MASTER, "shoplake-bench", scratch, listing)
     except Exception as exc:  # no Java, the JVM cannot start, ...
         result.note = f"skipped: Spark could not start: {type(exc).__name__}: {exc}".strip()
         return result
     startup = time.perf_counter() - started
-    try:
-        jvm_pid: int | None = int(spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid())
-        process_cpu(jvm_pid)
-    except Exception:  # CPU time is a bonus: no /proc, no py4j access
-        jvm_pid = None
 
     try:
         schema = StructType([StructField(name, StringType(), True) for name in FIELDS])
@@ -413,38 +430,21 @@ def bench_shoplake_spark(raw: Path, work: Path, master: str) -> Result:
     cores = int(master.removeprefix("local[").removesuffix("]"))
     name = f"spark-{cores}"
     result = Result(name, f"spark eng {master}")
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError as exc:
-        result.note = f"skipped: pyspark is not installed ({exc}); pip install -e '.[spark]'"
+    if importlib.util.find_spec("pyspark") is None:
+        result.note = "skipped: pyspark is not installed; pip install -e '.[spark]'"
         return result
     lake = Lake.at(work / f"lake-{name}")
     shutil.copytree(raw, lake.root / "raw")
     started = time.perf_counter()
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     try:
-        spark = (
-            SparkSession.builder.master(master)
-            .appName("shoplake-bench-engine")
-            .config("spark.driver.memory", "4g")
-            .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.local.dir", str(work / f"{name}-tmp"))
-            .config("spark.sql.shuffle.partitions", str(2 * cores))
-            .getOrCreate()
-        )
-        spark.sparkContext.setLogLevel("ERROR")
+        shuffle = {"spark.sql.shuffle.partitions": str(2 * cores)}
+        spark, jvm_pid = start_spark(master, "shoplake-bench-engine", work / f"{name}-tmp", shuffle)
     except Exception as exc:  # no Java, the JVM cannot start, ...
         result.note = f"skipped: Spark could not start: {type(exc).__name__}: {exc}".strip()
         return result
     result.startup = time.perf_counter() - started
     running = spark.sparkContext.master
-    try:
-        jvm_pid: int | None = int(spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid())
-        process_cpu(jvm_pid)
-    except Exception:  # CPU time is a bonus: no /proc, no py4j access
-        jvm_pid = None
     try:
         with Stopwatch(jvm_pid) as watch:
             report = run_ingest(lake, engine="spark")
