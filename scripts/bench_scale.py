@@ -51,7 +51,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -444,7 +444,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="Clickstream events of the history (default 1,000,000; the curve: 1 M, 10 M, 100 M).",
     )
     parser.add_argument("--days", type=int, default=30, help="Days of history (default 30).")
-    parser.add_argument("--start", default="2026-07-01", help="First day (YYYY-MM-DD).")
+    parser.add_argument(
+        "--start",
+        help="First day (YYYY-MM-DD; default: --days + 1 days ago, so that the history and "
+        "the one more day end yesterday: later days would be future events, which ingest "
+        "quarantines).",
+    )
     parser.add_argument("--work", help="Work directory (default: a new temporary directory).")
     parser.add_argument("--keep", action="store_true", help="Keep the work directory.")
     parser.add_argument(
@@ -471,8 +476,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    start = date.fromisoformat(args.start)
+    today = datetime.now(timezone.utc).date()
+    start = date.fromisoformat(args.start) if args.start else today - timedelta(days=args.days + 1)
     last_day = start + timedelta(days=args.days)
+    if last_day >= today:
+        print(
+            f"bench_scale: the one more day, {last_day}, is not in the past: its events "
+            f"would be quarantined as future; pass a --start before "
+            f"{today - timedelta(days=args.days)}",
+            file=sys.stderr,
+        )
+        return 2
     work = Path(args.work or tempfile.mkdtemp(prefix="shoplake-bench-scale-"))
     work.mkdir(parents=True, exist_ok=True)
     source, lake_root, scratch = work / "generated", work / "lake", work / "scratch"
@@ -525,7 +539,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         s = step(
             "generate",
-            *("generate", "--lake", str(source), "--start", args.start),
+            *("generate", "--lake", str(source), "--start", start.isoformat()),
             *("--days", str(args.days + 1), "--events", str(total_events)),
             root=source,
         )
