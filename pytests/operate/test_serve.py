@@ -1,6 +1,6 @@
 """``shoplake serve``: the docs site and the dashboard on one local port, over real HTTP
 (a server on 127.0.0.1 and a client), in headless Chromium, and as a child process
-stopped with Ctrl-C (SIGINT)."""
+stopped with Ctrl-C (SIGINT) or SIGTERM."""
 
 from __future__ import annotations
 
@@ -161,7 +161,21 @@ def test_port_in_use_is_a_clear_error(lake_copy: Lake) -> None:
             make_server(lake_copy, port=port)
 
 
-def test_command_serves_until_ctrl_c(lake_copy: Lake) -> None:
+def _as_a_background_job() -> None:
+    """A shell without job control starts background commands with SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize(
+    ("stop", "start"),
+    [
+        (signal.SIGINT, None),
+        (signal.SIGINT, _as_a_background_job),
+        (signal.SIGTERM, None),
+    ],
+    ids=["ctrl_c", "ctrl_c_with_sigint_inherited_ignored", "sigterm"],
+)
+def test_command_serves_until_stopped(lake_copy: Lake, stop: int, start) -> None:
     port = free_port()
     command = ["serve", "--lake", str(lake_copy.root), "--port", str(port)]
     child = subprocess.Popen(
@@ -169,6 +183,7 @@ def test_command_serves_until_ctrl_c(lake_copy: Lake) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=start,
     )
     try:
         lines = []
@@ -179,7 +194,7 @@ def test_command_serves_until_ctrl_c(lake_copy: Lake) -> None:
         assert lines, child.stderr.read()
         assert re.search(rf"serving http://127\.0\.0\.1:{port}/", lines[-1]), lines
         assert fetch(f"http://127.0.0.1:{port}/docs/")[0] == 200
-        child.send_signal(signal.SIGINT)
+        child.send_signal(stop)
         out, err = child.communicate(timeout=30)
     finally:
         if child.poll() is None:

@@ -1241,9 +1241,9 @@ def serve(
 
     Needs the docs generated (`shoplake run` does it). Writes the dashboard first if it
     is missing or older than the warehouse; after that, reload the page to see what a
-    later `shoplake run` or `shoplake dashboard` wrote. Ctrl-C stops the server. The Host
-    header is checked (a web page on another site cannot read this one through DNS
-    rebinding): see --allow-host.
+    later `shoplake run` or `shoplake dashboard` wrote. Ctrl-C or SIGTERM stops the
+    server. The Host header is checked (a web page on another site cannot read this one
+    through DNS rebinding): see --allow-host.
     """
     from shoplake.serve import serve as run_serve
 

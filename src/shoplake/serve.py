@@ -21,7 +21,9 @@ from __future__ import annotations
 import errno
 import html
 import re
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -319,7 +321,10 @@ def serve(
     allowed_hosts: Sequence[str] = (),
     say: Callable[[str], None] = print,
 ) -> None:
-    """Serve until interrupted (Ctrl-C), then close the socket and return."""
+    """Serve until Ctrl-C (SIGINT) or SIGTERM, then close the socket and return.
+
+    Both signals stop it even when the process was started with SIGINT ignored (as a
+    shell's background job is), the way ``shoplake alerts watch`` stops."""
     server = make_server(
         lake,
         host=host,
@@ -332,9 +337,14 @@ def serve(
         say(note)
     say(f"serving {server.url} (dashboard: {server.url}dashboard/, docs: {server.url}docs/)")
     say("press Ctrl-C to stop")
+    stops_on = (signal.SIGINT, signal.SIGTERM)
+    in_main = threading.current_thread() is threading.main_thread()
+    before = {sig: signal.signal(sig, signal.default_int_handler) for sig in stops_on if in_main}
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         say("stopped")
     finally:
         server.server_close()
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
