@@ -9,7 +9,9 @@ import duckdb
 from marts import DIMENSIONS, FACTS, GOLD
 from warehouse_kit import duckdb_rows
 
+from shoplake.ingest import run_ingest
 from shoplake.lake import Lake
+from shoplake.landing import land
 from shoplake.warehouse import artifacts_dir, build, default_duckdb_path, docs_generate
 
 
@@ -89,3 +91,21 @@ def _assert_documented_as_built(lake: Lake) -> None:
         assert source["description"].strip()
         assert all(c["description"].strip() for c in source["columns"].values())
     assert manifest["exposures"], "the dashboard exposure is missing"
+
+
+def test_a_build_that_spills_past_the_memory_limit_goes_on(generated_raw, tmp_path, monkeypatch):
+    """At a 40 MB limit even this small lake's models spill to the temp directory. The
+    profile gives DuckDB its limits once, when the database opens: set again on each new
+    cursor, as dbt-duckdb does with `settings`, DuckDB refused to switch the temp
+    directory after a spill and the next model failed."""
+    lake = Lake.at(tmp_path / "lake")
+    assert land(generated_raw, lake) > 0
+    assert run_ingest(lake).balanced
+    monkeypatch.setenv("SHOPLAKE_DUCKDB_MEMORY_LIMIT", "40MB")
+    result = build(lake, quiet=True)
+    assert result.ok, result.failures
+    con = duckdb.connect(str(default_duckdb_path(lake)), read_only=True)
+    try:
+        assert con.execute("select count(*) from main.fact_orders").fetchone()[0] > 0
+    finally:
+        con.close()
